@@ -1,0 +1,33 @@
+# fedhpc_add_test(NAME <name> SOURCES <src...> [MPI_RANKS <n...>] [LABELS <l...>])
+# Without MPI_RANKS the test runs once as a plain process. With MPI_RANKS it is
+# registered once per rank count under mpirun and carries the label "mpi".
+set(FEDHPC_MPIEXEC_FLAGS --oversubscribe --bind-to none CACHE STRING "extra mpirun flags for tests")
+set(FEDHPC_TEST_ENV
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  OMPI_MCA_mpi_yield_when_idle=1 OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1)
+
+function(fedhpc_add_test)
+  cmake_parse_arguments(T "" "NAME" "SOURCES;MPI_RANKS;LABELS" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE fedhpc::core fedhpc_test_main GTest::gtest)
+  if(NOT T_MPI_RANKS)
+    set(T_MPI_RANKS 1)
+    set(serial TRUE)
+  endif()
+  foreach(n IN LISTS T_MPI_RANKS)
+    if(serial)
+      set(test_name ${T_NAME})
+      set(labels ${T_LABELS})
+    else()
+      set(test_name ${T_NAME}_np${n})
+      set(labels mpi ${T_LABELS})
+    endif()
+    add_test(NAME ${test_name}
+      COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${n} ${FEDHPC_MPIEXEC_FLAGS}
+              $<TARGET_FILE:${T_NAME}>
+      WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+    set_tests_properties(${test_name} PROPERTIES
+      LABELS "${labels}" PROCESSORS ${n} ENVIRONMENT "${FEDHPC_TEST_ENV}"
+      TIMEOUT 600)
+  endforeach()
+endfunction()

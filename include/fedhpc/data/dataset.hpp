@@ -1,0 +1,54 @@
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fedhpc/core/registry.hpp"
+
+namespace fedhpc::data {
+
+// Images as one contiguous float buffer [count, channels, height, width]
+// with pixels in [0, 1] (synthetic data may leave that range), and labels.
+struct ImageSet {
+  std::int64_t count = 0;
+  int channels = 1;
+  int height = 0;
+  int width = 0;
+  std::vector<float> pixels;
+  std::vector<std::int64_t> labels;
+
+  std::int64_t sample_size() const { return std::int64_t(channels) * height * width; }
+  const float* sample(std::int64_t i) const { return pixels.data() + i * sample_size(); }
+};
+
+struct Dataset {
+  std::string name;
+  int num_classes = 0;
+  ImageSet train;
+  ImageSet test;
+};
+
+struct DatasetOptions {
+  std::string name = "fashion-mnist";
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::int64_t max_train_samples = 0;  // 0 = all; else the first K samples
+  std::int64_t max_test_samples = 0;   // 0 = all; else the first K samples
+  std::uint64_t seed = 0;              // for synthetic data only
+  std::int64_t synthetic_train_samples = 60000;
+  std::int64_t synthetic_test_samples = 10000;
+  int synthetic_classes = 10;
+  int synthetic_side = 28;         // images are 1 x side x side
+  double synthetic_noise = 0.35;   // std-dev of the Gaussian pixel noise
+};
+
+using DatasetFactory = std::function<Dataset(const DatasetOptions&)>;
+
+// "fashion-mnist" and "synthetic" are registered on first use.
+Registry<DatasetFactory>& dataset_registry();
+
+// Looks the name up in the registry, loads, and applies max_*_samples.
+// Throws InputError naming the file (and the Debian package) on bad files.
+Dataset load_dataset(const DatasetOptions& options);
+
+}  // namespace fedhpc::data
