@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
-#include <torch/torch.h>
-
 namespace {
 
 class SilentListener : public testing::EmptyTestEventListener {};
@@ -19,7 +17,6 @@ class MpiEnvironment : public testing::Environment {
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
-  torch::set_num_threads(1);
   testing::InitGoogleTest(&argc, argv);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
