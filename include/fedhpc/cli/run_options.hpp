@@ -1,0 +1,80 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fedhpc {
+
+// Every option of `fedhpc run`. The defaults here are the documented
+// defaults; "scenario" means the value comes from --scenario.
+struct RunOptions {
+  // data
+  std::string dataset = "fashion-mnist";
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::int64_t max_train_samples = 0;
+  std::int64_t max_test_samples = 0;
+  std::int64_t synthetic_train_samples = 60000;
+  std::int64_t synthetic_test_samples = 10000;
+  int synthetic_classes = 10;
+  int synthetic_side = 28;
+  double synthetic_noise = 0.35;
+  // clients
+  std::int64_t clients = 10;
+  std::string partition = "iid";
+  double dirichlet_alpha = 0.5;
+  std::int64_t dirichlet_min_samples = 10;
+  int shards_per_client = 2;
+  double local_test_fraction = 0.2;
+  double participation = 1.0;
+  // model
+  std::string model = "seed-cnn";
+  std::int64_t hidden = 128;
+  std::string scenario = "baseline";
+  std::string activation = "scenario";
+  std::string conv_init = "scenario";
+  std::string clip_norm = "scenario";
+  double leaky_slope = 0.3;
+  // local training
+  std::string optimizer = "adam";
+  double lr = 0.001;
+  double momentum = 0.0;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-7;
+  std::int64_t batch_size = 16;
+  int local_iterations = 1;
+  std::int64_t iteration_steps = 0;
+  int threads = 1;
+  // federation
+  std::string topology = "centralized";
+  std::string aggregator = "fedavg";
+  int rounds = 5;
+  std::uint64_t seed = 0;
+  std::int64_t eval_batch_size = 1000;
+  // output
+  std::string output = "fedhpc.h5";
+  bool overwrite = false;
+  std::string save_weights = "global";
+  bool quiet = false;
+};
+
+// Result of parsing `fedhpc run ...`.
+struct ParsedRun {
+  RunOptions options;
+  bool help = false;
+  std::string help_text;
+};
+
+// Parses the command line (argv[0] is "run"'s caller; args start after the
+// subcommand) and the optional --config INI file; the command line wins.
+// Throws InputError with one line naming the option on any bad input.
+ParsedRun parse_run_options(const std::vector<std::string>& args);
+
+// Checks ranges and combinations that need no data. Throws InputError.
+void validate(const RunOptions& options);
+
+// The fully resolved configuration as INI text, one `key = value` per option;
+// feeding it back with --config reproduces the run.
+std::string to_ini(const RunOptions& options);
+
+}  // namespace fedhpc

@@ -1,0 +1,89 @@
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fedhpc::data {
+struct Dataset;
+struct Partition;
+}  // namespace fedhpc::data
+namespace fedhpc::model {
+class Model;
+}
+
+namespace fedhpc::client {
+
+struct TrainOptions {
+  std::string optimizer = "adam";  // adam | sgd
+  double lr = 0.001;
+  double momentum = 0.0;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-7;
+  double clip_norm = 0.0;           // per gradient tensor; 0 = off
+  std::int64_t batch_size = 16;     // 0 = full batch
+  int local_iterations = 1;
+  std::int64_t iteration_steps = 0;  // 0 = one pass over the local training split
+  std::int64_t eval_batch_size = 1000;
+  std::uint64_t seed = 0;
+};
+
+// Summed loss, correct predictions and sample count of an evaluation.
+struct EvalTotals {
+  double loss_sum = 0.0;
+  std::int64_t correct = 0;
+  std::int64_t count = 0;
+};
+
+// What one client hands back after its local iterations. The pointers are
+// valid only during the callback.
+struct ClientUpdate {
+  std::int64_t client = 0;
+  std::int64_t train_samples = 0;
+  const float* params = nullptr;
+  const double* iteration_loss = nullptr;  // local_iterations entries
+  bool finite = true;                       // params and losses are all finite
+};
+
+using UpdateSink = std::function<void(const ClientUpdate&)>;
+
+// One worker model per rank that trains simulated clients one after another.
+// Minibatch order comes from the stream (seed, Shuffle, client, round,
+// iteration), so a client trains identically on any rank.
+class LocalTrainer {
+ public:
+  LocalTrainer(const model::Model& model, const data::Dataset& data, const data::Partition& partition,
+               TrainOptions options);
+  ~LocalTrainer();
+  LocalTrainer(const LocalTrainer&) = delete;
+  LocalTrainer& operator=(const LocalTrainer&) = delete;
+
+  // Block interface: every client in `clients` starts from `start`, runs
+  // local_iterations iterations with fresh optimizer state, and is handed to
+  // sink. A batched implementation can replace the loop behind it.
+  void train_block(const float* start, const std::vector<std::int64_t>& clients, int round,
+                   const UpdateSink& sink);
+
+  // Iteration-level interface for topologies that mix models between
+  // iterations. begin_client loads parameters and clears optimizer state.
+  void begin_client(const float* start);
+  double run_iteration(std::int64_t client, int round, int iteration);
+  float* params();
+  std::int64_t num_params() const;
+  // Optimizer state as a flat buffer (moments and step count), so a
+  // topology can park and resume a client mid-round.
+  std::vector<float> save_optimizer() const;
+  void load_optimizer(const std::vector<float>& state);
+
+  // Evaluation of a parameter vector (it overwrites the worker's parameters).
+  EvalTotals evaluate_test(const float* params, std::int64_t begin, std::int64_t end);
+  EvalTotals evaluate_client(const float* params, std::int64_t client);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fedhpc::client

@@ -1,0 +1,36 @@
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "fedhpc/mpi/comm.hpp"
+#include "fedhpc/topology/topology.hpp"
+
+namespace fedhpc::client {
+class LocalTrainer;
+}
+
+namespace fedhpc::metrics {
+
+struct LossAccuracy {
+  double loss = 0.0;      // mean cross-entropy per sample (NaN without samples)
+  double accuracy = 0.0;  // fraction correct (NaN without samples)
+};
+
+// The global test set, cut into fixed chunks of eval_batch_size that are
+// dealt to ranks round-robin; totals are summed exactly, so the result does
+// not depend on the number of ranks. Collective.
+LossAccuracy evaluate_global(client::LocalTrainer& trainer, const float* params, std::int64_t test_samples,
+                             std::int64_t chunk, const mpi::Comm& comm);
+
+struct ClientEvaluation {
+  std::vector<float> loss;      // per client of the block
+  std::vector<float> accuracy;  // per client of the block
+  LossAccuracy aggregated;      // sample-weighted over all clients
+};
+
+// Every client of the block on its local test split. Collective.
+ClientEvaluation evaluate_clients(client::LocalTrainer& trainer, const float* params,
+                                  const data::Partition& partition, topology::ClientBlock block,
+                                  const mpi::Comm& comm);
+
+}  // namespace fedhpc::metrics

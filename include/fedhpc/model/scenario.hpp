@@ -1,0 +1,33 @@
+#pragma once
+#include <string>
+
+#include "fedhpc/cli/run_options.hpp"
+
+namespace fedhpc::model {
+
+enum class Activation { Relu, LeakyRelu, Tanh };
+
+// How the weights of the activation-carrying layers start (the conv layers
+// of seed-cnn, the hidden layer of mlp). Other weights are Glorot-uniform.
+struct InitSpec {
+  bool glorot = true;
+  double low = 0.0;
+  double high = 0.0;
+};
+
+// What a --scenario sets, after explicit options have overridden it.
+struct ScenarioSettings {
+  Activation activation = Activation::LeakyRelu;
+  InitSpec conv_init;
+  double clip_norm = 0.0;  // 0 = no clipping
+};
+
+// baseline: leaky-relu, Glorot, clip 1; exploding: relu, U(8,10), no clip;
+// vanishing: tanh, U(4,7), no clip (GSC paper, section 7.1).
+ScenarioSettings resolve_scenario(const RunOptions& options);
+
+std::string to_string(Activation activation);
+std::string to_string(const InitSpec& init);
+std::string format_clip_norm(double clip_norm);
+
+}  // namespace fedhpc::model

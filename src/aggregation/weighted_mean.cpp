@@ -1,0 +1,40 @@
+#include "fedhpc/aggregation/weighted_mean.hpp"
+
+#include "fedhpc/mpi/exact_reduce.hpp"
+
+namespace fedhpc::aggregation {
+
+void WeightedMean::begin(std::int64_t num_params) {
+  if (numerator_.size() != std::size_t(num_params)) numerator_ = ExactSum(std::size_t(num_params));
+  else numerator_.clear();
+  weight_ = 0;
+}
+
+void WeightedMean::add(const float* params, std::int64_t weight) {
+  numerator_.add_scaled(params, double(weight));
+  weight_ += weight;
+}
+
+bool WeightedMean::finish(float* out, const mpi::Comm& comm) {
+  mpi::allreduce(numerator_, comm);
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &weight_, 1, MPI_INT64_T, MPI_SUM, comm.get()),
+             "MPI_Allreduce(weight)");
+  if (weight_ == 0) return false;
+  numerator_.divide_into(out, double(weight_));
+  return true;
+}
+
+Registry<AggregatorFactory>& aggregator_registry() {
+  static Registry<AggregatorFactory> registry = [] {
+    Registry<AggregatorFactory> r("aggregator");
+    r.add("fedavg", [] { return std::make_unique<WeightedMean>(); });
+    return r;
+  }();
+  return registry;
+}
+
+std::unique_ptr<Aggregator> make_aggregator(const std::string& name) {
+  return aggregator_registry().get(name, "aggregator")();
+}
+
+}  // namespace fedhpc::aggregation

@@ -1,0 +1,274 @@
+#include "fedhpc/cli/run_command.hpp"
+
+#include <ATen/Parallel.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "fedhpc/client/local_trainer.hpp"
+#include "fedhpc/core/error.hpp"
+#include "fedhpc/data/dataset.hpp"
+#include "fedhpc/data/partition.hpp"
+#include "fedhpc/io/run_writer.hpp"
+#include "fedhpc/metrics/evaluation.hpp"
+#include "fedhpc/model/scenario.hpp"
+#include "fedhpc/model/model.hpp"
+#include "fedhpc/mpi/exact_reduce.hpp"
+#include "fedhpc/topology/topology.hpp"
+
+namespace fedhpc {
+
+namespace {
+
+data::DatasetOptions dataset_options(const RunOptions& o) {
+  data::DatasetOptions d;
+  d.name = o.dataset;
+  d.data_dir = o.data_dir;
+  d.max_train_samples = o.max_train_samples;
+  d.max_test_samples = o.max_test_samples;
+  d.seed = o.seed;
+  d.synthetic_train_samples = o.synthetic_train_samples;
+  d.synthetic_test_samples = o.synthetic_test_samples;
+  d.synthetic_classes = o.synthetic_classes;
+  d.synthetic_side = o.synthetic_side;
+  d.synthetic_noise = o.synthetic_noise;
+  return d;
+}
+
+data::PartitionOptions partition_options(const RunOptions& o) {
+  data::PartitionOptions p;
+  p.method = o.partition;
+  p.num_clients = o.clients;
+  p.seed = o.seed;
+  p.dirichlet_alpha = o.dirichlet_alpha;
+  p.dirichlet_min_samples = o.dirichlet_min_samples;
+  p.shards_per_client = o.shards_per_client;
+  p.local_test_fraction = o.local_test_fraction;
+  return p;
+}
+
+client::TrainOptions train_options(const RunOptions& o, double clip_norm) {
+  client::TrainOptions t;
+  t.optimizer = o.optimizer;
+  t.lr = o.lr;
+  t.momentum = o.momentum;
+  t.beta1 = o.beta1;
+  t.beta2 = o.beta2;
+  t.eps = o.eps;
+  t.clip_norm = clip_norm;
+  t.batch_size = o.batch_size;
+  t.local_iterations = o.local_iterations;
+  t.iteration_steps = o.iteration_steps;
+  t.eval_batch_size = o.eval_batch_size;
+  t.seed = o.seed;
+  return t;
+}
+
+// Writes the scenario's choices back so the stored config is fully resolved.
+model::ScenarioSettings resolve(RunOptions& o) {
+  const auto s = model::resolve_scenario(o);
+  o.activation = model::to_string(s.activation);
+  o.conv_init = model::to_string(s.conv_init);
+  o.clip_norm = model::format_clip_norm(s.clip_norm);
+  return s;
+}
+
+void check_batch_fits(const RunOptions& o, const data::Partition& p) {
+  if (o.batch_size == 0) return;
+  for (std::int64_t c = 0; c < p.num_clients(); ++c)
+    if (p.train_count(c) < o.batch_size)
+      throw InputError("--batch-size: " + std::to_string(o.batch_size) + " is larger than client " +
+                       std::to_string(c) + "'s " + std::to_string(p.train_count(c)) +
+                       " training samples; use a smaller batch, 0 (full batch) or fewer clients");
+}
+
+void check_output(const RunOptions& o, const mpi::Comm& comm) {
+  mpi::collective_try(comm, [&] {
+    if (comm.rank() != 0) return;
+    struct stat info;
+    if (!o.overwrite && ::stat(o.output.c_str(), &info) == 0)
+      throw InputError("--output: " + o.output + " exists; pass --overwrite to replace it");
+  });
+}
+
+// Clients of round `round`: all, or a sample of round(f*N) (at least one)
+// drawn from the server stream.
+std::vector<std::uint8_t> select_clients(const RunOptions& o, int round) {
+  std::vector<std::uint8_t> selected(std::size_t(o.clients), o.participation >= 1.0 ? 1 : 0);
+  if (o.participation >= 1.0) return selected;
+  const auto m = std::max<std::int64_t>(1, std::llround(o.participation * double(o.clients)));
+  std::vector<std::int64_t> ids(std::size_t(o.clients));
+  for (std::int64_t c = 0; c < o.clients; ++c) ids[std::size_t(c)] = c;
+  auto rng = stream(o.seed, StreamKind::Server, 0, std::uint64_t(round));
+  for (std::int64_t i = 0; i < m; ++i) {
+    const auto j = i + std::int64_t(rng.below(std::uint64_t(o.clients - i)));
+    std::swap(ids[std::size_t(i)], ids[std::size_t(j)]);
+    selected[std::size_t(ids[std::size_t(i)])] = 1;
+  }
+  return selected;
+}
+
+std::int64_t peak_rss_bytes() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return std::int64_t(usage.ru_maxrss) * 1024;
+}
+
+std::string format_seconds(double s) {
+  char buf[32];
+  if (s < 120) std::snprintf(buf, sizeof buf, "%.1f s", s);
+  else if (s < 7200) std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
+  else std::snprintf(buf, sizeof buf, "%.1f h", s / 3600);
+  return buf;
+}
+
+void print_round(const io::RoundSummary& s, int rounds, double elapsed) {
+  const double eta = elapsed / s.round * (rounds - s.round);
+  std::printf("round %d/%d  test_acc %.4f  agg_acc %.4f  agg_loss %.4f  %.2f s/round  ETA %s", s.round, rounds,
+              s.test_accuracy, s.aggregated_accuracy, s.aggregated_loss, s.seconds, format_seconds(eta).c_str());
+  if (s.nonfinite_skipped > 0) std::printf("  (skipped %lld non-finite clients)", (long long)s.nonfinite_skipped);
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+// Everything a run needs, set up collectively before the first round.
+struct Setup {
+  RunOptions options;
+  model::ScenarioSettings scenario;
+  data::Dataset dataset;
+  data::Partition partition;
+  std::unique_ptr<model::Model> model;
+  std::vector<float> global;
+};
+
+Setup prepare(RunOptions options, const mpi::Comm& comm) {
+  Setup s;
+  validate(options);
+  s.scenario = resolve(options);
+  s.options = options;
+  at::set_num_threads(options.threads);
+  mpi::collective_try(comm, [&] {
+    s.dataset = data::load_dataset(dataset_options(options));
+    s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partition_options(options));
+    check_batch_fits(options, s.partition);
+    model::ModelOptions m;
+    m.name = options.model;
+    m.channels = s.dataset.train.channels;
+    m.height = s.dataset.train.height;
+    m.width = s.dataset.train.width;
+    m.classes = s.dataset.num_classes;
+    m.hidden = options.hidden;
+    m.activation = s.scenario.activation;
+    m.leaky_slope = options.leaky_slope;
+    m.conv_init = s.scenario.conv_init;
+    s.model = model::make_model(m);
+    topology::topology_registry().get(options.topology, "topology");
+    s.global.resize(std::size_t(s.model->layout().total()));
+    auto rng = stream(options.seed, StreamKind::Init);
+    s.model->initialize(s.global.data(), rng);
+  });
+  check_output(options, comm);
+  return s;
+}
+
+io::RunHeader make_header(const Setup& s) {
+  io::RunHeader h;
+  h.config_ini = to_ini(s.options);
+  h.num_clients = s.options.clients;
+  h.seed = s.options.seed;
+  h.rounds = s.options.rounds;
+  h.local_iterations = s.options.local_iterations;
+  h.save_weights = s.options.save_weights;
+  h.dataset = s.dataset.name;
+  h.num_classes = s.dataset.num_classes;
+  h.train_samples = s.dataset.train.count;
+  h.test_samples = s.dataset.test.count;
+  h.layout = &s.model->layout();
+  h.partition = &s.partition;
+  return h;
+}
+
+std::unique_ptr<io::RunWriter> open_writer(const Setup& s, const mpi::Comm& comm, topology::ClientBlock block) {
+  std::unique_ptr<io::RunWriter> writer;
+  try {
+    writer = std::make_unique<io::RunWriter>(s.options.output, comm, s.options.overwrite, make_header(s), block);
+  } catch (const h5::Error& e) {
+    throw InputError("--output: cannot create " + s.options.output + " (" + std::string(e.what()).substr(0, 200) +
+                     ")");
+  }
+  return writer;
+}
+
+void run_rounds(Setup& s, const mpi::Comm& comm, io::RunWriter& writer, topology::ClientBlock block) {
+  const auto& o = s.options;
+  const bool keep_clients = o.save_weights == "clients";
+  client::LocalTrainer trainer(*s.model, s.dataset, s.partition, train_options(o, s.scenario.clip_norm));
+  const topology::TopologyContext ctx{comm, block, trainer, s.partition, o, s.model->layout().total(), keep_clients};
+  auto topo = topology::topology_registry().get(o.topology, "topology")(ctx);
+
+  const auto initial = metrics::evaluate_global(trainer, s.global.data(), s.dataset.test.count, o.eval_batch_size, comm);
+  writer.write_initial(s.global.data(), initial.loss, initial.accuracy);
+  topology::RoundRecord record;
+  double elapsed = 0.0;
+  for (int round = 1; round <= o.rounds; ++round) {
+    comm.barrier();
+    const double t0 = MPI_Wtime();
+    record.reset(block.size(), o.local_iterations, s.model->layout().total(), keep_clients);
+    topo->run_round(round, select_clients(o, round), s.global, record);
+    const auto test = metrics::evaluate_global(trainer, s.global.data(), s.dataset.test.count, o.eval_batch_size, comm);
+    const auto local = metrics::evaluate_clients(trainer, s.global.data(), s.partition, block, comm);
+    double seconds = MPI_Wtime() - t0;
+    mpi::check(MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, comm.get()), "MPI_Allreduce(time)");
+    elapsed += seconds;
+    io::RoundSummary summary{round, test.loss, test.accuracy, local.aggregated.loss, local.aggregated.accuracy,
+                             seconds, record.nonfinite_skipped};
+    writer.write_round(summary, s.global.data(), record, local.loss, local.accuracy);
+    if (comm.rank() == 0 && !o.quiet) print_round(summary, o.rounds, elapsed);
+  }
+}
+
+}  // namespace
+
+void run_simulation(RunOptions options, const mpi::Comm& comm) {
+  Setup s = prepare(std::move(options), comm);
+  const auto block = topology::block_of_rank(s.options.clients, comm.rank(), comm.size());
+  std::unique_ptr<io::RunWriter> writer;
+  mpi::collective_try(comm, [&] { writer = open_writer(s, comm, block); });
+  try {
+    run_rounds(s, comm, *writer, block);
+  } catch (const std::exception& e) {
+    // Errors inside rounds are agreed on by every rank (collective_try), so
+    // the file can still be closed collectively with its status.
+    writer->finish("failed", e.what());
+    throw;
+  }
+  writer->write_peak_memory(peak_rss_bytes());
+  writer->finish("complete");
+}
+
+int run_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
+  const bool root = comm.rank() == 0;
+  try {
+    auto parsed = parse_run_options(args);
+    if (parsed.help) {
+      if (root) std::printf("%s", parsed.help_text.c_str());
+      return 0;
+    }
+    const std::string output = parsed.options.output;
+    const double t0 = MPI_Wtime();
+    run_simulation(std::move(parsed.options), comm);
+    if (root) std::printf("wrote %s (%.1f s)\n", output.c_str(), MPI_Wtime() - t0);
+    return 0;
+  } catch (const InputError& e) {
+    if (root) std::fprintf(stderr, "fedhpc: error: %s\n", e.what());
+    return 2;
+  } catch (const RunError& e) {
+    if (root) std::fprintf(stderr, "fedhpc: run failed: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace fedhpc

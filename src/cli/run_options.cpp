@@ -1,0 +1,210 @@
+#include "fedhpc/cli/run_options.hpp"
+
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+#include <variant>
+
+#include "fedhpc/core/error.hpp"
+
+namespace po = boost::program_options;
+
+namespace fedhpc {
+
+namespace {
+
+using Target = std::variant<std::string*, std::int64_t*, int*, double*, bool*, std::uint64_t*>;
+
+struct OptionSpec {
+  const char* name;
+  Target target;
+  const char* help;
+};
+
+// The single table of options: it drives --help, parsing and the INI dump.
+std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOptions& o) {
+  return {
+      {"Data",
+       {{"dataset", &o.dataset, "fashion-mnist | synthetic"},
+        {"data-dir", &o.data_dir, "directory with the Fashion-MNIST IDX .gz files"},
+        {"max-train-samples", &o.max_train_samples, "use only the first K training samples (0 = all)"},
+        {"max-test-samples", &o.max_test_samples, "use only the first K global test samples (0 = all)"},
+        {"synthetic-train-samples", &o.synthetic_train_samples, "synthetic: training samples"},
+        {"synthetic-test-samples", &o.synthetic_test_samples, "synthetic: global test samples"},
+        {"synthetic-classes", &o.synthetic_classes, "synthetic: classes"},
+        {"synthetic-side", &o.synthetic_side, "synthetic: images are 1 x side x side"},
+        {"synthetic-noise", &o.synthetic_noise, "synthetic: std-dev of pixel noise"}}},
+      {"Clients",
+       {{"clients", &o.clients, "number of simulated clients N"},
+        {"partition", &o.partition, "iid | dirichlet | shards"},
+        {"dirichlet-alpha", &o.dirichlet_alpha, "dirichlet: concentration alpha > 0"},
+        {"dirichlet-min-samples", &o.dirichlet_min_samples, "dirichlet: redraw until every client has this many"},
+        {"shards-per-client", &o.shards_per_client, "shards: label-sorted shards per client"},
+        {"local-test-fraction", &o.local_test_fraction, "fraction of each client's samples held out, in [0,1)"},
+        {"participation", &o.participation, "fraction of clients sampled per round, in (0,1]"}}},
+      {"Model",
+       {{"model", &o.model, "seed-cnn | mlp | logreg"},
+        {"hidden", &o.hidden, "mlp: hidden units"},
+        {"scenario", &o.scenario, "baseline | exploding | vanishing (sets the next three defaults)"},
+        {"activation", &o.activation, "scenario | relu | leaky-relu | tanh"},
+        {"conv-init", &o.conv_init, "scenario | glorot | uniform:LOW:HIGH (conv weights)"},
+        {"clip-norm", &o.clip_norm, "scenario | C: clip each gradient tensor to norm <= C (0 = off)"},
+        {"leaky-slope", &o.leaky_slope, "negative slope of leaky-relu (Keras LeakyReLU default)"}}},
+      {"Local training",
+       {{"optimizer", &o.optimizer, "adam | sgd"},
+        {"lr", &o.lr, "learning rate"},
+        {"momentum", &o.momentum, "sgd momentum"},
+        {"beta1", &o.beta1, "adam beta1"},
+        {"beta2", &o.beta2, "adam beta2"},
+        {"eps", &o.eps, "adam epsilon"},
+        {"batch-size", &o.batch_size, "minibatch size (0 = full batch)"},
+        {"local-iterations", &o.local_iterations, "iterations per round"},
+        {"iteration-steps", &o.iteration_steps, "minibatch steps per iteration (0 = one pass over the data)"},
+        {"threads", &o.threads, "torch threads per rank"}}},
+      {"Federation",
+       {{"topology", &o.topology, "centralized"},
+        {"aggregator", &o.aggregator, "fedavg"},
+        {"rounds", &o.rounds, "global rounds R"},
+        {"seed", &o.seed, "seed of every random stream"},
+        {"eval-batch-size", &o.eval_batch_size, "samples per evaluation chunk"}}},
+      {"Output",
+       {{"output", &o.output, "HDF5 output file"},
+        {"overwrite", &o.overwrite, "replace an existing output file"},
+        {"save-weights", &o.save_weights, "none | global | clients"},
+        {"quiet", &o.quiet, "no per-round progress lines"}}},
+  };
+}
+
+template <class T>
+po::typed_value<T>* value_for(T* target) {
+  return po::value<T>(target)->default_value(*target);
+}
+
+po::typed_value<double>* value_for(double* target) {
+  std::ostringstream text;
+  text << *target;
+  return po::value<double>(target)->default_value(*target, text.str());
+}
+
+po::typed_value<bool>* value_for(bool* target) {
+  return po::value<bool>(target)->default_value(*target)->implicit_value(true);
+}
+
+po::options_description describe(RunOptions& o, std::string* config_file) {
+  po::options_description all("fedhpc run options");
+  po::options_description general("General");
+  general.add_options()("help,h", "show this help")(
+      "config", po::value<std::string>(config_file), "INI file of options (key = value); the command line wins");
+  all.add(general);
+  for (auto& [title, specs] : option_table(o)) {
+    po::options_description group(title);
+    for (auto& spec : specs)
+      std::visit([&](auto* t) { group.add_options()(spec.name, value_for(t), spec.help); }, spec.target);
+    all.add(group);
+  }
+  return all;
+}
+
+std::string format_value(const Target& target) {
+  std::ostringstream out;
+  std::visit(
+      [&](auto* t) {
+        using T = std::decay_t<decltype(*t)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          out << (*t ? "true" : "false");
+        } else if constexpr (std::is_same_v<T, double>) {
+          out << std::setprecision(17) << *t;
+        } else {
+          out << *t;
+        }
+      },
+      target);
+  return out.str();
+}
+
+void require(bool ok, const std::string& option, const std::string& message) {
+  if (!ok) throw InputError("--" + option + ": " + message);
+}
+
+}  // namespace
+
+ParsedRun parse_run_options(const std::vector<std::string>& args) {
+  ParsedRun parsed;
+  std::string config_file;
+  auto desc = describe(parsed.options, &config_file);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    if (vm.count("help")) {
+      std::ostringstream text;
+      text << "Usage: fedhpc run [--config FILE.ini] [--option value ...]\n\n" << desc;
+      parsed.help = true;
+      parsed.help_text = text.str();
+      return parsed;
+    }
+    if (vm.count("config")) {
+      config_file = vm["config"].as<std::string>();
+      std::ifstream in(config_file);
+      if (!in) throw InputError("--config: cannot open " + config_file);
+      try {
+        po::store(po::parse_config_file(in, desc, false), vm);
+      } catch (const po::error& e) {
+        throw InputError("--config " + config_file + ": " + e.what());
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw InputError(e.what());
+  }
+  return parsed;
+}
+
+void validate(const RunOptions& o) {
+  require(o.clients >= 1, "clients", "must be at least 1");
+  require(o.rounds >= 1, "rounds", "must be at least 1");
+  require(o.local_iterations >= 1, "local-iterations", "must be at least 1");
+  require(o.iteration_steps >= 0, "iteration-steps", "must be >= 0 (0 = one pass)");
+  require(o.batch_size >= 0, "batch-size", "must be >= 0 (0 = full batch)");
+  require(o.participation > 0.0 && o.participation <= 1.0, "participation", "must be in (0, 1]");
+  require(o.local_test_fraction >= 0.0 && o.local_test_fraction < 1.0, "local-test-fraction",
+          "must be in [0, 1)");
+  require(o.lr > 0.0 && std::isfinite(o.lr), "lr", "must be a positive number");
+  require(o.momentum >= 0.0 && o.momentum < 1.0, "momentum", "must be in [0, 1)");
+  require(o.beta1 >= 0.0 && o.beta1 < 1.0, "beta1", "must be in [0, 1)");
+  require(o.beta2 >= 0.0 && o.beta2 < 1.0, "beta2", "must be in [0, 1)");
+  require(o.eps > 0.0, "eps", "must be > 0");
+  require(o.threads >= 1, "threads", "must be at least 1");
+  require(o.dirichlet_alpha > 0.0, "dirichlet-alpha", "must be > 0");
+  require(o.shards_per_client >= 1, "shards-per-client", "must be at least 1");
+  require(o.hidden >= 1, "hidden", "must be at least 1");
+  require(o.eval_batch_size >= 1, "eval-batch-size", "must be at least 1");
+  require(o.max_train_samples >= 0, "max-train-samples", "must be >= 0 (0 = all)");
+  require(o.max_test_samples >= 0, "max-test-samples", "must be >= 0 (0 = all)");
+  require(o.synthetic_classes >= 2, "synthetic-classes", "must be at least 2");
+  require(o.synthetic_side >= 4, "synthetic-side", "must be at least 4");
+  require(o.synthetic_train_samples >= 1, "synthetic-train-samples", "must be at least 1");
+  require(o.synthetic_test_samples >= 1, "synthetic-test-samples", "must be at least 1");
+  require(o.synthetic_noise >= 0.0, "synthetic-noise", "must be >= 0");
+  require(o.optimizer == "adam" || o.optimizer == "sgd", "optimizer",
+          "unknown value '" + o.optimizer + "'; allowed: adam|sgd");
+  require(o.save_weights == "none" || o.save_weights == "global" || o.save_weights == "clients",
+          "save-weights", "unknown value '" + o.save_weights + "'; allowed: none|global|clients");
+  require(!o.output.empty(), "output", "must name a file");
+}
+
+std::string to_ini(const RunOptions& options) {
+  RunOptions copy = options;
+  std::ostringstream out;
+  out << "# fedhpc run configuration (fully resolved)\n";
+  for (auto& [title, specs] : option_table(copy)) {
+    out << "\n# " << title << "\n";
+    for (auto& spec : specs) out << spec.name << " = " << format_value(spec.target) << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace fedhpc

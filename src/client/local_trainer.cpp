@@ -1,0 +1,251 @@
+#include "fedhpc/client/local_trainer.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+
+#include <cmath>
+
+#include "fedhpc/core/error.hpp"
+#include "fedhpc/core/rng.hpp"
+#include "fedhpc/data/dataset.hpp"
+#include "fedhpc/data/partition.hpp"
+#include "fedhpc/model/model.hpp"
+
+namespace fedhpc::client {
+
+namespace {
+
+at::Tensor wrap_images(const data::ImageSet& set) {
+  return at::from_blob(const_cast<float*>(set.pixels.data()), {set.count, set.channels, set.height, set.width},
+                       at::TensorOptions().dtype(at::kFloat));
+}
+
+at::Tensor wrap_labels(const data::ImageSet& set) {
+  return at::from_blob(const_cast<std::int64_t*>(set.labels.data()), {set.count},
+                       at::TensorOptions().dtype(at::kLong));
+}
+
+at::Tensor index_tensor(const std::int64_t* first, std::int64_t count) {
+  return at::from_blob(const_cast<std::int64_t*>(first), {count}, at::TensorOptions().dtype(at::kLong));
+}
+
+}  // namespace
+
+struct LocalTrainer::Impl {
+  const model::Model& model;
+  const data::Partition& partition;
+  TrainOptions options;
+  at::Tensor train_x, train_y, test_x, test_y;
+  at::Tensor flat, grad, moment1, moment2;
+  std::vector<at::Tensor> views;
+  std::int64_t step = 0;
+  std::vector<std::int64_t> order;
+  std::vector<double> iteration_loss;
+
+  Impl(const model::Model& m, const data::Dataset& d, const data::Partition& p, TrainOptions o)
+      : model(m), partition(p), options(std::move(o)) {
+    train_x = wrap_images(d.train);
+    train_y = wrap_labels(d.train);
+    test_x = wrap_images(d.test);
+    test_y = wrap_labels(d.test);
+    const auto total = m.layout().total();
+    flat = at::zeros({total}, at::kFloat);
+    grad = at::zeros({total}, at::kFloat);
+    moment1 = at::zeros({total}, at::kFloat);
+    moment2 = at::zeros({total}, at::kFloat);
+    // The parameters are views into one flat buffer, so the optimizer and
+    // the aggregation see the model as a single vector without copies.
+    for (const auto& layer : m.layout().layers())
+      views.push_back(flat.narrow(0, layer.offset, layer.size).view(layer.shape).requires_grad_(true));
+  }
+
+  void load(const float* params) {
+    at::NoGradGuard no_grad;
+    flat.copy_(at::from_blob(const_cast<float*>(params), {flat.numel()}, at::kFloat));
+  }
+
+  void reset_optimizer() {
+    moment1.zero_();
+    moment2.zero_();
+    step = 0;
+  }
+
+  // Minibatches of one iteration: `steps` batches walking a shuffled order of
+  // the client's training split, reshuffled each time it is used up.
+  std::vector<std::vector<std::int64_t>> batches(std::int64_t client, int round, int iteration) {
+    const std::int64_t n = partition.train_count(client);
+    const std::int64_t* idx = partition.train_begin(client);
+    const std::int64_t b = options.batch_size == 0 ? n : std::min(options.batch_size, n);
+    const std::int64_t per_pass = (n + b - 1) / b;
+    const std::int64_t steps = options.iteration_steps > 0 ? options.iteration_steps : per_pass;
+    std::vector<std::vector<std::int64_t>> out;
+    std::int64_t pass = -1;
+    std::int64_t pos = n;
+    for (std::int64_t s = 0; s < steps; ++s) {
+      if (pos >= n) {
+        ++pass;
+        order.assign(idx, idx + n);
+        auto rng = stream(options.seed, StreamKind::Shuffle, client, round,
+                          (std::uint64_t(iteration) << 32) | std::uint64_t(pass));
+        shuffle(order.begin(), order.end(), rng);
+        pos = 0;
+      }
+      const std::int64_t end = std::min(pos + b, n);
+      out.emplace_back(order.begin() + pos, order.begin() + end);
+      pos = end;
+    }
+    return out;
+  }
+
+  // Returns the mean loss of the batch.
+  double train_step(const std::vector<std::int64_t>& batch) {
+    auto idx = index_tensor(batch.data(), std::int64_t(batch.size()));
+    auto x = train_x.index_select(0, idx);
+    auto y = train_y.index_select(0, idx);
+    auto loss = at::nll_loss(at::log_softmax(model.forward(views, x), 1), y);
+    loss.backward();
+    const double value = loss.item<double>();
+    at::NoGradGuard no_grad;
+    const auto& layers = model.layout().layers();
+    for (std::size_t i = 0; i < views.size(); ++i) {
+      auto g = grad.narrow(0, layers[i].offset, layers[i].size);
+      g.copy_(views[i].grad().reshape({-1}));
+      views[i].mutable_grad().reset();
+      if (options.clip_norm > 0.0) clip(g);
+    }
+    apply_optimizer();
+    return value;
+  }
+
+  // Keras clipnorm: g * c / max(||g||, c), per tensor.
+  void clip(at::Tensor& g) const {
+    const double norm = g.norm().item<double>();
+    if (norm > options.clip_norm) g.mul_(options.clip_norm / norm);
+  }
+
+  void apply_optimizer() {
+    ++step;
+    if (options.optimizer == "sgd") {
+      if (options.momentum > 0.0) {
+        if (step == 1) moment1.copy_(grad);
+        else moment1.mul_(options.momentum).add_(grad);
+        flat.add_(moment1, -options.lr);
+      } else {
+        flat.add_(grad, -options.lr);
+      }
+      return;
+    }
+    // PyTorch's Adam: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps).
+    const double bc1 = 1.0 - std::pow(options.beta1, double(step));
+    const double bc2 = 1.0 - std::pow(options.beta2, double(step));
+    moment1.mul_(options.beta1).add_(grad, 1.0 - options.beta1);
+    moment2.mul_(options.beta2).addcmul_(grad, grad, 1.0 - options.beta2);
+    auto denom = (moment2.sqrt() / std::sqrt(bc2)).add_(options.eps);
+    flat.addcdiv_(moment1, denom, -options.lr / bc1);
+  }
+
+  double run_iteration(std::int64_t client, int round, int iteration) {
+    double loss_sum = 0.0;
+    std::int64_t seen = 0;
+    for (const auto& batch : batches(client, round, iteration)) {
+      loss_sum += train_step(batch) * double(batch.size());
+      seen += std::int64_t(batch.size());
+    }
+    return loss_sum / double(seen);
+  }
+
+  EvalTotals evaluate(const at::Tensor& x_all, const at::Tensor& y_all, const std::int64_t* idx,
+                      std::int64_t begin, std::int64_t end) {
+    at::NoGradGuard no_grad;
+    EvalTotals totals;
+    for (std::int64_t lo = begin; lo < end; lo += options.eval_batch_size) {
+      const std::int64_t hi = std::min(end, lo + options.eval_batch_size);
+      at::Tensor x, y;
+      if (idx) {
+        auto sel = index_tensor(idx + lo, hi - lo);
+        x = x_all.index_select(0, sel);
+        y = y_all.index_select(0, sel);
+      } else {
+        x = x_all.narrow(0, lo, hi - lo);
+        y = y_all.narrow(0, lo, hi - lo);
+      }
+      auto logits = model.forward(views, x);
+      auto losses = at::nll_loss(at::log_softmax(logits, 1), y, {}, at::Reduction::None);
+      totals.loss_sum += losses.to(at::kDouble).sum().item<double>();
+      totals.correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+      totals.count += hi - lo;
+    }
+    return totals;
+  }
+};
+
+LocalTrainer::LocalTrainer(const model::Model& model, const data::Dataset& data,
+                           const data::Partition& partition, TrainOptions options)
+    : impl_(std::make_unique<Impl>(model, data, partition, std::move(options))) {}
+
+LocalTrainer::~LocalTrainer() = default;
+
+void LocalTrainer::train_block(const float* start, const std::vector<std::int64_t>& clients, int round,
+                               const UpdateSink& sink) {
+  auto& s = *impl_;
+  s.iteration_loss.assign(std::size_t(s.options.local_iterations), 0.0);
+  for (auto client : clients) {
+    begin_client(start);
+    bool finite = true;
+    for (int it = 0; it < s.options.local_iterations; ++it) {
+      s.iteration_loss[it] = s.run_iteration(client, round, it);
+      finite = finite && std::isfinite(s.iteration_loss[it]);
+    }
+    finite = finite && s.flat.isfinite().all().item<bool>();
+    ClientUpdate update;
+    update.client = client;
+    update.train_samples = s.partition.train_count(client);
+    update.params = s.flat.data_ptr<float>();
+    update.iteration_loss = s.iteration_loss.data();
+    update.finite = finite;
+    sink(update);
+  }
+}
+
+void LocalTrainer::begin_client(const float* start) {
+  impl_->load(start);
+  impl_->reset_optimizer();
+}
+
+double LocalTrainer::run_iteration(std::int64_t client, int round, int iteration) {
+  return impl_->run_iteration(client, round, iteration);
+}
+
+float* LocalTrainer::params() { return impl_->flat.data_ptr<float>(); }
+
+std::int64_t LocalTrainer::num_params() const { return impl_->flat.numel(); }
+
+std::vector<float> LocalTrainer::save_optimizer() const {
+  const auto n = impl_->flat.numel();
+  std::vector<float> state(std::size_t(2 * n + 1));
+  std::copy_n(impl_->moment1.data_ptr<float>(), n, state.begin());
+  std::copy_n(impl_->moment2.data_ptr<float>(), n, state.begin() + n);
+  state.back() = static_cast<float>(impl_->step);
+  return state;
+}
+
+void LocalTrainer::load_optimizer(const std::vector<float>& state) {
+  const auto n = impl_->flat.numel();
+  if (std::int64_t(state.size()) != 2 * n + 1) throw RunError("load_optimizer: state has the wrong size");
+  std::copy_n(state.begin(), n, impl_->moment1.data_ptr<float>());
+  std::copy_n(state.begin() + n, n, impl_->moment2.data_ptr<float>());
+  impl_->step = static_cast<std::int64_t>(state.back());
+}
+
+EvalTotals LocalTrainer::evaluate_test(const float* params, std::int64_t begin, std::int64_t end) {
+  impl_->load(params);
+  return impl_->evaluate(impl_->test_x, impl_->test_y, nullptr, begin, end);
+}
+
+EvalTotals LocalTrainer::evaluate_client(const float* params, std::int64_t client) {
+  impl_->load(params);
+  const auto& p = impl_->partition;
+  return impl_->evaluate(impl_->train_x, impl_->train_y, p.test_begin(client), 0, p.test_count(client));
+}
+
+}  // namespace fedhpc::client

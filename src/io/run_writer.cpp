@@ -1,0 +1,171 @@
+#include "fedhpc/io/run_writer.hpp"
+
+#include <limits>
+
+#include "fedhpc/core/version.hpp"
+#include "fedhpc/data/partition.hpp"
+
+namespace fedhpc::io {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+h5::Dims dims(std::initializer_list<std::int64_t> values) {
+  h5::Dims out;
+  for (auto v : values) out.push_back(static_cast<hsize_t>(v));
+  return out;
+}
+
+h5::DataSetOptions nan_filled() {
+  h5::DataSetOptions o;
+  o.fill = kNaN;
+  return o;
+}
+
+}  // namespace
+
+RunWriter::RunWriter(const std::string& path, const mpi::Comm& comm, bool overwrite, const RunHeader& header,
+                     topology::ClientBlock block)
+    : comm_(comm), file_(h5::File::create(path, comm.get(), overwrite)), block_(block), header_(header) {
+  num_params_ = header.layout->total();
+  auto root = file_.root();
+  root.set_attribute("fedhpc_version", std::string(kVersion));
+  root.set_attribute("status", std::string("running"));
+  root.set_attribute("config", header.config_ini);
+  root.set_attribute("num_ranks", std::int64_t(comm.size()));
+  root.set_attribute("num_clients", header.num_clients);
+  root.set_attribute("seed", static_cast<std::int64_t>(header.seed));
+  root.set_attribute("rounds", std::int64_t(header.rounds));
+  root.set_attribute("rounds_completed", std::int64_t(0));
+  write_schema(header);
+  file_.flush();
+}
+
+void RunWriter::write_schema(const RunHeader& h) {
+  auto root = file_.root();
+  write_model(*h.layout);
+  write_partition(*h.partition);
+  auto data = root.require_group("data");
+  data.set_attribute("dataset", h.dataset);
+  data.set_attribute("num_classes", std::int64_t(h.num_classes));
+  data.set_attribute("train_samples", h.train_samples);
+  data.set_attribute("test_samples", h.test_samples);
+
+  const std::int64_t R = h.rounds, N = h.num_clients, I = h.local_iterations, P = num_params_;
+  auto global = root.create_group("global");
+  if (h.save_weights != "none") global.create_dataset<float>("weights", dims({R + 1, P}), nan_filled());
+  global.create_dataset<double>("test_loss", dims({R + 1}), nan_filled());
+  global.create_dataset<double>("test_accuracy", dims({R + 1}), nan_filled());
+  global.create_dataset<double>("aggregated_loss", dims({R}), nan_filled());
+  global.create_dataset<double>("aggregated_accuracy", dims({R}), nan_filled());
+  global.create_dataset<std::int64_t>("nonfinite_skipped", dims({R}));
+
+  auto clients = root.create_group("clients");
+  clients.create_dataset<float>("train_loss", dims({R, I, N}), nan_filled());
+  clients.create_dataset<float>("local_test_loss", dims({R, N}), nan_filled());
+  clients.create_dataset<float>("local_test_accuracy", dims({R, N}), nan_filled());
+  clients.create_dataset<std::uint8_t>("participated", dims({R, N}));
+  if (h.save_weights == "clients") {
+    h5::DataSetOptions o = nan_filled();
+    o.chunk = dims({1, 1, P});
+    o.deflate = 4;
+    o.shuffle = true;
+    clients.create_dataset<float>("weights", dims({R, N, P}), o);
+  }
+  auto timing = root.create_group("timing");
+  timing.create_dataset<double>("round_seconds", dims({R}), nan_filled());
+  timing.create_dataset<std::int64_t>("peak_rss_bytes", dims({comm_.size()}));
+}
+
+void RunWriter::write_model(const ParamLayout& layout) {
+  auto model = file_.root().create_group("model");
+  std::vector<std::string> names, weight_names;
+  std::vector<std::int64_t> shapes;
+  for (const auto& l : layout.layers()) {
+    names.push_back(l.name);
+    if (l.is_weight) weight_names.push_back(l.name);
+    for (std::size_t d = 0; d < 4; ++d) shapes.push_back(d < l.shape.size() ? l.shape[d] : 0);
+  }
+  const auto L = static_cast<std::int64_t>(names.size());
+  model.create_string_dataset("layer_names", names);
+  model.create_string_dataset("weight_layers", weight_names);
+  model.create_dataset<std::int64_t>("layer_shapes", dims({L, 4})).write_all(shapes);
+  model.create_dataset<std::int64_t>("layer_offsets", dims({L + 1})).write_all(layout.offsets());
+  model.set_attribute("num_params", layout.total());
+}
+
+void RunWriter::write_partition(const data::Partition& p) {
+  auto data = file_.root().create_group("data");
+  auto put = [&](const char* name, const std::vector<std::int64_t>& v) {
+    data.create_dataset<std::int64_t>(name, dims({std::int64_t(v.size())})).write_all(v);
+  };
+  put("train_indices", p.train_indices);
+  put("train_offsets", p.train_offsets);
+  put("test_indices", p.test_indices);
+  put("test_offsets", p.test_offsets);
+}
+
+void RunWriter::write_scalar_row(const std::string& path, int row, double value) {
+  const bool mine = comm_.rank() == 0;
+  file_.root().dataset(path).write_slab<double>(dims({row}), dims({mine ? 1 : 0}), &value);
+}
+
+void RunWriter::write_initial(const float* params, double test_loss, double test_accuracy) {
+  auto root = file_.root();
+  const bool mine = comm_.rank() == 0;
+  if (header_.save_weights != "none")
+    root.dataset("global/weights").write_slab<float>(dims({0, 0}), dims({mine ? 1 : 0, num_params_}), params);
+  write_scalar_row("global/test_loss", 0, test_loss);
+  write_scalar_row("global/test_accuracy", 0, test_accuracy);
+  file_.flush();
+}
+
+void RunWriter::write_round(const RoundSummary& s, const float* global, const topology::RoundRecord& record,
+                            const std::vector<float>& local_test_loss,
+                            const std::vector<float>& local_test_accuracy) {
+  auto root = file_.root();
+  const bool mine = comm_.rank() == 0;
+  const int r = s.round;
+  if (header_.save_weights != "none")
+    root.dataset("global/weights").write_slab<float>(dims({r, 0}), dims({mine ? 1 : 0, num_params_}), global);
+  write_scalar_row("global/test_loss", r, s.test_loss);
+  write_scalar_row("global/test_accuracy", r, s.test_accuracy);
+  write_scalar_row("global/aggregated_loss", r - 1, s.aggregated_loss);
+  write_scalar_row("global/aggregated_accuracy", r - 1, s.aggregated_accuracy);
+  write_scalar_row("timing/round_seconds", r - 1, s.seconds);
+  const std::int64_t skipped = s.nonfinite_skipped;
+  root.dataset("global/nonfinite_skipped").write_slab<std::int64_t>(dims({r - 1}), dims({mine ? 1 : 0}), &skipped);
+
+  const std::int64_t b = block_.size(), I = header_.local_iterations;
+  root.dataset("clients/train_loss")
+      .write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, I, b}), record.train_loss.data());
+  root.dataset("clients/local_test_loss")
+      .write_slab<float>(dims({r - 1, block_.begin}), dims({1, b}), local_test_loss.data());
+  root.dataset("clients/local_test_accuracy")
+      .write_slab<float>(dims({r - 1, block_.begin}), dims({1, b}), local_test_accuracy.data());
+  root.dataset("clients/participated")
+      .write_slab<std::uint8_t>(dims({r - 1, block_.begin}), dims({1, b}), record.participated.data());
+  if (header_.save_weights == "clients")
+    root.dataset("clients/weights")
+        .write_slab<float>(dims({r - 1, block_.begin, 0}), dims({1, b, num_params_}), record.client_weights.data());
+  root.set_attribute("rounds_completed", std::int64_t(r));
+  file_.flush();
+}
+
+void RunWriter::write_peak_memory(std::int64_t bytes_this_rank) {
+  std::vector<std::int64_t> all(std::size_t(comm_.size()));
+  mpi::check(MPI_Allgather(&bytes_this_rank, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, comm_.get()),
+             "MPI_Allgather(peak memory)");
+  file_.root().dataset("timing/peak_rss_bytes").write_all(all);
+}
+
+void RunWriter::finish(const std::string& status, const std::string& message) {
+  auto root = file_.root();
+  root.set_attribute("status", status);
+  if (!message.empty()) root.set_attribute("error", message);
+  file_.flush();
+  file_.close();
+}
+
+}  // namespace fedhpc::io

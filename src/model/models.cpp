@@ -1,0 +1,146 @@
+#include <cmath>
+
+#include "fedhpc/core/error.hpp"
+#include "fedhpc/model/model.hpp"
+
+namespace fedhpc::model {
+
+at::Tensor Model::activate(const at::Tensor& x) const {
+  switch (options_.activation) {
+    case Activation::Relu: return at::relu(x);
+    case Activation::LeakyRelu: return at::leaky_relu(x, options_.leaky_slope);
+    case Activation::Tanh: return at::tanh(x);
+  }
+  return x;
+}
+
+void fill_glorot(float* out, const LayerInfo& layer, Rng& rng) {
+  std::int64_t receptive = 1;
+  for (std::size_t d = 2; d < layer.shape.size(); ++d) receptive *= layer.shape[d];
+  const double fan_out = double(layer.shape[0]) * receptive;
+  const double fan_in = layer.shape.size() > 1 ? double(layer.shape[1]) * receptive : 1.0;
+  const double limit = std::sqrt(6.0 / (fan_in + fan_out));
+  fill_uniform(out, layer.size, -limit, limit, rng);
+}
+
+void fill_uniform(float* out, std::int64_t count, double low, double high, Rng& rng) {
+  for (std::int64_t i = 0; i < count; ++i) out[i] = static_cast<float>(rng.uniform(low, high));
+}
+
+namespace {
+
+// Fills each tensor in layout order: biases 0, activation-carrying weights by
+// the scenario's init, the rest Glorot-uniform.
+void initialize_layers(const ParamLayout& layout, const std::vector<bool>& activated,
+                       const InitSpec& init, float* flat, Rng& rng) {
+  const auto& layers = layout.layers();
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    float* out = flat + layers[i].offset;
+    if (!layers[i].is_weight) {
+      std::fill(out, out + layers[i].size, 0.0f);
+    } else if (activated[i] && !init.glorot) {
+      fill_uniform(out, layers[i].size, init.low, init.high, rng);
+    } else {
+      fill_glorot(out, layers[i], rng);
+    }
+  }
+}
+
+// The GSC paper's network: two unpadded 3x3 convs (32, 64 filters) with
+// 2x2 max-pooling, then one dense layer. 28x28x1 -> 34,826 parameters.
+class SeedCnn : public Model {
+ public:
+  explicit SeedCnn(const ModelOptions& o) : Model(o) {
+    const std::int64_t h = ((o.height - 2) / 2 - 2) / 2;
+    const std::int64_t w = ((o.width - 2) / 2 - 2) / 2;
+    if (h < 1 || w < 1) throw InputError("--model seed-cnn: images must be at least 10x10");
+    layout_.add("conv1.weight", {32, o.channels, 3, 3}, true);
+    layout_.add("conv1.bias", {32}, false);
+    layout_.add("conv2.weight", {64, 32, 3, 3}, true);
+    layout_.add("conv2.bias", {64}, false);
+    layout_.add("dense.weight", {o.classes, 64 * h * w}, true);
+    layout_.add("dense.bias", {o.classes}, false);
+  }
+
+  at::Tensor forward(const std::vector<at::Tensor>& p, const at::Tensor& x,
+                     std::vector<at::Tensor>* taps) const override {
+    if (taps) taps->push_back(x);
+    auto h = at::max_pool2d(activate(at::conv2d(x, p[0], p[1])), {2, 2});
+    if (taps) taps->push_back(h);
+    h = at::max_pool2d(activate(at::conv2d(h, p[2], p[3])), {2, 2});
+    h = h.flatten(1);
+    if (taps) taps->push_back(h);
+    return at::linear(h, p[4], p[5]);
+  }
+
+  void initialize(float* flat, Rng& rng) const override {
+    initialize_layers(layout_, {true, false, true, false, false, false}, options_.conv_init, flat, rng);
+  }
+};
+
+class Mlp : public Model {
+ public:
+  explicit Mlp(const ModelOptions& o) : Model(o) {
+    const std::int64_t in = std::int64_t(o.channels) * o.height * o.width;
+    layout_.add("fc1.weight", {o.hidden, in}, true);
+    layout_.add("fc1.bias", {o.hidden}, false);
+    layout_.add("fc2.weight", {o.classes, o.hidden}, true);
+    layout_.add("fc2.bias", {o.classes}, false);
+  }
+
+  at::Tensor forward(const std::vector<at::Tensor>& p, const at::Tensor& x,
+                     std::vector<at::Tensor>* taps) const override {
+    auto h = x.flatten(1);
+    if (taps) taps->push_back(h);
+    h = activate(at::linear(h, p[0], p[1]));
+    if (taps) taps->push_back(h);
+    return at::linear(h, p[2], p[3]);
+  }
+
+  void initialize(float* flat, Rng& rng) const override {
+    initialize_layers(layout_, {true, false, false, false}, options_.conv_init, flat, rng);
+  }
+};
+
+class LogReg : public Model {
+ public:
+  explicit LogReg(const ModelOptions& o) : Model(o) {
+    layout_.add("dense.weight", {o.classes, std::int64_t(o.channels) * o.height * o.width}, true);
+    layout_.add("dense.bias", {o.classes}, false);
+  }
+
+  at::Tensor forward(const std::vector<at::Tensor>& p, const at::Tensor& x,
+                     std::vector<at::Tensor>* taps) const override {
+    auto h = x.flatten(1);
+    if (taps) taps->push_back(h);
+    return at::linear(h, p[0], p[1]);
+  }
+
+  void initialize(float* flat, Rng& rng) const override {
+    initialize_layers(layout_, {false, false}, options_.conv_init, flat, rng);
+  }
+};
+
+template <class T>
+ModelFactory factory() {
+  return [](const ModelOptions& o) -> std::unique_ptr<Model> { return std::make_unique<T>(o); };
+}
+
+}  // namespace
+
+Registry<ModelFactory>& model_registry() {
+  static Registry<ModelFactory> registry = [] {
+    Registry<ModelFactory> r("model");
+    r.add("seed-cnn", factory<SeedCnn>());
+    r.add("mlp", factory<Mlp>());
+    r.add("logreg", factory<LogReg>());
+    return r;
+  }();
+  return registry;
+}
+
+std::unique_ptr<Model> make_model(const ModelOptions& options) {
+  return model_registry().get(options.name, "model")(options);
+}
+
+}  // namespace fedhpc::model

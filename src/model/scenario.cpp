@@ -1,0 +1,90 @@
+#include "fedhpc/model/scenario.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "fedhpc/core/error.hpp"
+
+namespace fedhpc::model {
+
+namespace {
+
+ScenarioSettings scenario_defaults(const std::string& name) {
+  ScenarioSettings s;
+  if (name == "baseline") {
+    s.activation = Activation::LeakyRelu;
+    s.clip_norm = 1.0;
+  } else if (name == "exploding") {
+    s.activation = Activation::Relu;
+    s.conv_init = {false, 8.0, 10.0};
+  } else if (name == "vanishing") {
+    s.activation = Activation::Tanh;
+    s.conv_init = {false, 4.0, 7.0};
+  } else {
+    throw InputError("--scenario: unknown value '" + name + "'; allowed: baseline|exploding|vanishing");
+  }
+  return s;
+}
+
+Activation parse_activation(const std::string& text) {
+  if (text == "relu") return Activation::Relu;
+  if (text == "leaky-relu") return Activation::LeakyRelu;
+  if (text == "tanh") return Activation::Tanh;
+  throw InputError("--activation: unknown value '" + text + "'; allowed: scenario|relu|leaky-relu|tanh");
+}
+
+InitSpec parse_init(const std::string& text) {
+  if (text == "glorot") return {};
+  const std::string bad = "--conv-init: bad value '" + text + "'; allowed: scenario|glorot|uniform:LOW:HIGH";
+  if (text.rfind("uniform:", 0) != 0) throw InputError(bad);
+  std::istringstream in(text.substr(8));
+  InitSpec spec{false, 0.0, 0.0};
+  char colon = 0;
+  if (!(in >> spec.low >> colon >> spec.high) || colon != ':' || !in.eof() || !(spec.low < spec.high))
+    throw InputError(bad + " with LOW < HIGH");
+  return spec;
+}
+
+double parse_clip(const std::string& text) {
+  try {
+    std::size_t used = 0;
+    double value = std::stod(text, &used);
+    if (used == text.size() && value >= 0.0 && std::isfinite(value)) return value;
+  } catch (const std::exception&) {
+  }
+  throw InputError("--clip-norm: bad value '" + text + "'; allowed: scenario or a number >= 0");
+}
+
+}  // namespace
+
+ScenarioSettings resolve_scenario(const RunOptions& options) {
+  ScenarioSettings s = scenario_defaults(options.scenario);
+  if (options.activation != "scenario") s.activation = parse_activation(options.activation);
+  if (options.conv_init != "scenario") s.conv_init = parse_init(options.conv_init);
+  if (options.clip_norm != "scenario") s.clip_norm = parse_clip(options.clip_norm);
+  return s;
+}
+
+std::string to_string(Activation activation) {
+  switch (activation) {
+    case Activation::Relu: return "relu";
+    case Activation::LeakyRelu: return "leaky-relu";
+    case Activation::Tanh: return "tanh";
+  }
+  return "?";
+}
+
+std::string to_string(const InitSpec& init) {
+  if (init.glorot) return "glorot";
+  std::ostringstream out;
+  out << "uniform:" << init.low << ":" << init.high;
+  return out.str();
+}
+
+std::string format_clip_norm(double clip_norm) {
+  std::ostringstream out;
+  out << clip_norm;
+  return out.str();
+}
+
+}  // namespace fedhpc::model
