@@ -21,8 +21,7 @@ void keep_first(ImageSet& set, std::int64_t keep, const std::string& option,
   if (keep == 0) return;
   if (keep > set.count)
     throw InputError(option + " " + std::to_string(keep) + " exceeds the " +
-                     std::to_string(set.count) + " " + split + " samples available in " +
-                     dataset);
+                     std::to_string(set.count) + " " + split + " samples available in " + dataset);
   set.count = keep;
   set.pixels.resize(static_cast<std::size_t>(keep * set.sample_size()));
   set.pixels.shrink_to_fit();
@@ -45,9 +44,9 @@ Registry<DatasetFactory>& dataset_registry() {
 Dataset load_dataset(const DatasetOptions& options) {
   // Check the cheap options before spending time on loading.
   if (options.max_train_samples < 0 || options.max_test_samples < 0)
-    throw InputError(std::string(options.max_train_samples < 0 ? "--max-train-samples"
-                                                               : "--max-test-samples") +
-                     " must be >= 0 (0 = all)");
+    throw InputError(
+        std::string(options.max_train_samples < 0 ? "--max-train-samples" : "--max-test-samples") +
+        " must be >= 0 (0 = all)");
   const auto& factory = dataset_registry().get(options.name, "dataset");
   Dataset ds = factory(options);
   keep_first(ds.train, options.max_train_samples, "--max-train-samples", "training", ds.name);

@@ -79,14 +79,15 @@ class GzFile {
   std::uint32_t read_u32() {
     unsigned char b[4];
     if (read_fully(b, 4) != 4) fail("truncated header");
-    return (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16) |
-           (std::uint32_t(b[2]) << 8) | std::uint32_t(b[3]);
+    return (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16) | (std::uint32_t(b[2]) << 8) |
+           std::uint32_t(b[3]);
   }
 
   // The IDX format has no footer, so extra bytes mean a wrong header or file.
   void expect_end() {
     unsigned char b;
-    if (read_some(&b, 1) != 0) fail("unexpected data after the last item (header count too small?)");
+    if (read_some(&b, 1) != 0)
+      fail("unexpected data after the last item (header count too small?)");
   }
 
   void read_magic(std::uint32_t expected, const char* kind) {
@@ -165,8 +166,8 @@ ImageSet read_split(const std::string& dir, const std::string& prefix) {
   set.labels = read_labels(labels_path);
   if (std::int64_t(set.labels.size()) != set.count)
     throw InputError("fashion-mnist: " + labels_path + ": holds " +
-                     std::to_string(set.labels.size()) + " labels but " + images_path +
-                     " holds " + std::to_string(set.count) + " images");
+                     std::to_string(set.labels.size()) + " labels but " + images_path + " holds " +
+                     std::to_string(set.count) + " images");
   return set;
 }
 

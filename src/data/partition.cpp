@@ -22,8 +22,7 @@ std::string fmt(double v) {
   return s.str();
 }
 
-void validate(const std::vector<std::int64_t>& labels, int num_classes,
-              const PartitionOptions& o) {
+void validate(const std::vector<std::int64_t>& labels, int num_classes, const PartitionOptions& o) {
   const auto n = std::int64_t(labels.size());
   if (o.num_clients < 1)
     throw InputError("--clients must be >= 1, got " + std::to_string(o.num_clients));
@@ -32,14 +31,13 @@ void validate(const std::vector<std::int64_t>& labels, int num_classes,
                      std::to_string(n) + " training samples; every client needs at least one");
   // Written so that NaN fails too.
   if (!(o.local_test_fraction >= 0.0 && o.local_test_fraction < 1.0))
-    throw InputError("--local-test-fraction must be in [0, 1), got " +
-                     fmt(o.local_test_fraction));
+    throw InputError("--local-test-fraction must be in [0, 1), got " + fmt(o.local_test_fraction));
   // Labels come from validated datasets, so a bad one is a bug, not bad input.
   if (num_classes < 1) throw std::invalid_argument("make_partition: num_classes must be >= 1");
   for (auto l : labels)
     if (l < 0 || l >= num_classes)
-      throw std::invalid_argument("make_partition: label " + std::to_string(l) +
-                                  " outside 0.." + std::to_string(num_classes - 1));
+      throw std::invalid_argument("make_partition: label " + std::to_string(l) + " outside 0.." +
+                                  std::to_string(num_classes - 1));
 }
 
 // A partitioner that loses, duplicates or invents samples would silently bias

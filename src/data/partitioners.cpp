@@ -32,8 +32,7 @@ void sort_each(Lists& lists) {
 
 // Shuffle all indices, then deal contiguous blocks whose sizes differ by at
 // most one (the first n % N clients get the extra sample).
-Lists partition_iid(const std::vector<std::int64_t>& labels, int,
-                    const PartitionOptions& o) {
+Lists partition_iid(const std::vector<std::int64_t>& labels, int, const PartitionOptions& o) {
   const auto n = std::int64_t(labels.size());
   const std::int64_t clients = o.num_clients;
   std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
@@ -123,7 +122,8 @@ Lists dirichlet_attempt(const Lists& by_class, std::int64_t n, const PartitionOp
 //       >= n/N samples so far, renormalise, and cut the class at
 //       floor(cumsum(p) * n_c)
 //   until every client holds >= min(dirichlet_min_samples, floor(n/N)).
-// NIID-Bench fixes the minimum at 10; the cap at floor(n/N) keeps it reachable.
+// NIID-Bench fixes the minimum at 10; capping it at floor(n/N) keeps it from
+// being impossible (a large minimum with many clients can still fail).
 Lists partition_dirichlet(const std::vector<std::int64_t>& labels, int num_classes,
                           const PartitionOptions& o) {
   if (!(o.dirichlet_alpha > 0.0) || !std::isfinite(o.dirichlet_alpha))
@@ -152,8 +152,7 @@ Lists partition_dirichlet(const std::vector<std::int64_t>& labels, int num_class
 // McMahan et al.'s pathological non-IID split: sort by label, cut into
 // N * s shards of near-equal size (differing by at most one so no sample is
 // dropped), and give every client s shards chosen at random.
-Lists partition_shards(const std::vector<std::int64_t>& labels, int,
-                       const PartitionOptions& o) {
+Lists partition_shards(const std::vector<std::int64_t>& labels, int, const PartitionOptions& o) {
   const auto n = std::int64_t(labels.size());
   const std::int64_t per = o.shards_per_client;
   if (per < 1) throw InputError("--shards-per-client must be >= 1, got " + std::to_string(per));
@@ -171,9 +170,7 @@ Lists partition_shards(const std::vector<std::int64_t>& labels, int,
   Rng rng = stream(o.seed, StreamKind::Partition);
   shuffle(order.begin(), order.end(), rng);
   // Shard j spans [j*n/S, (j+1)*n/S) of the label-sorted indices.
-  auto bound = [&](std::int64_t j) {
-    return j * n / shards;
-  };
+  auto bound = [&](std::int64_t j) { return j * n / shards; };
   Lists out(static_cast<std::size_t>(o.num_clients));
   for (std::int64_t k = 0; k < o.num_clients; ++k)
     for (std::int64_t s = k * per; s < (k + 1) * per; ++s) {

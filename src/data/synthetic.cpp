@@ -86,8 +86,7 @@ ImageSet make_split(const DatasetOptions& o, const std::vector<std::vector<float
   auto generate = [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t i = begin; i < end; ++i) {
       Rng rng = stream(o.seed, StreamKind::Synthetic, std::uint64_t(i), split, 0);
-      const auto label =
-          static_cast<std::int64_t>(rng.below(std::uint64_t(o.synthetic_classes)));
+      const auto label = static_cast<std::int64_t>(rng.below(std::uint64_t(o.synthetic_classes)));
       set.labels[std::size_t(i)] = label;
       add_noise(set.pixels.data() + i * size, protos[std::size_t(label)].data(), size,
                 o.synthetic_noise, rng);
@@ -99,9 +98,7 @@ ImageSet make_split(const DatasetOptions& o, const std::vector<std::vector<float
   const std::int64_t work = count * size;
   const auto threads = static_cast<std::int64_t>(
       work < (1 << 22) ? 1 : std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
-  auto chunk = [&](std::int64_t t) {
-    generate(count * t / threads, count * (t + 1) / threads);
-  };
+  auto chunk = [&](std::int64_t t) { generate(count * t / threads, count * (t + 1) / threads); };
   std::vector<std::thread> pool;
   std::int64_t started = 1;
   try {
@@ -119,10 +116,10 @@ void validate(const DatasetOptions& o) {
   auto need = [](bool ok, const std::string& msg) {
     if (!ok) throw InputError(msg);
   };
-  need(o.synthetic_train_samples >= 1, "--synthetic-train-samples must be >= 1, got " +
-                                           std::to_string(o.synthetic_train_samples));
-  need(o.synthetic_test_samples >= 1, "--synthetic-test-samples must be >= 1, got " +
-                                          std::to_string(o.synthetic_test_samples));
+  need(o.synthetic_train_samples >= 1,
+       "--synthetic-train-samples must be >= 1, got " + std::to_string(o.synthetic_train_samples));
+  need(o.synthetic_test_samples >= 1,
+       "--synthetic-test-samples must be >= 1, got " + std::to_string(o.synthetic_test_samples));
   need(o.synthetic_classes >= 2,
        "--synthetic-classes must be >= 2, got " + std::to_string(o.synthetic_classes));
   need(o.synthetic_side >= 1 && o.synthetic_side <= 4096,

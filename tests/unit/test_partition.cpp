@@ -43,7 +43,8 @@ void expect_input_error(const std::function<void()>& fn, const std::vector<std::
   } catch (const InputError& e) {
     const std::string msg = e.what();
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    for (const auto& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << msg << " lacks " << n;
+    for (const auto& n : needles)
+      EXPECT_NE(msg.find(n), std::string::npos) << msg << " lacks " << n;
   }
 }
 

@@ -12,6 +12,13 @@
 //  * every dataset read and write uses collective transfer, so every rank
 //    calls it too; a rank with nothing to do passes a count containing a zero;
 //  * reading attributes, dims() and exists() may be done by any rank alone.
+// Destructors close handles, and closing is collective too: if one rank throws
+// past an open parallel File while the others go on, the job hangs. Treat an
+// h5::Error on a parallel file as fatal for the whole job (MPI_Abort).
+//
+// Parallel HDF5 1.10.8 allocates every dataset's storage at creation (alloc
+// time "early" regardless of what is asked), so a dataset with a fill value
+// is written in full with that value when it is created.
 #include <hdf5.h>
 #include <mpi.h>
 
@@ -214,8 +221,9 @@ class DataSet : public Object {
     read_slab_raw(offset, count, NativeType<T>::id(), out);
   }
 
-  // Whole dataset; data.size() must equal the product of dims(). Parallel
-  // files: collective; rank 0's data is written, the other ranks' is ignored.
+  // Whole dataset; data.size() must equal the product of dims() on every
+  // rank. Parallel files: collective; rank 0's data is written, the other
+  // ranks' is ignored.
   template <class T>
   void write_all(const std::vector<T>& data) {
     write_all_raw(NativeType<T>::id(), data.data(), data.size());

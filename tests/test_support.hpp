@@ -1,0 +1,54 @@
+#pragma once
+// Helpers shared by the tests: temporary paths agreed by all ranks, and
+// running the fedhpc binary under mpirun.
+#include <mpi.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <sys/wait.h>
+
+namespace fedhpc::test {
+
+// A fresh directory under the system temp dir, the same path on every rank of comm.
+inline std::string shared_temp_dir(MPI_Comm comm, const std::string& tag) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  char buf[512] = {};
+  if (rank == 0) {
+    std::string pattern = (std::filesystem::temp_directory_path() / ("fedhpc-" + tag + "-XXXXXX")).string();
+    std::snprintf(buf, sizeof buf, "%s", pattern.c_str());
+    if (!mkdtemp(buf)) buf[0] = 0;
+  }
+  MPI_Bcast(buf, sizeof buf, MPI_CHAR, 0, comm);
+  return buf;
+}
+
+struct CommandResult {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> buf;
+  while (std::fgets(buf.data(), int(buf.size()), pipe)) result.output += buf.data();
+  const int raw = pclose(pipe);
+  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return result;
+}
+
+#ifdef FEDHPC_BINARY
+// Runs `fedhpc run ARGS` under mpirun with n ranks (from a serial test).
+inline CommandResult run_fedhpc(int ranks, const std::string& args) {
+  const std::string command = std::string(FEDHPC_MPIEXEC) + " --oversubscribe -n " + std::to_string(ranks) +
+                              " " + FEDHPC_BINARY + " run " + args;
+  return run_command(command);
+}
+#endif
+
+}  // namespace fedhpc::test
