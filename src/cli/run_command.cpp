@@ -217,6 +217,10 @@ void run_rounds(Setup& s, const mpi::Comm& comm, io::RunWriter& writer, topology
     comm.barrier();
     const double t0 = MPI_Wtime();
     record.reset(block.size(), o.local_iterations, s.model->layout().total(), keep_clients);
+    mpi::collective_try(comm, [&] {
+      if (round == o.fail_at_round && comm.rank() == comm.size() - 1)
+        throw RunError("injected failure in round " + std::to_string(round) + " (--fail-at-round)");
+    });
     topo->run_round(round, select_clients(o, round), s.global, record);
     const auto test = metrics::evaluate_global(trainer, s.global.data(), s.dataset.test.count, o.eval_batch_size, comm);
     const auto local = metrics::evaluate_clients(trainer, s.global.data(), s.partition, block, comm);

@@ -76,6 +76,9 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"overwrite", &o.overwrite, "replace an existing output file"},
         {"save-weights", &o.save_weights, "none | global | clients"},
         {"quiet", &o.quiet, "no per-round progress lines"}}},
+      {"Fault injection",
+       {{"fail-at-round", &o.fail_at_round,
+         "make the last rank fail in round R (0 = never); tests the failed-run path"}}},
   };
 }
 
@@ -194,6 +197,7 @@ void validate(const RunOptions& o) {
   require(o.save_weights == "none" || o.save_weights == "global" || o.save_weights == "clients",
           "save-weights", "unknown value '" + o.save_weights + "'; allowed: none|global|clients");
   require(!o.output.empty(), "output", "must name a file");
+  require(o.fail_at_round >= 0, "fail-at-round", "must be >= 0 (0 = never)");
 }
 
 std::string to_ini(const RunOptions& options) {

@@ -56,6 +56,8 @@ struct RunOptions {
   bool overwrite = false;
   std::string save_weights = "global";
   bool quiet = false;
+  // fault injection
+  int fail_at_round = 0;
 };
 
 // Result of parsing `fedhpc run ...`.

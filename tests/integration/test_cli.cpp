@@ -1,0 +1,121 @@
+// The fedhpc binary under mpirun -n 2: bad input gives exit status 2 and one
+// line from rank 0 naming the option or file; a run that fails part-way
+// leaves a valid file with status=failed.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "fedhpc/io/hdf5.hpp"
+#include "test_support.hpp"
+
+using fedhpc::test::run_fedhpc;
+
+namespace {
+
+const std::string kSmall =
+    " --dataset synthetic --synthetic-train-samples 400 --synthetic-test-samples 100 --synthetic-side 12"
+    " --clients 4 --rounds 2 --model mlp --hidden 8 --quiet";
+
+std::string temp_dir() {
+  static std::string dir = [] {
+    auto d = std::filesystem::temp_directory_path() / ("fedhpc-cli-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(d);
+    return d.string();
+  }();
+  return dir;
+}
+
+int count_lines_with(const std::string& text, const std::string& needle) {
+  int n = 0;
+  std::size_t at = 0;
+  while ((at = text.find(needle, at)) != std::string::npos) {
+    ++n;
+    at += needle.size();
+  }
+  return n;
+}
+
+void expect_input_error(const std::string& args, const std::vector<std::string>& mentions) {
+  auto r = run_fedhpc(2, args);
+  EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+  EXPECT_EQ(count_lines_with(r.output, "fedhpc: error:"), 1) << r.output;
+  for (const auto& m : mentions) EXPECT_NE(r.output.find(m), std::string::npos) << m << " not in: " << r.output;
+}
+
+}  // namespace
+
+TEST(Cli, UnknownOptionOrValue) {
+  expect_input_error("--bogus 1" + kSmall, {"--bogus"});
+  expect_input_error("--partition weird" + kSmall, {"--partition", "iid"});
+  expect_input_error("--model resnet --rounds 1", {"--model", "seed-cnn"});
+  expect_input_error("--rounds many" + kSmall, {"--rounds"});
+}
+
+TEST(Cli, ImpossibleCombinations) {
+  expect_input_error("--participation 1.5" + kSmall, {"--participation", "(0, 1]"});
+  expect_input_error("--dataset synthetic --synthetic-train-samples 50 --clients 100 --quiet", {"--clients"});
+  expect_input_error(kSmall + " --batch-size 200", {"--batch-size"});
+}
+
+TEST(Cli, MissingOrCorruptDatasetFiles) {
+  expect_input_error("--data-dir /nonexistent-fedhpc --rounds 1",
+                     {"/nonexistent-fedhpc/train-images-idx3-ubyte.gz", "dataset-fashion-mnist"});
+  const std::string bad = temp_dir() + "/badfmnist";
+  std::filesystem::create_directories(bad);
+  for (const char* name : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                           "t10k-labels-idx1-ubyte.gz"})
+    std::ofstream(bad + "/" + name) << "this is not gzip data at all";
+  expect_input_error("--data-dir " + bad + " --rounds 1", {bad + "/train-images-idx3-ubyte.gz"});
+}
+
+TEST(Cli, OutputProblems) {
+  expect_input_error("--output /nonexistent-fedhpc-dir/x.h5" + kSmall, {"--output", "/nonexistent-fedhpc-dir/x.h5"});
+  const std::string out = temp_dir() + "/exists.h5";
+  std::ofstream(out) << "keep me";
+  expect_input_error("--output " + out + kSmall, {"--output", "exists", "--overwrite"});
+  std::ifstream in(out);
+  std::string content;
+  std::getline(in, content);
+  EXPECT_EQ(content, "keep me");
+}
+
+TEST(Cli, ConfigFileProblems) {
+  expect_input_error("--config /nonexistent-fedhpc.ini", {"--config", "/nonexistent-fedhpc.ini"});
+  const std::string ini = temp_dir() + "/bad.ini";
+  std::ofstream(ini) << "clients = 4\nbogus-key = 3\n";
+  expect_input_error("--config " + ini, {"bogus-key", ini});
+}
+
+TEST(Cli, SuccessfulRunAndOverwrite) {
+  const std::string out = temp_dir() + "/ok.h5";
+  auto r = run_fedhpc(2, "--output " + out + " --overwrite" + kSmall);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("wrote " + out), std::string::npos) << r.output;
+  auto file = fedhpc::h5::File::open(out, MPI_COMM_NULL, false);
+  EXPECT_EQ(file.root().get_attribute_string("status"), "complete");
+  EXPECT_EQ(file.root().get_attribute_int64("num_ranks"), 2);
+}
+
+TEST(Cli, HelpListsOptionsAndExitsZero) {
+  auto r = run_fedhpc(2, "--help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(count_lines_with(r.output, "Usage: fedhpc run"), 1) << r.output;
+  EXPECT_NE(r.output.find("--participation arg (=1)"), std::string::npos);
+}
+
+TEST(Cli, FailedRunLeavesValidFileWithStatusFailed) {
+  const std::string out = temp_dir() + "/failed.h5";
+  auto r = run_fedhpc(2, "--output " + out + " --overwrite --fail-at-round 2" + kSmall);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(count_lines_with(r.output, "run failed: injected failure in round 2"), 1) << r.output;
+  auto file = fedhpc::h5::File::open(out, MPI_COMM_NULL, false);
+  auto root = file.root();
+  EXPECT_EQ(root.get_attribute_string("status"), "failed");
+  EXPECT_EQ(root.get_attribute_int64("rounds_completed"), 1);
+  EXPECT_NE(root.get_attribute_string("error").find("round 2"), std::string::npos);
+  auto acc = root.dataset("global/test_accuracy").read_all<double>();
+  EXPECT_FALSE(std::isnan(acc[1]));  // round 1 is kept
+  EXPECT_TRUE(std::isnan(acc[2]));   // round 2 never finished
+}
