@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what fedhpc needs on Debian 12 (only what is missing) and builds it
+# with the given CMake preset (default: release). Safe to run again: a second
+# run installs nothing and rebuilds only what changed.
+# Usage: cmake/setup-debian.sh [preset]
+set -euo pipefail
+preset="${1:-release}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+packages=(
+  g++ cmake ninja-build pkg-config ccache
+  libtorch-dev libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
+  libboost-program-options-dev libeigen3-dev zlib1g-dev
+  libgtest-dev libbenchmark-dev dataset-fashion-mnist
+  python3-matplotlib python3-h5py
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== installing: ${missing[*]}"
+  sudo_cmd=()
+  [[ $EUID -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== building (preset ${preset})"
+cd "$root"
+if [[ ! -f "build-${preset}/CMakeCache.txt" ]]; then
+  cmake --preset "$preset" >/dev/null
+fi
+cmake --build --preset "$preset" -- -j"$(nproc)"
