@@ -23,33 +23,6 @@ namespace fedhpc {
 
 namespace {
 
-data::DatasetOptions dataset_options(const RunOptions& o) {
-  data::DatasetOptions d;
-  d.name = o.dataset;
-  d.data_dir = o.data_dir;
-  d.max_train_samples = o.max_train_samples;
-  d.max_test_samples = o.max_test_samples;
-  d.seed = o.seed;
-  d.synthetic_train_samples = o.synthetic_train_samples;
-  d.synthetic_test_samples = o.synthetic_test_samples;
-  d.synthetic_classes = o.synthetic_classes;
-  d.synthetic_side = o.synthetic_side;
-  d.synthetic_noise = o.synthetic_noise;
-  return d;
-}
-
-data::PartitionOptions partition_options(const RunOptions& o) {
-  data::PartitionOptions p;
-  p.method = o.partition;
-  p.num_clients = o.clients;
-  p.seed = o.seed;
-  p.dirichlet_alpha = o.dirichlet_alpha;
-  p.dirichlet_min_samples = o.dirichlet_min_samples;
-  p.shards_per_client = o.shards_per_client;
-  p.local_test_fraction = o.local_test_fraction;
-  return p;
-}
-
 client::TrainOptions train_options(const RunOptions& o, double clip_norm) {
   client::TrainOptions t;
   t.optimizer = o.optimizer;
@@ -235,6 +208,33 @@ void run_rounds(Setup& s, const mpi::Comm& comm, io::RunWriter& writer, topology
 }
 
 }  // namespace
+
+data::DatasetOptions dataset_options(const RunOptions& o) {
+  data::DatasetOptions d;
+  d.name = o.dataset;
+  d.data_dir = o.data_dir;
+  d.max_train_samples = o.max_train_samples;
+  d.max_test_samples = o.max_test_samples;
+  d.seed = o.seed;
+  d.synthetic_train_samples = o.synthetic_train_samples;
+  d.synthetic_test_samples = o.synthetic_test_samples;
+  d.synthetic_classes = o.synthetic_classes;
+  d.synthetic_side = o.synthetic_side;
+  d.synthetic_noise = o.synthetic_noise;
+  return d;
+}
+
+data::PartitionOptions partition_options(const RunOptions& o) {
+  data::PartitionOptions p;
+  p.method = o.partition;
+  p.num_clients = o.clients;
+  p.seed = o.seed;
+  p.dirichlet_alpha = o.dirichlet_alpha;
+  p.dirichlet_min_samples = o.dirichlet_min_samples;
+  p.shards_per_client = o.shards_per_client;
+  p.local_test_fraction = o.local_test_fraction;
+  return p;
+}
 
 void run_simulation(RunOptions options, const mpi::Comm& comm) {
   Setup s = prepare(std::move(options), comm);

@@ -44,21 +44,8 @@ std::vector<T> read(const std::string& path, const std::string& name) {
 
 // One full-batch gradient step on the union of every client's training data.
 std::vector<float> one_gd_step(const RunOptions& o) {
-  data::DatasetOptions d;
-  d.name = o.dataset;
-  d.seed = o.seed;
-  d.synthetic_train_samples = o.synthetic_train_samples;
-  d.synthetic_test_samples = o.synthetic_test_samples;
-  d.synthetic_side = o.synthetic_side;
-  auto data = data::load_dataset(d);
-  data::PartitionOptions p;
-  p.method = o.partition;
-  p.num_clients = o.clients;
-  p.seed = o.seed;
-  p.dirichlet_alpha = o.dirichlet_alpha;
-  p.dirichlet_min_samples = o.dirichlet_min_samples;
-  p.local_test_fraction = o.local_test_fraction;
-  auto part = data::make_partition(data.train.labels, data.num_classes, p);
+  auto data = data::load_dataset(dataset_options(o));
+  auto part = data::make_partition(data.train.labels, data.num_classes, partition_options(o));
   model::ModelOptions m;
   m.name = o.model;
   m.height = m.width = o.synthetic_side;
