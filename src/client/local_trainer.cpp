@@ -154,6 +154,53 @@ struct LocalTrainer::Impl {
     return loss_sum / double(seen);
   }
 
+  // One forward/backward per chunk on the summed loss. Input gradients of a
+  // sample depend only on its own loss term, so the squared norms add up over
+  // chunks; weight gradients accumulate in .grad() across chunks.
+  Diagnostics diagnose(std::int64_t client) {
+    const std::int64_t n = partition.train_count(client);
+    const std::int64_t* idx = partition.train_begin(client);
+    const auto weights = model.layout().weight_layers();
+    const std::size_t lw = weights.size();
+    std::vector<double> tap_sq(lw, 0.0), tap_grad_sq(lw, 0.0), tap_count(lw, 0.0);
+    double x_sq = 0.0, x_grad_sq = 0.0, x_count = 0.0;
+    Diagnostics d;
+    for (auto& v : views) v.mutable_grad().reset();
+    for (std::int64_t lo = 0; lo < n; lo += options.eval_batch_size) {
+      const std::int64_t hi = std::min(n, lo + options.eval_batch_size);
+      auto sel = index_tensor(idx + lo, hi - lo);
+      auto x = train_x.index_select(0, sel).requires_grad_(true);
+      std::vector<at::Tensor> taps;
+      auto logits = model.forward(views, x, &taps);
+      for (auto& t : taps)
+        if (!t.is_leaf()) t.retain_grad();
+      auto loss = at::nll_loss(at::log_softmax(logits, 1), train_y.index_select(0, sel), {}, at::Reduction::Sum);
+      loss.backward();
+      d.loss_sum += loss.item<double>();
+      x_sq += x.detach().to(at::kDouble).pow(2).sum().item<double>();
+      x_grad_sq += x.grad().to(at::kDouble).pow(2).sum().item<double>();
+      x_count += double(x.numel());
+      for (std::size_t k = 0; k < lw && k < taps.size(); ++k) {
+        tap_sq[k] += taps[k].detach().to(at::kDouble).pow(2).sum().item<double>();
+        tap_grad_sq[k] += taps[k].grad().to(at::kDouble).pow(2).sum().item<double>();
+        tap_count[k] += double(taps[k].numel());
+      }
+    }
+    const double e = std::fabs(d.loss_sum);
+    d.gsc = std::sqrt(x_grad_sq) * std::sqrt(x_sq) / (std::sqrt(x_count) * e);
+    for (std::size_t k = 0; k < lw; ++k) {
+      d.gsc_profile.push_back(std::sqrt(tap_grad_sq[k]) * std::sqrt(tap_sq[k]) / (std::sqrt(tap_count[k]) * e));
+      auto g = views[weights[k]].grad().to(at::kDouble) / double(n);
+      d.grad_mean_abs.push_back(g.abs().mean().item<double>());
+      d.grad_l2.push_back(g.norm().item<double>());
+    }
+    for (auto& v : views) v.mutable_grad().reset();
+    d.finite = std::isfinite(d.loss_sum) && std::isfinite(d.gsc);
+    for (std::size_t k = 0; k < lw; ++k)
+      d.finite = d.finite && std::isfinite(d.gsc_profile[k]) && std::isfinite(d.grad_mean_abs[k]);
+    return d;
+  }
+
   EvalTotals evaluate(const at::Tensor& x_all, const at::Tensor& y_all, const std::int64_t* idx,
                       std::int64_t begin, std::int64_t end) {
     at::NoGradGuard no_grad;
@@ -236,6 +283,8 @@ void LocalTrainer::load_optimizer(const std::vector<float>& state) {
   std::copy_n(state.begin() + n, n, impl_->moment2.data_ptr<float>());
   impl_->step = static_cast<std::int64_t>(state.back());
 }
+
+Diagnostics LocalTrainer::diagnose(std::int64_t client) { return impl_->diagnose(client); }
 
 EvalTotals LocalTrainer::evaluate_test(const float* params, std::int64_t begin, std::int64_t end) {
   impl_->load(params);

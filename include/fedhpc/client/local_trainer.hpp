@@ -49,6 +49,17 @@ struct ClientUpdate {
 
 using UpdateSink = std::function<void(const ClientUpdate&)>;
 
+// Gradient diagnostics of one parameter vector on a client's whole local
+// training split (GSC paper, section 6; algorithms.md sections 6 and 7).
+struct Diagnostics {
+  double loss_sum = 0.0;                // E: summed cross-entropy
+  double gsc = 0.0;                     // ||dE/dX||_F ||X||_F / (sqrt(n) |E|)
+  std::vector<double> gsc_profile;      // the same with X = input of weight layer k
+  std::vector<double> grad_mean_abs;    // mean |dE_mean/dW_k| per weight tensor
+  std::vector<double> grad_l2;          // ||dE_mean/dW_k||_2 per weight tensor
+  bool finite = true;
+};
+
 // One worker model per rank that trains simulated clients one after another.
 // Minibatch order comes from the stream (seed, Shuffle, client, round,
 // iteration), so a client trains identically on any rank.
@@ -76,6 +87,10 @@ class LocalTrainer {
   // topology can park and resume a client mid-round.
   std::vector<float> save_optimizer() const;
   void load_optimizer(const std::vector<float>& state);
+
+  // Diagnostics of the worker's current parameters on the client's training
+  // split, in chunks of eval_batch_size, with no parameter update.
+  Diagnostics diagnose(std::int64_t client);
 
   // Evaluation of a parameter vector (it overwrites the worker's parameters).
   EvalTotals evaluate_test(const float* params, std::int64_t begin, std::int64_t end);
