@@ -37,6 +37,8 @@ client::TrainOptions train_options(const RunOptions& o, double clip_norm) {
   t.iteration_steps = o.iteration_steps;
   t.eval_batch_size = o.eval_batch_size;
   t.seed = o.seed;
+  t.monitor = o.monitor;
+  t.save_gradients = o.save_gradients;
   return t;
 }
 
@@ -155,6 +157,8 @@ io::RunHeader make_header(const Setup& s) {
   h.rounds = s.options.rounds;
   h.local_iterations = s.options.local_iterations;
   h.save_weights = s.options.save_weights;
+  h.monitor = s.options.monitor;
+  h.save_gradients = s.options.save_gradients;
   h.dataset = s.dataset.name;
   h.num_classes = s.dataset.num_classes;
   h.train_samples = s.dataset.train.count;
@@ -179,7 +183,17 @@ void run_rounds(Setup& s, const mpi::Comm& comm, io::RunWriter& writer, topology
   const auto& o = s.options;
   const bool keep_clients = o.save_weights == "clients";
   client::LocalTrainer trainer(*s.model, s.dataset, s.partition, train_options(o, s.scenario.clip_norm));
-  const topology::TopologyContext ctx{comm, block, trainer, s.partition, o, s.model->layout().total(), keep_clients};
+  const int weight_layers = int(s.model->layout().weight_layers().size());
+  const topology::TopologyContext ctx{comm,         block, trainer, s.partition, o, s.model->layout().total(),
+                                      keep_clients, weight_layers};
+  topology::RecordShape shape;
+  shape.block = block.size();
+  shape.iterations = o.local_iterations;
+  shape.params = s.model->layout().total();
+  shape.keep_weights = keep_clients;
+  shape.monitored = o.monitor == "every" ? o.local_iterations : (o.monitor == "last" ? 1 : 0);
+  shape.weight_layers = weight_layers;
+  shape.keep_gradients = o.save_gradients;
   auto topo = topology::topology_registry().get(o.topology, "topology")(ctx);
 
   const auto initial = metrics::evaluate_global(trainer, s.global.data(), s.dataset.test.count, o.eval_batch_size, comm);
@@ -189,7 +203,7 @@ void run_rounds(Setup& s, const mpi::Comm& comm, io::RunWriter& writer, topology
   for (int round = 1; round <= o.rounds; ++round) {
     comm.barrier();
     const double t0 = MPI_Wtime();
-    record.reset(block.size(), o.local_iterations, s.model->layout().total(), keep_clients);
+    record.reset(shape);
     mpi::collective_try(comm, [&] {
       if (round == o.fail_at_round && comm.rank() == comm.size() - 1)
         throw RunError("injected failure in round " + std::to_string(round) + " (--fail-at-round)");

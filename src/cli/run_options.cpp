@@ -76,6 +76,10 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"overwrite", &o.overwrite, "replace an existing output file"},
         {"save-weights", &o.save_weights, "none | global | clients"},
         {"quiet", &o.quiet, "no per-round progress lines"}}},
+      {"Monitoring",
+       {{"monitor", &o.monitor, "off | every | last: gradient diagnostics after every local iteration or the last"},
+        {"on-nonfinite", &o.on_nonfinite, "skip | keep | abort: what a client with NaN/Inf values does"},
+        {"save-gradients", &o.save_gradients, "store each client's full gradient at the end of the round"}}},
       {"Fault injection",
        {{"fail-at-round", &o.fail_at_round,
          "make the last rank fail in round R (0 = never); tests the failed-run path"}}},
@@ -197,6 +201,10 @@ void validate(const RunOptions& o) {
   require(o.save_weights == "none" || o.save_weights == "global" || o.save_weights == "clients",
           "save-weights", "unknown value '" + o.save_weights + "'; allowed: none|global|clients");
   require(!o.output.empty(), "output", "must name a file");
+  require(o.monitor == "off" || o.monitor == "every" || o.monitor == "last", "monitor",
+          "unknown value '" + o.monitor + "'; allowed: off|every|last");
+  require(o.on_nonfinite == "skip" || o.on_nonfinite == "keep" || o.on_nonfinite == "abort", "on-nonfinite",
+          "unknown value '" + o.on_nonfinite + "'; allowed: skip|keep|abort");
   require(o.fail_at_round >= 0, "fail-at-round", "must be >= 0 (0 = never)");
 }
 

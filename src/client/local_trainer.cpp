@@ -41,6 +41,8 @@ struct LocalTrainer::Impl {
   std::int64_t step = 0;
   std::vector<std::int64_t> order;
   std::vector<double> iteration_loss;
+  std::vector<MonitorSample> samples;
+  std::vector<float> gradient;
 
   Impl(const model::Model& m, const data::Dataset& d, const data::Partition& p, TrainOptions o)
       : model(m), partition(p), options(std::move(o)) {
@@ -157,7 +159,7 @@ struct LocalTrainer::Impl {
   // One forward/backward per chunk on the summed loss. Input gradients of a
   // sample depend only on its own loss term, so the squared norms add up over
   // chunks; weight gradients accumulate in .grad() across chunks.
-  Diagnostics diagnose(std::int64_t client) {
+  Diagnostics diagnose(std::int64_t client, float* gradient) {
     const std::int64_t n = partition.train_count(client);
     const std::int64_t* idx = partition.train_begin(client);
     const auto weights = model.layout().weight_layers();
@@ -193,6 +195,13 @@ struct LocalTrainer::Impl {
       auto g = views[weights[k]].grad().to(at::kDouble) / double(n);
       d.grad_mean_abs.push_back(g.abs().mean().item<double>());
       d.grad_l2.push_back(g.norm().item<double>());
+    }
+    if (gradient) {
+      const auto& layers = model.layout().layers();
+      for (std::size_t i = 0; i < views.size(); ++i) {
+        auto g = (views[i].grad().reshape({-1}) / double(n)).contiguous();
+        std::copy_n(g.data_ptr<float>(), layers[i].size, gradient + layers[i].offset);
+      }
     }
     for (auto& v : views) v.mutable_grad().reset();
     d.finite = std::isfinite(d.loss_sum) && std::isfinite(d.gsc);
@@ -235,14 +244,31 @@ LocalTrainer::~LocalTrainer() = default;
 void LocalTrainer::train_block(const float* start, const std::vector<std::int64_t>& clients, int round,
                                const UpdateSink& sink) {
   auto& s = *impl_;
-  s.iteration_loss.assign(std::size_t(s.options.local_iterations), 0.0);
+  const int iterations = s.options.local_iterations;
+  s.iteration_loss.assign(std::size_t(iterations), 0.0);
+  if (s.options.save_gradients) s.gradient.assign(std::size_t(num_params()), 0.0f);
   for (auto client : clients) {
     begin_client(start);
+    s.samples.clear();
     bool finite = true;
-    for (int it = 0; it < s.options.local_iterations; ++it) {
+    for (int it = 0; it < iterations; ++it) {
+      const bool last = it == iterations - 1;
+      const bool watch = s.options.monitor == "every" || (s.options.monitor == "last" && last);
+      at::Tensor before;
+      if (watch) before = s.flat.clone();
       s.iteration_loss[it] = s.run_iteration(client, round, it);
       finite = finite && std::isfinite(s.iteration_loss[it]);
+      if (!watch) continue;
+      MonitorSample sample;
+      sample.iteration = it;
+      const auto delta = (s.flat - before).to(at::kDouble);
+      sample.update_sum = delta.sum().item<double>();
+      sample.update_l1 = delta.abs().sum().item<double>();
+      sample.diagnostics = s.diagnose(client, last && s.options.save_gradients ? s.gradient.data() : nullptr);
+      finite = finite && sample.diagnostics.finite;
+      s.samples.push_back(std::move(sample));
     }
+    if (s.options.save_gradients && s.options.monitor == "off") s.diagnose(client, s.gradient.data());
     finite = finite && s.flat.isfinite().all().item<bool>();
     ClientUpdate update;
     update.client = client;
@@ -250,6 +276,8 @@ void LocalTrainer::train_block(const float* start, const std::vector<std::int64_
     update.params = s.flat.data_ptr<float>();
     update.iteration_loss = s.iteration_loss.data();
     update.finite = finite;
+    update.monitor = &s.samples;
+    update.gradient = s.options.save_gradients ? s.gradient.data() : nullptr;
     sink(update);
   }
 }
@@ -284,7 +312,9 @@ void LocalTrainer::load_optimizer(const std::vector<float>& state) {
   impl_->step = static_cast<std::int64_t>(state.back());
 }
 
-Diagnostics LocalTrainer::diagnose(std::int64_t client) { return impl_->diagnose(client); }
+Diagnostics LocalTrainer::diagnose(std::int64_t client, float* gradient) {
+  return impl_->diagnose(client, gradient);
+}
 
 EvalTotals LocalTrainer::evaluate_test(const float* params, std::int64_t begin, std::int64_t end) {
   impl_->load(params);

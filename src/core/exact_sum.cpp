@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace fedhpc {
@@ -27,12 +28,16 @@ void decompose(double x, std::uint64_t& mantissa, int& exponent, bool& negative)
 
 }  // namespace
 
-ExactSum::ExactSum(std::size_t length) : length_(length), digits_(length * kWords, 0) { clear(); }
+ExactSum::ExactSum(std::size_t length)
+    : length_(length), digits_(length * kWords, 0), flags_(length, 0) {
+  clear();
+}
 
 void ExactSum::clear() {
   std::fill(digits_.begin(), digits_.end(), 0);
   low_word_ = kWords;
   high_word_ = -1;
+  if (nonfinite_ != 0) std::fill(flags_.begin(), flags_.end(), 0);
   nonfinite_ = 0;
 }
 
@@ -45,6 +50,7 @@ void ExactSum::add(std::size_t i, double x) {
   if (x == 0.0) return;
   if (!std::isfinite(x)) {
     ++nonfinite_;
+    flags_[i] = 1;
     return;
   }
   std::uint64_t mantissa;
@@ -83,9 +89,11 @@ void ExactSum::merge(const ExactSum& other) {
   low_word_ = std::min(low_word_, other.low_word_);
   high_word_ = std::max(high_word_, other.high_word_);
   nonfinite_ += other.nonfinite_;
+  for (std::size_t i = 0; i < length_; ++i) flags_[i] |= other.flags_[i];
 }
 
 double ExactSum::value(std::size_t i) const {
+  if (nonfinite_ != 0 && flags_[i]) return std::numeric_limits<double>::quiet_NaN();
   if (high_word_ < 0) return 0.0;
   // Normalise the carries so every digit but the top one is in [0, 2^32),
   // then evaluate from the top down.

@@ -73,9 +73,62 @@ void RunWriter::write_schema(const RunHeader& h) {
     o.shuffle = true;
     clients.create_dataset<float>("weights", dims({R, N, P}), o);
   }
+  clients.create_dataset<std::uint8_t>("nonfinite", dims({R, N}));
+  create_monitoring(R, N);
   auto timing = root.create_group("timing");
   timing.create_dataset<double>("round_seconds", dims({R}), nan_filled());
   timing.create_dataset<std::int64_t>("peak_rss_bytes", dims({comm_.size()}));
+}
+
+int RunWriter::monitored_iterations() const {
+  if (header_.monitor == "every") return header_.local_iterations;
+  return header_.monitor == "last" ? 1 : 0;
+}
+
+void RunWriter::create_monitoring(std::int64_t R, std::int64_t N) {
+  auto clients = file_.root().group("clients");
+  clients.set_attribute("monitor", header_.monitor);
+  const std::int64_t M = monitored_iterations();
+  if (M > 0) {
+    std::vector<std::int64_t> which;
+    for (std::int64_t m = 0; m < M; ++m) which.push_back(M == 1 ? header_.local_iterations - 1 : m);
+    clients.set_attribute("monitored_iterations", which);
+    const std::int64_t Lw = std::int64_t(header_.layout->weight_layers().size());
+    for (const char* name : {"gsc", "update_sum", "update_l1"})
+      clients.create_dataset<float>(name, dims({R, M, N}), nan_filled());
+    for (const char* name : {"gsc_profile", "grad_mean_abs", "grad_l2"})
+      clients.create_dataset<float>(name, dims({R, M, N, Lw}), nan_filled());
+  }
+  if (header_.save_gradients) {
+    h5::DataSetOptions o = nan_filled();
+    o.chunk = dims({1, 1, num_params_});
+    o.deflate = 4;
+    o.shuffle = true;
+    clients.create_dataset<float>("gradients", dims({R, N, num_params_}), o);
+  }
+}
+
+void RunWriter::write_monitoring(int r, const topology::RoundRecord& record) {
+  auto clients = file_.root().group("clients");
+  const std::int64_t b = block_.size(), M = monitored_iterations();
+  clients.dataset("nonfinite").write_slab<std::uint8_t>(dims({r - 1, block_.begin}), dims({1, b}),
+                                                         record.nonfinite.data());
+  if (M > 0) {
+    const std::int64_t Lw = std::int64_t(header_.layout->weight_layers().size());
+    clients.dataset("gsc").write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, M, b}), record.gsc.data());
+    clients.dataset("update_sum")
+        .write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, M, b}), record.update_sum.data());
+    clients.dataset("update_l1")
+        .write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, M, b}), record.update_l1.data());
+    const auto slab4 = dims({1, M, b, Lw});
+    const auto at4 = dims({r - 1, 0, block_.begin, 0});
+    clients.dataset("gsc_profile").write_slab<float>(at4, slab4, record.gsc_profile.data());
+    clients.dataset("grad_mean_abs").write_slab<float>(at4, slab4, record.grad_mean_abs.data());
+    clients.dataset("grad_l2").write_slab<float>(at4, slab4, record.grad_l2.data());
+  }
+  if (header_.save_gradients)
+    clients.dataset("gradients")
+        .write_slab<float>(dims({r - 1, block_.begin, 0}), dims({1, b, num_params_}), record.gradients.data());
 }
 
 void RunWriter::write_model(const ParamLayout& layout) {
@@ -149,6 +202,7 @@ void RunWriter::write_round(const RoundSummary& s, const float* global, const to
   if (header_.save_weights == "clients")
     root.dataset("clients/weights")
         .write_slab<float>(dims({r - 1, block_.begin, 0}), dims({1, b, num_params_}), record.client_weights.data());
+  write_monitoring(r, record);
   root.set_attribute("rounds_completed", std::int64_t(r));
   file_.flush();
 }

@@ -10,6 +10,10 @@ void allreduce(ExactSum& sum, const Comm& comm) {
   std::int64_t nonfinite = sum.nonfinite_count();
   check(MPI_Allreduce(MPI_IN_PLACE, &nonfinite, 1, MPI_INT64_T, MPI_SUM, comm.get()),
         "MPI_Allreduce(nonfinite)");
+  if (nonfinite != 0 && sum.size() > 0)
+    check(MPI_Allreduce(MPI_IN_PLACE, sum.nonfinite_flags(), static_cast<int>(sum.size()), MPI_UINT8_T, MPI_MAX,
+                        comm.get()),
+          "MPI_Allreduce(nonfinite flags)");
   sum.nonfinite_count() = nonfinite;
   if (high < low) return;
   const auto rows = static_cast<std::size_t>(high - low + 1);

@@ -3,6 +3,7 @@
 
 #include "fedhpc/aggregation/aggregator.hpp"
 #include "fedhpc/client/local_trainer.hpp"
+#include "fedhpc/core/error.hpp"
 #include "fedhpc/topology/centralized.hpp"
 
 namespace fedhpc::topology {
@@ -44,12 +45,40 @@ class Centralized : public Topology {
         record.train_loss[std::size_t(it * block + local)] = static_cast<float>(u.iteration_loss[it]);
       if (ctx_.keep_client_weights)
         std::copy_n(u.params, ctx_.num_params, record.client_weights.begin() + local * ctx_.num_params);
+      store_monitoring(u, local, record);
       if (!u.finite) {
-        ++skipped;
-        return;
+        record.nonfinite[std::size_t(local)] = 1;
+        if (ctx_.options.on_nonfinite == "abort")
+          throw RunError("client " + std::to_string(u.client) + " has non-finite values in round " +
+                         std::to_string(round) + " (--on-nonfinite abort)");
+        if (ctx_.options.on_nonfinite == "skip") {
+          ++skipped;
+          return;
+        }
       }
       aggregator_->add(u.params, u.train_samples);
     });
+  }
+
+  void store_monitoring(const client::ClientUpdate& u, std::int64_t local, RoundRecord& record) const {
+    const auto block = std::size_t(ctx_.block.size());
+    const auto lw = std::size_t(ctx_.weight_layers);
+    const auto c = std::size_t(local);
+    if (u.gradient)
+      std::copy_n(u.gradient, ctx_.num_params, record.gradients.begin() + local * ctx_.num_params);
+    if (!u.monitor) return;
+    for (std::size_t slot = 0; slot < u.monitor->size(); ++slot) {
+      const auto& m = (*u.monitor)[slot];
+      record.gsc[slot * block + c] = static_cast<float>(m.diagnostics.gsc);
+      record.update_sum[slot * block + c] = static_cast<float>(m.update_sum);
+      record.update_l1[slot * block + c] = static_cast<float>(m.update_l1);
+      for (std::size_t k = 0; k < lw; ++k) {
+        const auto at = (slot * block + c) * lw + k;
+        record.gsc_profile[at] = static_cast<float>(m.diagnostics.gsc_profile[k]);
+        record.grad_mean_abs[at] = static_cast<float>(m.diagnostics.grad_mean_abs[k]);
+        record.grad_l2[at] = static_cast<float>(m.diagnostics.grad_l2[k]);
+      }
+    }
   }
 
   TopologyContext ctx_;

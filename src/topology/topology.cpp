@@ -9,11 +9,20 @@ ClientBlock block_of_rank(std::int64_t num_clients, int rank, int ranks) {
   return {num_clients * rank / ranks, num_clients * (rank + 1) / ranks};
 }
 
-void RoundRecord::reset(std::int64_t block, int iterations, std::int64_t params, bool keep_weights) {
+void RoundRecord::reset(const RecordShape& r) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  train_loss.assign(std::size_t(block * iterations), nan);
-  client_weights.assign(keep_weights ? std::size_t(block * params) : 0, nan);
-  participated.assign(std::size_t(block), 0);
+  const auto n = [](auto... dims) { return std::size_t((std::int64_t(1) * ... * std::int64_t(dims))); };
+  train_loss.assign(n(r.block, r.iterations), nan);
+  client_weights.assign(r.keep_weights ? n(r.block, r.params) : 0, nan);
+  participated.assign(n(r.block), 0);
+  nonfinite.assign(n(r.block), 0);
+  gsc.assign(n(r.monitored, r.block), nan);
+  gsc_profile.assign(n(r.monitored, r.block, r.weight_layers), nan);
+  grad_mean_abs.assign(n(r.monitored, r.block, r.weight_layers), nan);
+  grad_l2.assign(n(r.monitored, r.block, r.weight_layers), nan);
+  update_sum.assign(n(r.monitored, r.block), nan);
+  update_l1.assign(n(r.monitored, r.block), nan);
+  gradients.assign(r.keep_gradients ? n(r.block, r.params) : 0, nan);
   nonfinite_skipped = 0;
 }
 

@@ -70,14 +70,16 @@ TEST(ExactSum, TinyAndSubnormalTerms) {
   EXPECT_EQ(s.value(0), 1000.0 * static_cast<double>(tiny));
 }
 
-TEST(ExactSum, NonFiniteTermsAreCountedNotAdded) {
-  ExactSum s(2);
+TEST(ExactSum, NonFiniteTermsAreCountedAndPoisonOnlyTheirCoordinate) {
+  ExactSum s(3);
   s.add(0, std::numeric_limits<double>::quiet_NaN());
   s.add(1, std::numeric_limits<double>::infinity());
   s.add(1, 2.5);
+  s.add(2, 2.5);
   EXPECT_EQ(s.nonfinite_terms(), 2);
-  EXPECT_EQ(s.value(0), 0.0);
-  EXPECT_EQ(s.value(1), 2.5);
+  EXPECT_TRUE(std::isnan(s.value(0)));
+  EXPECT_TRUE(std::isnan(s.value(1)));
+  EXPECT_EQ(s.value(2), 2.5);
 }
 
 TEST(ExactSum, MpiReductionMatchesSerialForAnySplit) {
@@ -109,4 +111,22 @@ TEST(ExactSum, MpiReductionWithIdleRanks) {
   EXPECT_EQ(s.value(0), 1.5);
   EXPECT_EQ(s.value(1), 0.0);
   EXPECT_EQ(s.value(2), -4.0);
+}
+
+TEST(ExactSum, NonFiniteCoordinatesReadAsNaNAfterReduction) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  ExactSum s(3);
+  s.add(0, 1.0);
+  s.add(1, 2.0);
+  if (rank == size - 1) s.add(2, std::numeric_limits<double>::infinity());
+  mpi::allreduce(s, mpi::Comm::world());
+  EXPECT_EQ(s.value(0), double(size));
+  EXPECT_EQ(s.value(1), 2.0 * size);
+  EXPECT_TRUE(std::isnan(s.value(2)));
+  EXPECT_EQ(s.nonfinite_terms(), 1);
+  s.clear();
+  s.add(2, 5.0);
+  EXPECT_EQ(s.value(2), 5.0);
 }

@@ -56,6 +56,10 @@ struct RunOptions {
   bool overwrite = false;
   std::string save_weights = "global";
   bool quiet = false;
+  // monitoring
+  std::string monitor = "off";
+  std::string on_nonfinite = "skip";
+  bool save_gradients = false;
   // fault injection
   int fail_at_round = 0;
 };

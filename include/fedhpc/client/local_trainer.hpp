@@ -28,6 +28,8 @@ struct TrainOptions {
   std::int64_t iteration_steps = 0;  // 0 = one pass over the local training split
   std::int64_t eval_batch_size = 1000;
   std::uint64_t seed = 0;
+  std::string monitor = "off";   // off | every | last: when to run diagnostics
+  bool save_gradients = false;   // hand back dE_mean/dtheta at the end of the round
 };
 
 // Summed loss, correct predictions and sample count of an evaluation.
@@ -36,18 +38,6 @@ struct EvalTotals {
   std::int64_t correct = 0;
   std::int64_t count = 0;
 };
-
-// What one client hands back after its local iterations. The pointers are
-// valid only during the callback.
-struct ClientUpdate {
-  std::int64_t client = 0;
-  std::int64_t train_samples = 0;
-  const float* params = nullptr;
-  const double* iteration_loss = nullptr;  // local_iterations entries
-  bool finite = true;                       // params and losses are all finite
-};
-
-using UpdateSink = std::function<void(const ClientUpdate&)>;
 
 // Gradient diagnostics of one parameter vector on a client's whole local
 // training split (GSC paper, section 6; algorithms.md sections 6 and 7).
@@ -59,6 +49,30 @@ struct Diagnostics {
   std::vector<double> grad_l2;          // ||dE_mean/dW_k||_2 per weight tensor
   bool finite = true;
 };
+
+// Diagnostics after one local iteration, plus that iteration's weight update.
+struct MonitorSample {
+  int iteration = 0;
+  Diagnostics diagnostics;
+  double update_sum = 0.0;  // sum(theta_after - theta_before)
+  double update_l1 = 0.0;   // sum |theta_after - theta_before|
+};
+
+// What one client hands back after its local iterations. The pointers are
+// valid only during the callback.
+struct ClientUpdate {
+  std::int64_t client = 0;
+  std::int64_t train_samples = 0;
+  const float* params = nullptr;
+  const double* iteration_loss = nullptr;  // local_iterations entries
+  bool finite = true;                       // params, losses and monitored gradients are all finite
+  const std::vector<MonitorSample>* monitor = nullptr;  // the monitored iterations, in order
+  const float* gradient = nullptr;          // with save_gradients: dE_mean/dtheta at the final params
+};
+
+using UpdateSink = std::function<void(const ClientUpdate&)>;
+
+
 
 // One worker model per rank that trains simulated clients one after another.
 // Minibatch order comes from the stream (seed, Shuffle, client, round,
@@ -90,7 +104,8 @@ class LocalTrainer {
 
   // Diagnostics of the worker's current parameters on the client's training
   // split, in chunks of eval_batch_size, with no parameter update.
-  Diagnostics diagnose(std::int64_t client);
+  // With gradient (num_params floats) the full mean-loss gradient is stored too.
+  Diagnostics diagnose(std::int64_t client, float* gradient = nullptr);
 
   // Evaluation of a parameter vector (it overwrites the worker's parameters).
   EvalTotals evaluate_test(const float* params, std::int64_t begin, std::int64_t end);

@@ -35,8 +35,10 @@ class ExactSum {
   // out[i] = float(value(i) / divisor)
   void divide_into(float* out, double divisor) const;
 
-  // Terms that were NaN or infinite; they are not added.
+  // Terms that were NaN or infinite. They are not added; the coordinates
+  // they hit read as NaN.
   std::int64_t nonfinite_terms() const { return nonfinite_; }
+  std::uint8_t* nonfinite_flags() { return flags_.data(); }
 
   // Raw digit rows for reduction: word w of coordinate i is at w * size() + i.
   // Only words in [low_word(), high_word()] can be non-zero.
@@ -50,6 +52,7 @@ class ExactSum {
  private:
   std::size_t length_;
   std::vector<std::int64_t> digits_;
+  std::vector<std::uint8_t> flags_;
   int low_word_;
   int high_word_;
   std::int64_t nonfinite_ = 0;

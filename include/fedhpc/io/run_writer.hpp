@@ -22,6 +22,8 @@ struct RunHeader {
   int rounds = 0;
   int local_iterations = 1;
   std::string save_weights = "global";  // none | global | clients
+  std::string monitor = "off";          // off | every | last
+  bool save_gradients = false;
   std::string dataset;
   int num_classes = 0;
   std::int64_t train_samples = 0;
@@ -65,6 +67,9 @@ class RunWriter {
   void write_model(const ParamLayout& layout);
   void write_partition(const data::Partition& partition);
   void write_scalar_row(const std::string& path, int row, double value);
+  void create_monitoring(std::int64_t rounds, std::int64_t clients);
+  void write_monitoring(int round, const topology::RoundRecord& record);
+  int monitored_iterations() const;
 
   const mpi::Comm& comm_;
   h5::File file_;

@@ -28,13 +28,33 @@ struct ClientBlock {
 
 ClientBlock block_of_rank(std::int64_t num_clients, int rank, int ranks);
 
-// What one round leaves on this rank, for its block of clients.
+// Sizes of the per-round buffers of one rank.
+struct RecordShape {
+  std::int64_t block = 0;
+  int iterations = 1;
+  std::int64_t params = 0;
+  bool keep_weights = false;
+  int monitored = 0;          // I' = I (every), 1 (last), 0 (off)
+  int weight_layers = 0;      // Lw
+  bool keep_gradients = false;
+};
+
+// What one round leaves on this rank, for its block of clients. Slots of
+// clients that did not train stay NaN (0 for the flags).
 struct RoundRecord {
-  std::vector<float> train_loss;            // [I][block], NaN where not trained
-  std::vector<float> client_weights;        // [block][P] when kept, NaN rows otherwise
+  std::vector<float> train_loss;            // [I][block]
+  std::vector<float> client_weights;        // [block][P] when kept
   std::vector<std::uint8_t> participated;   // [block]
+  std::vector<std::uint8_t> nonfinite;      // [block]
+  std::vector<float> gsc;                   // [I'][block]
+  std::vector<float> gsc_profile;           // [I'][block][Lw]
+  std::vector<float> grad_mean_abs;         // [I'][block][Lw]
+  std::vector<float> grad_l2;               // [I'][block][Lw]
+  std::vector<float> update_sum;            // [I'][block]
+  std::vector<float> update_l1;             // [I'][block]
+  std::vector<float> gradients;             // [block][P] when kept
   std::int64_t nonfinite_skipped = 0;       // over all ranks
-  void reset(std::int64_t block, int iterations, std::int64_t params, bool keep_weights);
+  void reset(const RecordShape& shape);
 };
 
 struct TopologyContext {
@@ -45,6 +65,7 @@ struct TopologyContext {
   const RunOptions& options;
   std::int64_t num_params = 0;
   bool keep_client_weights = false;
+  int weight_layers = 0;
 };
 
 // A topology runs one global round: from the global model, through the
