@@ -253,23 +253,17 @@ void LocalTrainer::train_block(const float* start, const std::vector<std::int64_
     bool finite = true;
     for (int it = 0; it < iterations; ++it) {
       const bool last = it == iterations - 1;
-      const bool watch = s.options.monitor == "every" || (s.options.monitor == "last" && last);
-      at::Tensor before;
-      if (watch) before = s.flat.clone();
-      s.iteration_loss[it] = s.run_iteration(client, round, it);
+      MonitorSample sample;
+      const bool watch = monitors(it);
+      float* gradient = last && s.options.save_gradients ? s.gradient.data() : nullptr;
+      s.iteration_loss[it] = iterate(client, round, it, watch ? &sample : nullptr, watch ? gradient : nullptr);
       finite = finite && std::isfinite(s.iteration_loss[it]);
       if (!watch) continue;
-      MonitorSample sample;
-      sample.iteration = it;
-      const auto delta = (s.flat - before).to(at::kDouble);
-      sample.update_sum = delta.sum().item<double>();
-      sample.update_l1 = delta.abs().sum().item<double>();
-      sample.diagnostics = s.diagnose(client, last && s.options.save_gradients ? s.gradient.data() : nullptr);
       finite = finite && sample.diagnostics.finite;
       s.samples.push_back(std::move(sample));
     }
-    if (s.options.save_gradients && s.options.monitor == "off") s.diagnose(client, s.gradient.data());
-    finite = finite && s.flat.isfinite().all().item<bool>();
+    if (s.options.save_gradients && !monitors(iterations - 1)) s.diagnose(client, s.gradient.data());
+    finite = finite && params_finite();
     ClientUpdate update;
     update.client = client;
     update.train_samples = s.partition.train_count(client);
@@ -287,29 +281,52 @@ void LocalTrainer::begin_client(const float* start) {
   impl_->reset_optimizer();
 }
 
-double LocalTrainer::run_iteration(std::int64_t client, int round, int iteration) {
-  return impl_->run_iteration(client, round, iteration);
+bool LocalTrainer::monitors(int iteration) const {
+  const auto& mode = impl_->options.monitor;
+  return mode == "every" || (mode == "last" && iteration == impl_->options.local_iterations - 1);
+}
+
+double LocalTrainer::iterate(std::int64_t client, int round, int iteration, MonitorSample* sample,
+                             float* gradient) {
+  auto& s = *impl_;
+  at::Tensor before;
+  if (sample) before = s.flat.clone();
+  const double loss = s.run_iteration(client, round, iteration);
+  if (!sample) return loss;
+  sample->iteration = iteration;
+  const auto delta = (s.flat - before).to(at::kDouble);
+  sample->update_sum = delta.sum().item<double>();
+  sample->update_l1 = delta.abs().sum().item<double>();
+  sample->diagnostics = s.diagnose(client, gradient);
+  const auto& p = s.partition;
+  const auto t = s.evaluate(s.train_x, s.train_y, p.test_begin(client), 0, p.test_count(client));
+  sample->local_test_loss = t.count > 0 ? t.loss_sum / double(t.count) : std::nan("");
+  return loss;
 }
 
 float* LocalTrainer::params() { return impl_->flat.data_ptr<float>(); }
 
 std::int64_t LocalTrainer::num_params() const { return impl_->flat.numel(); }
 
-std::vector<float> LocalTrainer::save_optimizer() const {
+bool LocalTrainer::params_finite() const { return impl_->flat.isfinite().all().item<bool>(); }
+
+std::int64_t LocalTrainer::optimizer_state_size() const { return 2 * impl_->flat.numel() + 1; }
+
+void LocalTrainer::suspend(float* params, float* optimizer_state) const {
   const auto n = impl_->flat.numel();
-  std::vector<float> state(std::size_t(2 * n + 1));
-  std::copy_n(impl_->moment1.data_ptr<float>(), n, state.begin());
-  std::copy_n(impl_->moment2.data_ptr<float>(), n, state.begin() + n);
-  state.back() = static_cast<float>(impl_->step);
-  return state;
+  std::copy_n(impl_->flat.data_ptr<float>(), n, params);
+  std::copy_n(impl_->moment1.data_ptr<float>(), n, optimizer_state);
+  std::copy_n(impl_->moment2.data_ptr<float>(), n, optimizer_state + n);
+  // Steps stay far below 2^24, so a float holds the count exactly.
+  optimizer_state[2 * n] = static_cast<float>(impl_->step);
 }
 
-void LocalTrainer::load_optimizer(const std::vector<float>& state) {
+void LocalTrainer::resume(const float* params, const float* optimizer_state) {
   const auto n = impl_->flat.numel();
-  if (std::int64_t(state.size()) != 2 * n + 1) throw RunError("load_optimizer: state has the wrong size");
-  std::copy_n(state.begin(), n, impl_->moment1.data_ptr<float>());
-  std::copy_n(state.begin() + n, n, impl_->moment2.data_ptr<float>());
-  impl_->step = static_cast<std::int64_t>(state.back());
+  impl_->load(params);
+  std::copy_n(optimizer_state, n, impl_->moment1.data_ptr<float>());
+  std::copy_n(optimizer_state + n, n, impl_->moment2.data_ptr<float>());
+  impl_->step = static_cast<std::int64_t>(optimizer_state[2 * n]);
 }
 
 Diagnostics LocalTrainer::diagnose(std::int64_t client, float* gradient) {

@@ -56,6 +56,7 @@ struct MonitorSample {
   Diagnostics diagnostics;
   double update_sum = 0.0;  // sum(theta_after - theta_before)
   double update_l1 = 0.0;   // sum |theta_after - theta_before|
+  double local_test_loss = 0.0;  // mean loss on the client's local test split (NaN without one)
 };
 
 // What one client hands back after its local iterations. The pointers are
@@ -92,15 +93,22 @@ class LocalTrainer {
                    const UpdateSink& sink);
 
   // Iteration-level interface for topologies that mix models between
-  // iterations. begin_client loads parameters and clears optimizer state.
+  // iterations. begin_client loads parameters and clears optimizer state;
+  // suspend/resume park a client mid-round (parameters plus optimizer state).
   void begin_client(const float* start);
-  double run_iteration(std::int64_t client, int round, int iteration);
+  // One local iteration of `client`. With sample, the iteration is monitored
+  // (diagnostics, weight update, local test loss); with gradient too, the
+  // full mean-loss gradient at the new parameters is stored there.
+  double iterate(std::int64_t client, int round, int iteration, MonitorSample* sample = nullptr,
+                 float* gradient = nullptr);
+  // Whether --monitor asks for diagnostics after this iteration.
+  bool monitors(int iteration) const;
   float* params();
   std::int64_t num_params() const;
-  // Optimizer state as a flat buffer (moments and step count), so a
-  // topology can park and resume a client mid-round.
-  std::vector<float> save_optimizer() const;
-  void load_optimizer(const std::vector<float>& state);
+  bool params_finite() const;
+  std::int64_t optimizer_state_size() const;  // floats
+  void suspend(float* params, float* optimizer_state) const;
+  void resume(const float* params, const float* optimizer_state);
 
   // Diagnostics of the worker's current parameters on the client's training
   // split, in chunks of eval_batch_size, with no parameter update.
