@@ -17,6 +17,7 @@
 #include "fedhpc/model/scenario.hpp"
 #include "fedhpc/model/model.hpp"
 #include "fedhpc/mpi/exact_reduce.hpp"
+#include "fedhpc/topology/layout.hpp"
 #include "fedhpc/topology/topology.hpp"
 
 namespace fedhpc {
@@ -117,6 +118,7 @@ struct Setup {
   data::Partition partition;
   std::unique_ptr<model::Model> model;
   std::vector<float> global;
+  topology::TopologyLayout layout;
 };
 
 Setup prepare(RunOptions options, const mpi::Comm& comm) {
@@ -129,6 +131,9 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
     s.dataset = data::load_dataset(dataset_options(options));
     s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partition_options(options));
     check_batch_fits(options, s.partition);
+    s.layout = topology::make_layout(options, s.partition, s.dataset.train.labels, s.dataset.num_classes,
+                                     comm.size());
+    s.partition = topology::reorder(s.partition, s.layout.order);
     model::ModelOptions m;
     m.name = options.model;
     m.channels = s.dataset.train.channels;
@@ -165,6 +170,8 @@ io::RunHeader make_header(const Setup& s) {
   h.test_samples = s.dataset.test.count;
   h.layout = &s.model->layout();
   h.partition = &s.partition;
+  h.topology = &s.layout;
+  h.options = &s.options;
   return h;
 }
 
@@ -179,23 +186,41 @@ std::unique_ptr<io::RunWriter> open_writer(const Setup& s, const mpi::Comm& comm
   return writer;
 }
 
-void run_rounds(Setup& s, const mpi::Comm& comm, io::RunWriter& writer, topology::ClientBlock block) {
-  const auto& o = s.options;
-  const bool keep_clients = o.save_weights == "clients";
-  client::LocalTrainer trainer(*s.model, s.dataset, s.partition, train_options(o, s.scenario.clip_norm));
-  const int weight_layers = int(s.model->layout().weight_layers().size());
-  const topology::TopologyContext ctx{comm,         block, trainer, s.partition, o, s.model->layout().total(),
-                                      keep_clients, weight_layers};
+// The trainer and the topology of this rank, built before the output file
+// exists so that bad topology input leaves nothing behind.
+struct Session {
+  client::LocalTrainer trainer;
+  topology::TopologyContext ctx;
   topology::RecordShape shape;
-  shape.block = block.size();
-  shape.iterations = o.local_iterations;
-  shape.params = s.model->layout().total();
-  shape.keep_weights = keep_clients;
-  shape.monitored = o.monitor == "every" ? o.local_iterations : (o.monitor == "last" ? 1 : 0);
-  shape.weight_layers = weight_layers;
-  shape.keep_gradients = o.save_gradients;
-  auto topo = topology::topology_registry().get(o.topology, "topology")(ctx);
+  std::unique_ptr<topology::Topology> topology;
 
+  Session(Setup& s, const mpi::Comm& comm)
+      : trainer(*s.model, s.dataset, s.partition, train_options(s.options, s.scenario.clip_norm)),
+        ctx{comm,
+            s.layout.blocks[std::size_t(comm.rank())],
+            trainer,
+            s.partition,
+            s.options,
+            s.model->layout().total(),
+            s.options.save_weights == "clients",
+            int(s.model->layout().weight_layers().size()),
+            &s.layout} {
+    const auto& o = s.options;
+    shape.block = ctx.block.size();
+    shape.iterations = o.local_iterations;
+    shape.params = ctx.num_params;
+    shape.keep_weights = ctx.keep_client_weights;
+    shape.monitored = o.monitor == "every" ? o.local_iterations : (o.monitor == "last" ? 1 : 0);
+    shape.weight_layers = ctx.weight_layers;
+    shape.keep_gradients = o.save_gradients;
+    topology = topology::topology_registry().get(o.topology, "topology")(ctx);
+  }
+};
+
+void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter& writer) {
+  const auto& o = s.options;
+  auto& trainer = session.trainer;
+  auto& topo = *session.topology;
   const auto initial = metrics::evaluate_global(trainer, s.global.data(), s.dataset.test.count, o.eval_batch_size, comm);
   writer.write_initial(s.global.data(), initial.loss, initial.accuracy);
   topology::RoundRecord record;
@@ -203,20 +228,23 @@ void run_rounds(Setup& s, const mpi::Comm& comm, io::RunWriter& writer, topology
   for (int round = 1; round <= o.rounds; ++round) {
     comm.barrier();
     const double t0 = MPI_Wtime();
-    record.reset(shape);
+    record.reset(session.shape);
     mpi::collective_try(comm, [&] {
       if (round == o.fail_at_round && comm.rank() == comm.size() - 1)
         throw RunError("injected failure in round " + std::to_string(round) + " (--fail-at-round)");
     });
-    topo->run_round(round, select_clients(o, round), s.global, record);
+    topo.run_round(round, select_clients(o, round), s.global, record);
     const auto test = metrics::evaluate_global(trainer, s.global.data(), s.dataset.test.count, o.eval_batch_size, comm);
-    const auto local = metrics::evaluate_clients(trainer, s.global.data(), s.partition, block, comm);
+    const auto local = metrics::evaluate_clients(
+        trainer, [&](std::int64_t c) { return topo.model_of_client(c, s.global); }, s.partition, session.ctx.block,
+        comm);
     double seconds = MPI_Wtime() - t0;
     mpi::check(MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, comm.get()), "MPI_Allreduce(time)");
     elapsed += seconds;
     io::RoundSummary summary{round, test.loss, test.accuracy, local.aggregated.loss, local.aggregated.accuracy,
                              seconds, record.nonfinite_skipped};
     writer.write_round(summary, s.global.data(), record, local.loss, local.accuracy);
+    writer.write_topology_round(round, record, topo.cluster_of_clients(), topo.cluster_models());
     if (comm.rank() == 0 && !o.quiet) print_round(summary, o.rounds, elapsed);
   }
 }
@@ -252,11 +280,11 @@ data::PartitionOptions partition_options(const RunOptions& o) {
 
 void run_simulation(RunOptions options, const mpi::Comm& comm) {
   Setup s = prepare(std::move(options), comm);
-  const auto block = topology::block_of_rank(s.options.clients, comm.rank(), comm.size());
+  Session session(s, comm);
   std::unique_ptr<io::RunWriter> writer;
-  mpi::collective_try(comm, [&] { writer = open_writer(s, comm, block); });
+  mpi::collective_try(comm, [&] { writer = open_writer(s, comm, session.ctx.block); });
   try {
-    run_rounds(s, comm, *writer, block);
+    run_rounds(s, session, comm, *writer);
   } catch (const std::exception& e) {
     // Errors inside rounds are agreed on by every rank (collective_try), so
     // the file can still be closed collectively with its status.

@@ -1,6 +1,7 @@
 #include "fedhpc/cli/run_options.hpp"
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -66,11 +67,27 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"iteration-steps", &o.iteration_steps, "minibatch steps per iteration (0 = one pass over the data)"},
         {"threads", &o.threads, "torch threads per rank"}}},
       {"Federation",
-       {{"topology", &o.topology, "centralized"},
+       {{"topology", &o.topology, "centralized | hierarchical | ring | clustered | gossip"},
         {"aggregator", &o.aggregator, "fedavg"},
         {"rounds", &o.rounds, "global rounds R"},
         {"seed", &o.seed, "seed of every random stream"},
-        {"eval-batch-size", &o.eval_batch_size, "samples per evaluation chunk"}}},
+        {"eval-batch-size", &o.eval_batch_size, "samples per evaluation chunk"},
+        {"max-memory-gb", &o.max_memory_gb, "refuse runs whose per-client state needs more GB per rank"}}},
+      {"Hierarchical topology",
+       {{"edges", &o.edges, "edge nodes E"},
+        {"edge-assignment", &o.edge_assignment, "contiguous | label-balanced"},
+        {"edge-interval", &o.edge_interval, "edges average their clients every k local iterations"}}},
+      {"Ring topology (hybrid STAR-rings)",
+       {{"rings", &o.rings, "rings G"},
+        {"ring-grouping", &o.ring_grouping, "contiguous | random | label-diverse"}}},
+      {"Clustered topology (SR-FCA-like)",
+       {{"recluster-every", &o.recluster_every, "re-cluster every this many rounds"},
+        {"cluster-threshold", &o.cluster_threshold, "lambda: distance threshold for clustering and merging"},
+        {"cluster-min-size", &o.cluster_min_size, "t: smaller clusters are dissolved"},
+        {"trim-fraction", &o.trim_fraction, "beta of the coordinate-wise trimmed mean, in [0, 0.5)"}}},
+      {"Gossip topology",
+       {{"gossip-graph", &o.gossip_graph, "ring | torus | random-k | complete"},
+        {"gossip-k", &o.gossip_k, "random-k: minimum degree"}}},
       {"Output",
        {{"output", &o.output, "HDF5 output file"},
         {"overwrite", &o.overwrite, "replace an existing output file"},
@@ -167,10 +184,53 @@ ParsedRun parse_run_options(const std::vector<std::string>& args) {
   } catch (const po::error& e) {
     throw InputError(e.what());
   }
+  for (const auto& [name, value] : vm)
+    if (!value.defaulted() && name != "config" && name != "help") parsed.options.given.push_back(name);
   return parsed;
 }
 
+bool RunOptions::was_given(const std::string& name) const {
+  return std::find(given.begin(), given.end(), name) != given.end();
+}
+
+namespace {
+
+// Options that only make sense with one topology.
+void check_topology_options(const RunOptions& o) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> owned = {
+      {"hierarchical", {"edges", "edge-assignment", "edge-interval"}},
+      {"ring", {"rings", "ring-grouping"}},
+      {"clustered", {"recluster-every", "cluster-threshold", "cluster-min-size", "trim-fraction"}},
+      {"gossip", {"gossip-graph", "gossip-k"}},
+  };
+  for (const auto& [topology, names] : owned)
+    for (const auto& name : names)
+      if (o.topology != topology && o.was_given(name))
+        throw InputError("--" + name + ": only applies to --topology " + topology + " (this run is " + o.topology +
+                         ")");
+}
+
+}  // namespace
+
 void validate(const RunOptions& o) {
+  check_topology_options(o);
+  require(o.edges >= 1, "edges", "must be at least 1");
+  require(o.edge_interval >= 1, "edge-interval", "must be at least 1");
+  require(o.rings >= 1, "rings", "must be at least 1");
+  require(o.recluster_every >= 1, "recluster-every", "must be at least 1");
+  require(o.cluster_threshold > 0.0, "cluster-threshold", "must be > 0");
+  require(o.cluster_min_size >= 1, "cluster-min-size", "must be at least 1");
+  require(o.trim_fraction >= 0.0 && o.trim_fraction < 0.5, "trim-fraction", "must be in [0, 0.5)");
+  require(o.gossip_k >= 1, "gossip-k", "must be at least 1");
+  require(o.max_memory_gb > 0.0, "max-memory-gb", "must be > 0");
+  if (o.topology == "hierarchical")
+    require(o.edges <= o.clients, "edges", std::to_string(o.edges) + " edges for " + std::to_string(o.clients) +
+                                               " clients; need edges <= clients");
+  if (o.topology == "ring")
+    require(o.rings <= o.clients, "rings", std::to_string(o.rings) + " rings for " + std::to_string(o.clients) +
+                                               " clients; need rings <= clients");
+  if (o.topology == "ring" || o.topology == "clustered")
+    require(o.participation == 1.0, "participation", "must be 1 with --topology " + o.topology);
   require(o.clients >= 1, "clients", "must be at least 1");
   require(o.rounds >= 1, "rounds", "must be at least 1");
   require(o.local_iterations >= 1, "local-iterations", "must be at least 1");

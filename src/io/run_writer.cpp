@@ -75,6 +75,7 @@ void RunWriter::write_schema(const RunHeader& h) {
   }
   clients.create_dataset<std::uint8_t>("nonfinite", dims({R, N}));
   create_monitoring(R, N);
+  create_topology(R, N);
   auto timing = root.create_group("timing");
   timing.create_dataset<double>("round_seconds", dims({R}), nan_filled());
   timing.create_dataset<std::int64_t>("peak_rss_bytes", dims({comm_.size()}));
@@ -94,7 +95,7 @@ void RunWriter::create_monitoring(std::int64_t R, std::int64_t N) {
     for (std::int64_t m = 0; m < M; ++m) which.push_back(M == 1 ? header_.local_iterations - 1 : m);
     clients.set_attribute("monitored_iterations", which);
     const std::int64_t Lw = std::int64_t(header_.layout->weight_layers().size());
-    for (const char* name : {"gsc", "update_sum", "update_l1"})
+    for (const char* name : {"gsc", "update_sum", "update_l1", "iteration_test_loss"})
       clients.create_dataset<float>(name, dims({R, M, N}), nan_filled());
     for (const char* name : {"gsc_profile", "grad_mean_abs", "grad_l2"})
       clients.create_dataset<float>(name, dims({R, M, N, Lw}), nan_filled());
@@ -120,6 +121,8 @@ void RunWriter::write_monitoring(int r, const topology::RoundRecord& record) {
         .write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, M, b}), record.update_sum.data());
     clients.dataset("update_l1")
         .write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, M, b}), record.update_l1.data());
+    clients.dataset("iteration_test_loss")
+        .write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, M, b}), record.iteration_test_loss.data());
     const auto slab4 = dims({1, M, b, Lw});
     const auto at4 = dims({r - 1, 0, block_.begin, 0});
     clients.dataset("gsc_profile").write_slab<float>(at4, slab4, record.gsc_profile.data());
@@ -129,6 +132,84 @@ void RunWriter::write_monitoring(int r, const topology::RoundRecord& record) {
   if (header_.save_gradients)
     clients.dataset("gradients")
         .write_slab<float>(dims({r - 1, block_.begin, 0}), dims({1, b, num_params_}), record.gradients.data());
+}
+
+std::int64_t RunWriter::max_clusters() const {
+  const auto t = std::max<std::int64_t>(1, header_.options->cluster_min_size);
+  return std::max<std::int64_t>(1, (header_.num_clients + t - 1) / t);
+}
+
+void RunWriter::create_topology(std::int64_t R, std::int64_t N) {
+  const auto& o = *header_.options;
+  const auto& layout = *header_.topology;
+  auto topo = file_.root().create_group("topology");
+  topo.set_attribute("kind", o.topology);
+  topo.create_dataset<std::int64_t>("partition_client", dims({N})).write_all(layout.order);
+  std::vector<std::int64_t> groups(layout.group_of_client.begin(), layout.group_of_client.end());
+  if (o.topology == "hierarchical") {
+    topo.set_attribute("edges", std::int64_t(o.edges));
+    topo.set_attribute("edge_assignment", o.edge_assignment);
+    topo.set_attribute("edge_interval", std::int64_t(o.edge_interval));
+    topo.create_dataset<std::int64_t>("edge_of_client", dims({N})).write_all(groups);
+  } else if (o.topology == "ring") {
+    topo.set_attribute("rings", std::int64_t(o.rings));
+    topo.set_attribute("ring_grouping", o.ring_grouping);
+    topo.create_dataset<std::int64_t>("ring_of_client", dims({N})).write_all(groups);
+    std::vector<std::int64_t> position(layout.ring_position.begin(), layout.ring_position.end());
+    topo.create_dataset<std::int64_t>("ring_position", dims({N})).write_all(position);
+  } else if (o.topology == "clustered") {
+    topo.set_attribute("recluster_every", std::int64_t(o.recluster_every));
+    topo.set_attribute("cluster_threshold", o.cluster_threshold);
+    topo.set_attribute("cluster_min_size", std::int64_t(o.cluster_min_size));
+    topo.set_attribute("trim_fraction", o.trim_fraction);
+    topo.create_dataset<std::int64_t>("cluster_of_client", dims({R, N}));
+    auto clusters = file_.root().create_group("clusters");
+    clusters.create_dataset<std::int64_t>("count", dims({R}));
+    if (header_.save_weights == "clients") {
+      h5::DataSetOptions opts = nan_filled();
+      opts.chunk = dims({1, 1, num_params_});
+      opts.deflate = 4;
+      opts.shuffle = true;
+      clusters.create_dataset<float>("weights", dims({R, max_clusters(), num_params_}), opts);
+    }
+  } else if (o.topology == "gossip") {
+    topo.set_attribute("gossip_graph", o.gossip_graph);
+    topo.set_attribute("gossip_k", std::int64_t(o.gossip_k));
+    file_.root().group("global").create_dataset<double>("consensus_distance", dims({R}), nan_filled());
+  }
+  auto comm = file_.root().create_group("comm");
+  comm.create_dataset<double>("bytes", dims({R, std::int64_t(topology::kCommLevels.size())}), nan_filled());
+  comm.set_attribute("level_names",
+                     std::vector<std::string>(topology::kCommLevels.begin(), topology::kCommLevels.end()));
+}
+
+void RunWriter::write_topology_round(int r, const topology::RoundRecord& record,
+                                     const std::vector<std::int64_t>& cluster_of_client,
+                                     const std::vector<float>& cluster_models) {
+  auto root = file_.root();
+  const bool mine = comm_.rank() == 0;
+  const auto levels = std::int64_t(record.comm_bytes.size());
+  root.dataset("comm/bytes").write_slab<double>(dims({r - 1, 0}), dims({mine ? 1 : 0, levels}), record.comm_bytes.data());
+  const auto& kind = header_.options->topology;
+  if (kind == "gossip") write_scalar_row("global/consensus_distance", r - 1, record.consensus_distance);
+  if (kind == "clustered") write_clusters(r, cluster_of_client, cluster_models);
+  root.set_attribute("rounds_completed", std::int64_t(r));
+  file_.flush();
+}
+
+void RunWriter::write_clusters(int r, const std::vector<std::int64_t>& cluster_of_client,
+                               const std::vector<float>& cluster_models) {
+  auto root = file_.root();
+  const bool mine = comm_.rank() == 0;
+  const std::int64_t N = header_.num_clients;
+  root.dataset("topology/cluster_of_client")
+      .write_slab<std::int64_t>(dims({r - 1, 0}), dims({mine ? 1 : 0, N}), cluster_of_client.data());
+  const std::int64_t k = std::int64_t(cluster_models.size()) / num_params_;
+  root.dataset("clusters/count").write_slab<std::int64_t>(dims({r - 1}), dims({mine ? 1 : 0}), &k);
+  if (header_.save_weights == "clients")
+    root.dataset("clusters/weights")
+        .write_slab<float>(dims({r - 1, 0, 0}), dims({mine ? 1 : 0, std::min(k, max_clusters()), num_params_}),
+                           cluster_models.data());
 }
 
 void RunWriter::write_model(const ParamLayout& layout) {
@@ -203,8 +284,6 @@ void RunWriter::write_round(const RoundSummary& s, const float* global, const to
     root.dataset("clients/weights")
         .write_slab<float>(dims({r - 1, block_.begin, 0}), dims({1, b, num_params_}), record.client_weights.data());
   write_monitoring(r, record);
-  root.set_attribute("rounds_completed", std::int64_t(r));
-  file_.flush();
 }
 
 void RunWriter::write_peak_memory(std::int64_t bytes_this_rank) {

@@ -40,7 +40,8 @@ LossAccuracy evaluate_global(client::LocalTrainer& trainer, const float* params,
   return reduce(totals, comm);
 }
 
-ClientEvaluation evaluate_clients(client::LocalTrainer& trainer, const float* params,
+ClientEvaluation evaluate_clients(client::LocalTrainer& trainer,
+                                  const std::function<const float*(std::int64_t)>& model_of,
                                   const data::Partition& partition, topology::ClientBlock block,
                                   const mpi::Comm& comm) {
   ClientEvaluation out;
@@ -50,7 +51,7 @@ ClientEvaluation evaluate_clients(client::LocalTrainer& trainer, const float* pa
   mpi::collective_try(comm, [&] {
     for (auto c = block.begin; c < block.end; ++c) {
       if (partition.test_count(c) == 0) continue;
-      const auto t = trainer.evaluate_client(params, c);
+      const auto t = trainer.evaluate_client(model_of(c), c);
       out.loss[std::size_t(c - block.begin)] = static_cast<float>(t.loss_sum / double(t.count));
       out.accuracy[std::size_t(c - block.begin)] = static_cast<float>(double(t.correct) / double(t.count));
       add(totals, t);

@@ -31,6 +31,9 @@ class Centralized : public Topology {
                "MPI_Allreduce(skipped)");
     record.nonfinite_skipped = skipped;
     aggregator_->finish(global.data(), ctx_.comm);
+    std::int64_t participants = 0;
+    for (auto flag : selected) participants += flag;
+    record.comm_bytes[kClientServer] = 2.0 * double(participants) * double(ctx_.num_params) * sizeof(float);
   }
 
  private:
@@ -61,24 +64,11 @@ class Centralized : public Topology {
   }
 
   void store_monitoring(const client::ClientUpdate& u, std::int64_t local, RoundRecord& record) const {
-    const auto block = std::size_t(ctx_.block.size());
-    const auto lw = std::size_t(ctx_.weight_layers);
-    const auto c = std::size_t(local);
     if (u.gradient)
       std::copy_n(u.gradient, ctx_.num_params, record.gradients.begin() + local * ctx_.num_params);
     if (!u.monitor) return;
-    for (std::size_t slot = 0; slot < u.monitor->size(); ++slot) {
-      const auto& m = (*u.monitor)[slot];
-      record.gsc[slot * block + c] = static_cast<float>(m.diagnostics.gsc);
-      record.update_sum[slot * block + c] = static_cast<float>(m.update_sum);
-      record.update_l1[slot * block + c] = static_cast<float>(m.update_l1);
-      for (std::size_t k = 0; k < lw; ++k) {
-        const auto at = (slot * block + c) * lw + k;
-        record.gsc_profile[at] = static_cast<float>(m.diagnostics.gsc_profile[k]);
-        record.grad_mean_abs[at] = static_cast<float>(m.diagnostics.grad_mean_abs[k]);
-        record.grad_l2[at] = static_cast<float>(m.diagnostics.grad_l2[k]);
-      }
-    }
+    for (std::size_t slot = 0; slot < u.monitor->size(); ++slot)
+      record_sample(record, ctx_.block.size(), ctx_.weight_layers, int(slot), local, (*u.monitor)[slot]);
   }
 
   TopologyContext ctx_;

@@ -2,7 +2,12 @@
 
 #include <limits>
 
+#include "fedhpc/client/local_trainer.hpp"
 #include "fedhpc/topology/centralized.hpp"
+#include "fedhpc/topology/clustered.hpp"
+#include "fedhpc/topology/gossip.hpp"
+#include "fedhpc/topology/hierarchical.hpp"
+#include "fedhpc/topology/ring.hpp"
 
 namespace fedhpc::topology {
 ClientBlock block_of_rank(std::int64_t num_clients, int rank, int ranks) {
@@ -23,13 +28,36 @@ void RoundRecord::reset(const RecordShape& r) {
   update_sum.assign(n(r.monitored, r.block), nan);
   update_l1.assign(n(r.monitored, r.block), nan);
   gradients.assign(r.keep_gradients ? n(r.block, r.params) : 0, nan);
+  iteration_test_loss.assign(n(r.monitored, r.block), nan);
   nonfinite_skipped = 0;
+  comm_bytes.fill(0.0);
+  consensus_distance = std::numeric_limits<double>::quiet_NaN();
+}
+
+void record_sample(RoundRecord& record, std::int64_t block, int weight_layers, int slot, std::int64_t local,
+                   const client::MonitorSample& m) {
+  const auto b = std::size_t(block), lw = std::size_t(weight_layers), c = std::size_t(local);
+  const auto s = std::size_t(slot);
+  record.gsc[s * b + c] = static_cast<float>(m.diagnostics.gsc);
+  record.update_sum[s * b + c] = static_cast<float>(m.update_sum);
+  record.update_l1[s * b + c] = static_cast<float>(m.update_l1);
+  record.iteration_test_loss[s * b + c] = static_cast<float>(m.local_test_loss);
+  for (std::size_t k = 0; k < lw; ++k) {
+    const auto at = (s * b + c) * lw + k;
+    record.gsc_profile[at] = static_cast<float>(m.diagnostics.gsc_profile[k]);
+    record.grad_mean_abs[at] = static_cast<float>(m.diagnostics.grad_mean_abs[k]);
+    record.grad_l2[at] = static_cast<float>(m.diagnostics.grad_l2[k]);
+  }
 }
 
 Registry<TopologyFactory>& topology_registry() {
   static Registry<TopologyFactory> registry = [] {
     Registry<TopologyFactory> r("topology");
-    r.add("centralized", [](const TopologyContext& ctx) { return make_centralized(ctx); });
+    r.add("centralized", make_centralized);
+    r.add("hierarchical", make_hierarchical);
+    r.add("ring", make_ring);
+    r.add("clustered", make_clustered);
+    r.add("gossip", make_gossip);
     return r;
   }();
   return registry;

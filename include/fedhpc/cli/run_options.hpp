@@ -47,6 +47,23 @@ struct RunOptions {
   int threads = 1;
   // federation
   std::string topology = "centralized";
+  // hierarchical
+  int edges = 5;
+  std::string edge_assignment = "label-balanced";
+  int edge_interval = 1;
+  // ring (hybrid STAR-rings)
+  int rings = 1;
+  std::string ring_grouping = "label-diverse";
+  // clustered
+  int recluster_every = 4;
+  double cluster_threshold = 5.0;
+  int cluster_min_size = 3;
+  double trim_fraction = 0.1;
+  // gossip
+  std::string gossip_graph = "ring";
+  int gossip_k = 4;
+  // per-client state of ring, gossip and hierarchical runs
+  double max_memory_gb = 16.0;
   std::string aggregator = "fedavg";
   int rounds = 5;
   std::uint64_t seed = 0;
@@ -62,6 +79,10 @@ struct RunOptions {
   bool save_gradients = false;
   // fault injection
   int fail_at_round = 0;
+
+  // Options set explicitly (command line or config file); not part of the INI dump.
+  std::vector<std::string> given;
+  bool was_given(const std::string& name) const;
 };
 
 // Result of parsing `fedhpc run ...`.

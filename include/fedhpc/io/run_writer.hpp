@@ -6,6 +6,7 @@
 #include "fedhpc/core/param_layout.hpp"
 #include "fedhpc/io/hdf5.hpp"
 #include "fedhpc/mpi/comm.hpp"
+#include "fedhpc/topology/layout.hpp"
 #include "fedhpc/topology/topology.hpp"
 
 namespace fedhpc::data {
@@ -30,6 +31,8 @@ struct RunHeader {
   std::int64_t test_samples = 0;
   const ParamLayout* layout = nullptr;
   const data::Partition* partition = nullptr;
+  const topology::TopologyLayout* topology = nullptr;
+  const RunOptions* options = nullptr;
 };
 
 // Per-round results that are the same on every rank.
@@ -57,6 +60,11 @@ class RunWriter {
   void write_round(const RoundSummary& summary, const float* global, const topology::RoundRecord& record,
                    const std::vector<float>& local_test_loss, const std::vector<float>& local_test_accuracy);
   // status: "complete" or "failed"; message goes into the `error` attribute.
+  // Topology traces of a round (/comm/bytes, clusters, consensus distance);
+  // call after write_round: it marks the round complete and flushes.
+  void write_topology_round(int round, const topology::RoundRecord& record,
+                            const std::vector<std::int64_t>& cluster_of_client,
+                            const std::vector<float>& cluster_models);
   void finish(const std::string& status, const std::string& message = "");
   void write_peak_memory(std::int64_t bytes_this_rank);
 
@@ -68,6 +76,10 @@ class RunWriter {
   void write_partition(const data::Partition& partition);
   void write_scalar_row(const std::string& path, int row, double value);
   void create_monitoring(std::int64_t rounds, std::int64_t clients);
+  void create_topology(std::int64_t rounds, std::int64_t clients);
+  std::int64_t max_clusters() const;
+  void write_clusters(int round, const std::vector<std::int64_t>& cluster_of_client,
+                      const std::vector<float>& cluster_models);
   void write_monitoring(int round, const topology::RoundRecord& record);
   int monitored_iterations() const;
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "fedhpc/mpi/comm.hpp"
@@ -28,8 +29,10 @@ struct ClientEvaluation {
   LossAccuracy aggregated;      // sample-weighted over all clients
 };
 
-// Every client of the block on its local test split. Collective.
-ClientEvaluation evaluate_clients(client::LocalTrainer& trainer, const float* params,
+// Every client of the block on its local test split, each on the model
+// model_of(client) gives. Collective.
+ClientEvaluation evaluate_clients(client::LocalTrainer& trainer,
+                                  const std::function<const float*(std::int64_t)>& model_of,
                                   const data::Partition& partition, topology::ClientBlock block,
                                   const mpi::Comm& comm);
 

@@ -5,18 +5,23 @@
 #include <string>
 #include <vector>
 
+#include <array>
+
 #include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/core/registry.hpp"
 #include "fedhpc/mpi/comm.hpp"
 
 namespace fedhpc::client {
 class LocalTrainer;
+struct MonitorSample;
 }
 namespace fedhpc::data {
 struct Partition;
 }
 
 namespace fedhpc::topology {
+
+struct TopologyLayout;
 
 // The contiguous block of client ids [begin, end) hosted by one rank.
 struct ClientBlock {
@@ -53,9 +58,23 @@ struct RoundRecord {
   std::vector<float> update_sum;            // [I'][block]
   std::vector<float> update_l1;             // [I'][block]
   std::vector<float> gradients;             // [block][P] when kept
+  std::vector<float> iteration_test_loss;   // [I'][block]
   std::int64_t nonfinite_skipped = 0;       // over all ranks
+  // Same on every rank:
+  std::array<double, 5> comm_bytes{};       // per level, see kCommLevels
+  double consensus_distance = 0.0;          // gossip
   void reset(const RecordShape& shape);
 };
+
+// Levels of the communication accounting (/comm/bytes columns): model bytes
+// moved between the parties of the topology in one round.
+inline const std::array<const char*, 5> kCommLevels = {"client_server", "client_edge", "edge_server", "ring_hop",
+                                                       "gossip"};
+enum CommLevel { kClientServer = 0, kClientEdge = 1, kEdgeServer = 2, kRingHop = 3, kGossip = 4 };
+
+// Stores one monitored iteration of client `local` into slot `slot`.
+void record_sample(RoundRecord& record, std::int64_t block, int weight_layers, int slot, std::int64_t local,
+                   const client::MonitorSample& sample);
 
 struct TopologyContext {
   const mpi::Comm& comm;
@@ -66,6 +85,7 @@ struct TopologyContext {
   std::int64_t num_params = 0;
   bool keep_client_weights = false;
   int weight_layers = 0;
+  const TopologyLayout* layout = nullptr;
 };
 
 // A topology runs one global round: from the global model, through the
@@ -77,6 +97,18 @@ class Topology {
   // selected has one flag per client (all N); global is read and replaced.
   virtual void run_round(int round, const std::vector<std::uint8_t>& selected, std::vector<float>& global,
                          RoundRecord& record) = 0;
+  // The model a client's local test split is evaluated on after the round.
+  virtual const float* model_of_client(std::int64_t client, const std::vector<float>& global) const {
+    (void)client;
+    return global.data();
+  }
+  // Cluster of every client after the round (clustered topology), else empty.
+  virtual std::vector<std::int64_t> cluster_of_clients() const { return {}; }
+  // Cluster models after the round, K x P (clustered topology), else empty.
+  virtual const std::vector<float>& cluster_models() const {
+    static const std::vector<float> none;
+    return none;
+  }
 };
 
 using TopologyFactory = std::function<std::unique_ptr<Topology>(const TopologyContext&)>;

@@ -1,0 +1,14 @@
+#pragma once
+#include "fedhpc/topology/topology.hpp"
+
+namespace fedhpc::topology {
+
+// Hybrid STAR-rings (TornadoAggregate): after every local iteration but the
+// last, each client passes the model it holds to the next client of its ring
+// (--rings, --ring-grouping); the server averages all models at round end,
+// each weighted by its holder's samples. Optimizer state stays with the
+// client. Passes inside a rank move buffers; passes across ranks are
+// neighbour sends.
+std::unique_ptr<Topology> make_ring(const TopologyContext& ctx);
+
+}  // namespace fedhpc::topology

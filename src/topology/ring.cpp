@@ -1,0 +1,64 @@
+#include "fedhpc/topology/ring.hpp"
+
+#include "fedhpc/mpi/model_exchange.hpp"
+#include "fedhpc/topology/iterative.hpp"
+#include "fedhpc/topology/layout.hpp"
+
+namespace fedhpc::topology {
+
+namespace {
+
+class Ring : public IterativeTopology {
+ public:
+  explicit Ring(const TopologyContext& ctx) : IterativeTopology(ctx, "ring") { plan_passes(); }
+
+ protected:
+  void mix(int, int it, RoundRecord& record) override {
+    if (it == ctx_.options.local_iterations - 1) return;
+    auto received = mpi::exchange_models(ctx_.comm, plan_, num_params(),
+                                         [&](std::int64_t c) { return params_[std::size_t(c - ctx_.block.begin)].data(); });
+    std::vector<std::vector<float>> next(params_.size());
+    for (std::int64_t c = 0; c < block_size(); ++c) {
+      const auto from = previous(id(c));
+      if (ctx_.block.contains(from)) next[std::size_t(c)] = std::move(params_[std::size_t(from - ctx_.block.begin)]);
+      else next[std::size_t(c)] = std::move(received.at(from));
+    }
+    params_ = std::move(next);
+    record.comm_bytes[kRingHop] += double(moving_clients_) * double(num_params()) * sizeof(float);
+  }
+
+  void finish_round(int round, std::vector<float>& global, RoundRecord& record) override {
+    IterativeTopology::finish_round(round, global, record);
+    record.comm_bytes[kClientServer] += 2.0 * double(count_selected()) * double(num_params()) * sizeof(float);
+  }
+
+ private:
+  std::int64_t ring_begin(std::int64_t c) const {
+    return ctx_.layout->group_begin[std::size_t(ctx_.layout->group_of_client[std::size_t(c)])];
+  }
+  std::int64_t ring_end(std::int64_t c) const {
+    return ctx_.layout->group_begin[std::size_t(ctx_.layout->group_of_client[std::size_t(c)]) + 1];
+  }
+  std::int64_t previous(std::int64_t c) const { return c == ring_begin(c) ? ring_end(c) - 1 : c - 1; }
+  std::int64_t next(std::int64_t c) const { return c + 1 == ring_end(c) ? ring_begin(c) : c + 1; }
+
+  void plan_passes() {
+    const auto& blocks = ctx_.layout->blocks;
+    for (std::int64_t c = ctx_.block.begin; c < ctx_.block.end; ++c) {
+      if (!ctx_.block.contains(next(c))) plan_.send[owner_of(blocks, next(c))].push_back(c);
+      if (!ctx_.block.contains(previous(c))) plan_.recv[owner_of(blocks, previous(c))].push_back(previous(c));
+    }
+    for (auto& [rank, list] : plan_.recv) std::sort(list.begin(), list.end());
+    const auto n = std::int64_t(ctx_.layout->group_of_client.size());
+    for (std::int64_t c = 0; c < n; ++c) moving_clients_ += ring_end(c) - ring_begin(c) > 1;
+  }
+
+  mpi::ExchangePlan plan_;
+  std::int64_t moving_clients_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Topology> make_ring(const TopologyContext& ctx) { return std::make_unique<Ring>(ctx); }
+
+}  // namespace fedhpc::topology
