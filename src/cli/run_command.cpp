@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
 
 #include "fedhpc/client/local_trainer.hpp"
@@ -23,6 +24,26 @@
 namespace fedhpc {
 
 namespace {
+
+// Label permutations for --concept-shift: group 0 keeps its labels, every
+// other group gets its own seeded permutation (never the identity).
+void add_concept_shift(client::TrainOptions& t, const RunOptions& o, const std::vector<std::int64_t>& order,
+                       int classes) {
+  if (o.concept_shift <= 1) return;
+  for (int g = 0; g < o.concept_shift; ++g) {
+    std::vector<std::int64_t> map(static_cast<std::size_t>(classes));
+    for (int k = 0; k < classes; ++k) map[std::size_t(k)] = k;
+    if (g > 0) {
+      auto rng = stream(o.seed, StreamKind::Partition, std::uint64_t(g), 0, 0x5eed);
+      shuffle(map.begin(), map.end(), rng);
+      bool identity = true;
+      for (int k = 0; k < classes; ++k) identity = identity && map[std::size_t(k)] == k;
+      if (identity) std::rotate(map.begin(), map.begin() + 1, map.end());
+    }
+    t.label_maps.push_back(map);
+  }
+  for (auto original : order) t.label_map_of_client.push_back(int(original * o.concept_shift / o.clients));
+}
 
 client::TrainOptions train_options(const RunOptions& o, double clip_norm) {
   client::TrainOptions t;
@@ -71,8 +92,9 @@ void check_output(const RunOptions& o, const mpi::Comm& comm) {
 }
 
 // Clients of round `round`: all, or a sample of round(f*N) (at least one)
-// drawn from the server stream.
-std::vector<std::uint8_t> select_clients(const RunOptions& o, int round) {
+// drawn from the server stream. The draw is over partition indices, so a
+// topology's renumbering does not change who takes part.
+std::vector<std::uint8_t> select_clients(const RunOptions& o, int round, const std::vector<std::int64_t>& order) {
   std::vector<std::uint8_t> selected(std::size_t(o.clients), o.participation >= 1.0 ? 1 : 0);
   if (o.participation >= 1.0) return selected;
   const auto m = std::max<std::int64_t>(1, std::llround(o.participation * double(o.clients)));
@@ -84,7 +106,9 @@ std::vector<std::uint8_t> select_clients(const RunOptions& o, int round) {
     std::swap(ids[std::size_t(i)], ids[std::size_t(j)]);
     selected[std::size_t(ids[std::size_t(i)])] = 1;
   }
-  return selected;
+  std::vector<std::uint8_t> renumbered(selected.size());
+  for (std::size_t c = 0; c < order.size(); ++c) renumbered[c] = selected[std::size_t(order[c])];
+  return renumbered;
 }
 
 std::int64_t peak_rss_bytes() {
@@ -186,6 +210,13 @@ std::unique_ptr<io::RunWriter> open_writer(const Setup& s, const mpi::Comm& comm
   return writer;
 }
 
+client::TrainOptions trainer_options(const Setup& s) {
+  auto t = train_options(s.options, s.scenario.clip_norm);
+  t.client_keys = s.layout.order;
+  add_concept_shift(t, s.options, s.layout.order, s.dataset.num_classes);
+  return t;
+}
+
 // The trainer and the topology of this rank, built before the output file
 // exists so that bad topology input leaves nothing behind.
 struct Session {
@@ -195,7 +226,7 @@ struct Session {
   std::unique_ptr<topology::Topology> topology;
 
   Session(Setup& s, const mpi::Comm& comm)
-      : trainer(*s.model, s.dataset, s.partition, train_options(s.options, s.scenario.clip_norm)),
+      : trainer(*s.model, s.dataset, s.partition, trainer_options(s)),
         ctx{comm,
             s.layout.blocks[std::size_t(comm.rank())],
             trainer,
@@ -233,7 +264,7 @@ void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter
       if (round == o.fail_at_round && comm.rank() == comm.size() - 1)
         throw RunError("injected failure in round " + std::to_string(round) + " (--fail-at-round)");
     });
-    topo.run_round(round, select_clients(o, round), s.global, record);
+    topo.run_round(round, select_clients(o, round, s.layout.order), s.global, record);
     const auto test = metrics::evaluate_global(trainer, s.global.data(), s.dataset.test.count, o.eval_batch_size, comm);
     const auto local = metrics::evaluate_clients(
         trainer, [&](std::int64_t c) { return topo.model_of_client(c, s.global); }, s.partition, session.ctx.block,

@@ -10,7 +10,9 @@
 #include <sstream>
 #include <variant>
 
+#include "fedhpc/aggregation/aggregator.hpp"
 #include "fedhpc/core/error.hpp"
+#include "fedhpc/topology/topology.hpp"
 
 namespace po = boost::program_options;
 
@@ -46,7 +48,9 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"dirichlet-min-samples", &o.dirichlet_min_samples, "dirichlet: redraw until every client has this many"},
         {"shards-per-client", &o.shards_per_client, "shards: label-sorted shards per client"},
         {"local-test-fraction", &o.local_test_fraction, "fraction of each client's samples held out, in [0,1)"},
-        {"participation", &o.participation, "fraction of clients sampled per round, in (0,1]"}}},
+        {"participation", &o.participation, "fraction of clients sampled per round, in (0,1]"},
+        {"concept-shift", &o.concept_shift,
+         "G groups of clients (by partition index); group g > 0 sees its labels permuted (1 = none)"}}},
       {"Model",
        {{"model", &o.model, "seed-cnn | mlp | logreg"},
         {"hidden", &o.hidden, "mlp: hidden units"},
@@ -213,7 +217,10 @@ void check_topology_options(const RunOptions& o) {
 }  // namespace
 
 void validate(const RunOptions& o) {
+  topology::topology_registry().get(o.topology, "topology");
+  aggregation::aggregator_registry().get(o.aggregator, "aggregator");
   check_topology_options(o);
+  require(o.concept_shift >= 1 && o.concept_shift <= o.clients, "concept-shift", "must be in [1, clients]");
   require(o.edges >= 1, "edges", "must be at least 1");
   require(o.edge_interval >= 1, "edge-interval", "must be at least 1");
   require(o.rings >= 1, "rings", "must be at least 1");

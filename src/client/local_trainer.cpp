@@ -87,7 +87,7 @@ struct LocalTrainer::Impl {
       if (pos >= n) {
         ++pass;
         order.assign(idx, idx + n);
-        auto rng = stream(options.seed, StreamKind::Shuffle, client, round,
+        auto rng = stream(options.seed, StreamKind::Shuffle, key(client), round,
                           (std::uint64_t(iteration) << 32) | std::uint64_t(pass));
         shuffle(order.begin(), order.end(), rng);
         pos = 0;
@@ -99,11 +99,22 @@ struct LocalTrainer::Impl {
     return out;
   }
 
+  std::uint64_t key(std::int64_t client) const {
+    return std::uint64_t(options.client_keys.empty() ? client : options.client_keys[std::size_t(client)]);
+  }
+
+  // The labels client `client` sees (concept shift), or y as it is.
+  at::Tensor labels_of(std::int64_t client, const at::Tensor& y) const {
+    if (options.label_maps.empty() || client < 0) return y;
+    const auto& map = options.label_maps[std::size_t(options.label_map_of_client[std::size_t(client)])];
+    return index_tensor(map.data(), std::int64_t(map.size())).index_select(0, y);
+  }
+
   // Returns the mean loss of the batch.
-  double train_step(const std::vector<std::int64_t>& batch) {
+  double train_step(std::int64_t client, const std::vector<std::int64_t>& batch) {
     auto idx = index_tensor(batch.data(), std::int64_t(batch.size()));
     auto x = train_x.index_select(0, idx);
-    auto y = train_y.index_select(0, idx);
+    auto y = labels_of(client, train_y.index_select(0, idx));
     auto loss = at::nll_loss(at::log_softmax(model.forward(views, x), 1), y);
     loss.backward();
     const double value = loss.item<double>();
@@ -150,7 +161,7 @@ struct LocalTrainer::Impl {
     double loss_sum = 0.0;
     std::int64_t seen = 0;
     for (const auto& batch : batches(client, round, iteration)) {
-      loss_sum += train_step(batch) * double(batch.size());
+      loss_sum += train_step(client, batch) * double(batch.size());
       seen += std::int64_t(batch.size());
     }
     return loss_sum / double(seen);
@@ -176,7 +187,8 @@ struct LocalTrainer::Impl {
       auto logits = model.forward(views, x, &taps);
       for (auto& t : taps)
         if (!t.is_leaf()) t.retain_grad();
-      auto loss = at::nll_loss(at::log_softmax(logits, 1), train_y.index_select(0, sel), {}, at::Reduction::Sum);
+      auto y = labels_of(client, train_y.index_select(0, sel));
+      auto loss = at::nll_loss(at::log_softmax(logits, 1), y, {}, at::Reduction::Sum);
       loss.backward();
       d.loss_sum += loss.item<double>();
       x_sq += x.detach().to(at::kDouble).pow(2).sum().item<double>();
@@ -210,8 +222,9 @@ struct LocalTrainer::Impl {
     return d;
   }
 
+  // client < 0: no label map (the global test set).
   EvalTotals evaluate(const at::Tensor& x_all, const at::Tensor& y_all, const std::int64_t* idx,
-                      std::int64_t begin, std::int64_t end) {
+                      std::int64_t begin, std::int64_t end, std::int64_t client = -1) {
     at::NoGradGuard no_grad;
     EvalTotals totals;
     for (std::int64_t lo = begin; lo < end; lo += options.eval_batch_size) {
@@ -220,7 +233,7 @@ struct LocalTrainer::Impl {
       if (idx) {
         auto sel = index_tensor(idx + lo, hi - lo);
         x = x_all.index_select(0, sel);
-        y = y_all.index_select(0, sel);
+        y = labels_of(client, y_all.index_select(0, sel));
       } else {
         x = x_all.narrow(0, lo, hi - lo);
         y = y_all.narrow(0, lo, hi - lo);
@@ -299,7 +312,7 @@ double LocalTrainer::iterate(std::int64_t client, int round, int iteration, Moni
   sample->update_l1 = delta.abs().sum().item<double>();
   sample->diagnostics = s.diagnose(client, gradient);
   const auto& p = s.partition;
-  const auto t = s.evaluate(s.train_x, s.train_y, p.test_begin(client), 0, p.test_count(client));
+  const auto t = s.evaluate(s.train_x, s.train_y, p.test_begin(client), 0, p.test_count(client), client);
   sample->local_test_loss = t.count > 0 ? t.loss_sum / double(t.count) : std::nan("");
   return loss;
 }
@@ -341,7 +354,7 @@ EvalTotals LocalTrainer::evaluate_test(const float* params, std::int64_t begin, 
 EvalTotals LocalTrainer::evaluate_client(const float* params, std::int64_t client) {
   impl_->load(params);
   const auto& p = impl_->partition;
-  return impl_->evaluate(impl_->train_x, impl_->train_y, p.test_begin(client), 0, p.test_count(client));
+  return impl_->evaluate(impl_->train_x, impl_->train_y, p.test_begin(client), 0, p.test_count(client), client);
 }
 
 }  // namespace fedhpc::client

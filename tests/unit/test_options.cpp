@@ -102,3 +102,19 @@ TEST(Scenario, DefaultsFollowThePaperAndExplicitOptionsWin) {
   o.clip_norm = "0";
   EXPECT_EQ(model::resolve_scenario(o).clip_norm, 0.0);
 }
+
+TEST(Options, TopologyInputErrorsNameTheOption) {
+  EXPECT_NE(error_of({"--topology", "hierarchical", "--clients", "4", "--edges", "5"}).find("--edges"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--edges", "2"}).find("only applies to --topology hierarchical"), std::string::npos);
+  EXPECT_NE(error_of({"--rings", "2"}).find("--rings"), std::string::npos);
+  EXPECT_NE(error_of({"--topology", "ring", "--clients", "3", "--rings", "4"}).find("--rings"), std::string::npos);
+  EXPECT_NE(error_of({"--topology", "clustered", "--cluster-threshold", "0"}).find("--cluster-threshold"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--topology", "clustered", "--trim-fraction", "0.5"}).find("--trim-fraction"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--topology", "ring", "--participation", "0.5"}).find("--participation"), std::string::npos);
+  EXPECT_NE(error_of({"--gossip-graph", "torus"}).find("only applies to --topology gossip"), std::string::npos);
+  EXPECT_NE(error_of({"--topology", "star"}).find("star"), std::string::npos);
+  EXPECT_EQ(error_of({"--topology", "hierarchical", "--edges", "2", "--edge-interval", "4"}), "");
+}

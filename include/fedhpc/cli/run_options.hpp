@@ -26,6 +26,7 @@ struct RunOptions {
   int shards_per_client = 2;
   double local_test_fraction = 0.2;
   double participation = 1.0;
+  int concept_shift = 1;
   // model
   std::string model = "seed-cnn";
   std::int64_t hidden = 128;

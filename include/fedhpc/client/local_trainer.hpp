@@ -28,6 +28,13 @@ struct TrainOptions {
   std::int64_t iteration_steps = 0;  // 0 = one pass over the local training split
   std::int64_t eval_batch_size = 1000;
   std::uint64_t seed = 0;
+  // Stream key of each client id (its index in the original partition, so a
+  // renumbering by the topology does not change its randomness); empty = id.
+  std::vector<std::int64_t> client_keys;
+  // Concept shift: client c sees label y as label_maps[label_map_of_client[c]][y]
+  // in its training and local test data. Empty = labels as they are.
+  std::vector<std::vector<std::int64_t>> label_maps;
+  std::vector<int> label_map_of_client;
   std::string monitor = "off";   // off | every | last: when to run diagnostics
   bool save_gradients = false;   // hand back dE_mean/dtheta at the end of the round
 };
