@@ -142,3 +142,28 @@ TEST(Cli, GlobalWeightsAreBitIdenticalAt1To4Ranks) {
         << "ranks=" << k + 1;
   }
 }
+
+// fedhpc-plot on a small monitored hierarchical run writes non-empty PNGs.
+TEST(Cli, PlotScriptWritesTheFigures) {
+  if (fedhpc::test::run_command("/usr/bin/python3 -c 'import matplotlib, h5py'").status != 0)
+    GTEST_SKIP() << "matplotlib or h5py is missing for /usr/bin/python3 (Debian: python3-matplotlib python3-h5py)";
+  const std::string out = temp_dir() + "/plot.h5";
+  auto r = run_fedhpc(2, "--output " + out + " --overwrite --monitor every --topology hierarchical --edges 2" + kSmall);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string dir = temp_dir() + "/plots";
+  auto p = fedhpc::test::run_command("/usr/bin/python3 " FEDHPC_PLOT " " + out + " -o " + dir + " --svg");
+  ASSERT_EQ(p.status, 0) << p.output;
+  for (const char* name : {"accuracy.png", "accuracy.svg", "gsc-by-scenario.png", "loss-per-edge-hierarchical-baseline.png",
+                           "weight-difference-per-edge-hierarchical-baseline.png",
+                           "mean-gradient-per-layer-hierarchical-baseline.png"}) {
+    const auto path = dir + "/" + name;
+    ASSERT_TRUE(std::filesystem::exists(path)) << path << "\n" << p.output;
+    EXPECT_GT(std::filesystem::file_size(path), 1000u) << path;
+  }
+  auto listing = fedhpc::test::run_command("/usr/bin/python3 " FEDHPC_PLOT " --list " + out);
+  EXPECT_EQ(listing.status, 0);
+  EXPECT_NE(listing.output.find("/clients/gsc "), std::string::npos) << listing.output;
+  auto bad = fedhpc::test::run_command("/usr/bin/python3 " FEDHPC_PLOT " /nonexistent.h5 -o " + dir);
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("/nonexistent.h5"), std::string::npos) << bad.output;
+}
