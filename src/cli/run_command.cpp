@@ -288,6 +288,7 @@ data::DatasetOptions dataset_options(const RunOptions& o) {
   d.data_dir = o.data_dir;
   d.max_train_samples = o.max_train_samples;
   d.max_test_samples = o.max_test_samples;
+  d.normalize = o.normalize;
   d.seed = o.seed;
   d.synthetic_train_samples = o.synthetic_train_samples;
   d.synthetic_test_samples = o.synthetic_test_samples;

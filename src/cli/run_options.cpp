@@ -36,6 +36,7 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"data-dir", &o.data_dir, "directory with the Fashion-MNIST IDX .gz files"},
         {"max-train-samples", &o.max_train_samples, "use only the first K training samples (0 = all)"},
         {"max-test-samples", &o.max_test_samples, "use only the first K global test samples (0 = all)"},
+        {"normalize", &o.normalize, "none (pixels in [0,1]) | standard (zero mean, unit variance over the training set)"},
         {"synthetic-train-samples", &o.synthetic_train_samples, "synthetic: training samples"},
         {"synthetic-test-samples", &o.synthetic_test_samples, "synthetic: global test samples"},
         {"synthetic-classes", &o.synthetic_classes, "synthetic: classes"},

@@ -443,3 +443,23 @@ TEST(Synthetic, BadOptions) {
 }
 
 }  // namespace
+
+TEST(Normalize, StandardGivesZeroMeanUnitVarianceOnTheTrainingSet) {
+  fedhpc::data::DatasetOptions o;
+  o.name = "synthetic";
+  o.synthetic_train_samples = 300;
+  o.synthetic_test_samples = 50;
+  o.synthetic_side = 8;
+  o.normalize = "standard";
+  auto ds = fedhpc::data::load_dataset(o);
+  double sum = 0, sq = 0;
+  for (float p : ds.train.pixels) {
+    sum += p;
+    sq += double(p) * p;
+  }
+  const double n = double(ds.train.pixels.size());
+  EXPECT_NEAR(sum / n, 0.0, 1e-5);
+  EXPECT_NEAR(sq / n, 1.0, 1e-4);
+  o.normalize = "minmax";
+  EXPECT_THROW(fedhpc::data::load_dataset(o), fedhpc::InputError);
+}

@@ -13,6 +13,7 @@ struct RunOptions {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::int64_t max_train_samples = 0;
   std::int64_t max_test_samples = 0;
+  std::string normalize = "none";
   std::int64_t synthetic_train_samples = 60000;
   std::int64_t synthetic_test_samples = 10000;
   int synthetic_classes = 10;

@@ -34,6 +34,9 @@ struct DatasetOptions {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::int64_t max_train_samples = 0;  // 0 = all; else the first K samples
   std::int64_t max_test_samples = 0;   // 0 = all; else the first K samples
+  // "none": pixels as loaded; "standard": minus the training set's mean
+  // pixel, divided by its standard deviation (train and test alike).
+  std::string normalize = "none";
   std::uint64_t seed = 0;              // for synthetic data only
   std::int64_t synthetic_train_samples = 60000;
   std::int64_t synthetic_test_samples = 10000;
