@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -88,6 +89,12 @@ void check_output(const RunOptions& o, const mpi::Comm& comm) {
     struct stat info;
     if (!o.overwrite && ::stat(o.output.c_str(), &info) == 0)
       throw InputError("--output: " + o.output + " exists; pass --overwrite to replace it");
+    const auto slash = o.output.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : o.output.substr(0, slash));
+    if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+      throw InputError("--output: directory " + dir + " does not exist (create it first)");
+    if (::access(dir.c_str(), W_OK) != 0)
+      throw InputError("--output: directory " + dir + " is not writable");
   });
 }
 
@@ -204,8 +211,8 @@ std::unique_ptr<io::RunWriter> open_writer(const Setup& s, const mpi::Comm& comm
   try {
     writer = std::make_unique<io::RunWriter>(s.options.output, comm, s.options.overwrite, make_header(s), block);
   } catch (const h5::Error& e) {
-    throw InputError("--output: cannot create " + s.options.output + " (" + std::string(e.what()).substr(0, 200) +
-                     ")");
+    const std::string what = e.what();
+    throw InputError("--output: cannot create " + s.options.output + " (" + what.substr(0, what.find('\n')) + ")");
   }
   return writer;
 }
