@@ -12,7 +12,7 @@ repeats="${2:-3}"
 shift $(( $# > 2 ? 2 : $# ))
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-base=(--dataset fashion-mnist --clients 20 --max-train-samples 6000 --rounds 3 --local-iterations 20
+base=(--dataset fashion-mnist --clients 10 --max-train-samples 3000 --rounds 2 --local-iterations 20
       --batch-size 16 --optimizer adam --model seed-cnn --quiet --overwrite "$@")
 for rep in $(seq 1 "$repeats"); do
   for mode in off last every; do
