@@ -10,6 +10,11 @@
 #include <string>
 #include <sys/wait.h>
 
+#include <cstring>
+#include <vector>
+
+#include "fedhpc/io/hdf5.hpp"
+
 namespace fedhpc::test {
 
 // A fresh directory under the system temp dir, the same path on every rank of comm.
@@ -24,6 +29,18 @@ inline std::string shared_temp_dir(MPI_Comm comm, const std::string& tag) {
   }
   MPI_Bcast(buf, sizeof buf, MPI_CHAR, 0, comm);
   return buf;
+}
+
+// A whole dataset of an output file, read serially.
+template <class T>
+std::vector<T> read(const std::string& path, const std::string& name) {
+  auto file = h5::File::open(path, MPI_COMM_NULL, false);
+  return file.root().dataset(name).read_all<T>();
+}
+
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
 struct CommandResult {

@@ -17,6 +17,8 @@
 #include "test_support.hpp"
 
 using namespace fedhpc;
+using fedhpc::test::read;
+using fedhpc::test::same_bits;
 
 namespace {
 
@@ -34,12 +36,6 @@ RunOptions small_run(const std::string& output) {
   o.quiet = true;
   o.eval_batch_size = 64;
   return o;
-}
-
-template <class T>
-std::vector<T> read(const std::string& path, const std::string& name) {
-  auto file = h5::File::open(path, MPI_COMM_NULL, false);
-  return file.root().dataset(name).read_all<T>();
 }
 
 // One full-batch gradient step on the union of every client's training data.
@@ -83,13 +79,6 @@ double rel_error(const std::vector<float>& a, const std::vector<float>& b, const
     den += (double(b[i]) - base[i]) * (double(b[i]) - base[i]);
   }
   return std::sqrt(num / den);
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
 class FedAvg : public testing::Test {

@@ -11,6 +11,8 @@
 #include "test_support.hpp"
 
 using namespace fedhpc;
+using fedhpc::test::read;
+using fedhpc::test::same_bits;
 
 namespace {
 
@@ -28,12 +30,6 @@ RunOptions small_run(const std::string& output) {
   o.overwrite = true;
   o.quiet = true;
   return o;
-}
-
-template <class T>
-std::vector<T> read(const std::string& path, const std::string& name) {
-  auto file = h5::File::open(path, MPI_COMM_NULL, false);
-  return file.root().dataset(name).read_all<T>();
 }
 
 h5::Dims dims_of(const std::string& path, const std::string& name) {

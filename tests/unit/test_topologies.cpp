@@ -13,6 +13,8 @@
 #include "test_support.hpp"
 
 using namespace fedhpc;
+using fedhpc::test::read;
+using fedhpc::test::same_bits;
 
 namespace {
 
@@ -34,17 +36,6 @@ RunOptions base(const std::string& output) {
   o.overwrite = true;
   o.quiet = true;
   return o;
-}
-
-template <class T>
-std::vector<T> read(const std::string& path, const std::string& name) {
-  auto file = h5::File::open(path, MPI_COMM_NULL, false);
-  return file.root().dataset(name).read_all<T>();
-}
-
-template <class T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
 class Topologies : public testing::Test {
