@@ -11,7 +11,12 @@
 #include <sys/wait.h>
 
 #include <cstring>
+#include <functional>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include "fedhpc/core/error.hpp"
 
 #include "fedhpc/io/hdf5.hpp"
 
@@ -29,6 +34,19 @@ inline std::string shared_temp_dir(MPI_Comm comm, const std::string& tag) {
   }
   MPI_Bcast(buf, sizeof buf, MPI_CHAR, 0, comm);
   return buf;
+}
+
+// Expects `fn` to throw an InputError of one line that contains every needle.
+void expect_input_error(const std::function<void()>& fn, const std::vector<std::string>& needles) {
+  try {
+    fn();
+    ADD_FAILURE() << "no InputError thrown";
+  } catch (const fedhpc::InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    for (const auto& n : needles)
+      EXPECT_NE(msg.find(n), std::string::npos) << msg << " lacks " << n;
+  }
 }
 
 // A whole dataset of an output file, read serially.

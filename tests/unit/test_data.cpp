@@ -15,10 +15,13 @@
 
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/data/dataset.hpp"
+#include "test_support.hpp"
 
 using namespace fedhpc;
 using namespace fedhpc::data;
 namespace fs = std::filesystem;
+
+using fedhpc::test::expect_input_error;
 
 namespace {
 
@@ -28,18 +31,6 @@ bool system_fashion_mnist_present() {
   return fs::exists(kSystemDir + "/train-images-idx3-ubyte.gz");
 }
 
-// Expects `fn` to throw an InputError of one line that contains every needle.
-void expect_input_error(const std::function<void()>& fn, const std::vector<std::string>& needles) {
-  try {
-    fn();
-    ADD_FAILURE() << "no InputError thrown";
-  } catch (const InputError& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    for (const auto& n : needles)
-      EXPECT_NE(msg.find(n), std::string::npos) << msg << " lacks " << n;
-  }
-}
 
 // --- Fashion-MNIST on the system -------------------------------------------
 

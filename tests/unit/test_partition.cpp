@@ -11,9 +11,12 @@
 
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/data/partition.hpp"
+#include "test_support.hpp"
 
 using namespace fedhpc;
 using namespace fedhpc::data;
+
+using fedhpc::test::expect_input_error;
 
 namespace {
 
@@ -36,17 +39,6 @@ PartitionOptions opts(const std::string& method, std::int64_t clients, std::uint
   return o;
 }
 
-void expect_input_error(const std::function<void()>& fn, const std::vector<std::string>& needles) {
-  try {
-    fn();
-    ADD_FAILURE() << "no InputError thrown";
-  } catch (const InputError& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    for (const auto& n : needles)
-      EXPECT_NE(msg.find(n), std::string::npos) << msg << " lacks " << n;
-  }
-}
 
 std::vector<std::int64_t> client_all(const Partition& p, std::int64_t c) {
   std::vector<std::int64_t> v(p.train_begin(c), p.train_begin(c) + p.train_count(c));
