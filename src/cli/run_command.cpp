@@ -70,6 +70,7 @@ model::ScenarioSettings resolve(RunOptions& o) {
   const auto s = model::resolve_scenario(o);
   o.activation = model::to_string(s.activation);
   o.conv_init = model::to_string(s.conv_init);
+  o.conv_bias_init = model::bias_init_name(s.conv_init);
   o.clip_norm = model::format_clip_norm(s.clip_norm);
   return s;
 }

@@ -58,6 +58,8 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"scenario", &o.scenario, "baseline | exploding | vanishing (sets the next three defaults)"},
         {"activation", &o.activation, "scenario | relu | leaky-relu | tanh"},
         {"conv-init", &o.conv_init, "scenario | glorot | uniform:LOW:HIGH (conv weights)"},
+        {"conv-bias-init", &o.conv_bias_init,
+         "scenario | zero | uniform: conv biases 0 or from the --conv-init range"},
         {"clip-norm", &o.clip_norm, "scenario | C: clip each gradient tensor to norm <= C (0 = off)"},
         {"leaky-slope", &o.leaky_slope, "negative slope of leaky-relu (Keras LeakyReLU default)"}}},
       {"Local training",

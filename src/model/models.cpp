@@ -29,15 +29,18 @@ void fill_uniform(float* out, std::int64_t count, double low, double high, Rng& 
 
 namespace {
 
-// Fills each tensor in layout order: biases 0, activation-carrying weights by
-// the scenario's init, the rest Glorot-uniform.
+// Fills each tensor in layout order: activation-carrying weights by the
+// scenario's init, the rest Glorot-uniform; biases 0, except those of
+// activation-carrying layers when the init asks for them (InitSpec::bias).
 void initialize_layers(const ParamLayout& layout, const std::vector<bool>& activated,
                        const InitSpec& init, float* flat, Rng& rng) {
   const auto& layers = layout.layers();
   for (std::size_t i = 0; i < layers.size(); ++i) {
     float* out = flat + layers[i].offset;
     if (!layers[i].is_weight) {
-      std::fill(out, out + layers[i].size, 0.0f);
+      const bool drawn = i > 0 && activated[i - 1] && !init.glorot && init.bias;
+      if (drawn) fill_uniform(out, layers[i].size, init.low, init.high, rng);
+      else std::fill(out, out + layers[i].size, 0.0f);
     } else if (activated[i] && !init.glorot) {
       fill_uniform(out, layers[i].size, init.low, init.high, rng);
     } else {

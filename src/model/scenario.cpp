@@ -16,10 +16,10 @@ ScenarioSettings scenario_defaults(const std::string& name) {
     s.clip_norm = 1.0;
   } else if (name == "exploding") {
     s.activation = Activation::Relu;
-    s.conv_init = {false, 8.0, 10.0};
+    s.conv_init = {false, 8.0, 10.0, true};
   } else if (name == "vanishing") {
     s.activation = Activation::Tanh;
-    s.conv_init = {false, 4.0, 7.0};
+    s.conv_init = {false, 4.0, 7.0, true};
   } else {
     throw InputError("--scenario: unknown value '" + name + "'; allowed: baseline|exploding|vanishing");
   }
@@ -45,6 +45,20 @@ InitSpec parse_init(const std::string& text) {
   return spec;
 }
 
+void apply_bias_init(const std::string& text, InitSpec& init) {
+  if (text == "scenario") return;
+  if (text == "zero") {
+    init.bias = false;
+  } else if (text == "uniform") {
+    if (init.glorot)
+      throw InputError("--conv-bias-init: 'uniform' draws from the --conv-init range, so it needs "
+                       "--conv-init uniform:LOW:HIGH (or scenario exploding|vanishing)");
+    init.bias = true;
+  } else {
+    throw InputError("--conv-bias-init: unknown value '" + text + "'; allowed: scenario|zero|uniform");
+  }
+}
+
 double parse_clip(const std::string& text) {
   try {
     std::size_t used = 0;
@@ -60,7 +74,12 @@ double parse_clip(const std::string& text) {
 ScenarioSettings resolve_scenario(const RunOptions& options) {
   ScenarioSettings s = scenario_defaults(options.scenario);
   if (options.activation != "scenario") s.activation = parse_activation(options.activation);
-  if (options.conv_init != "scenario") s.conv_init = parse_init(options.conv_init);
+  if (options.conv_init != "scenario") {
+    const bool bias = s.conv_init.bias;
+    s.conv_init = parse_init(options.conv_init);
+    s.conv_init.bias = bias && !s.conv_init.glorot;
+  }
+  apply_bias_init(options.conv_bias_init, s.conv_init);
   if (options.clip_norm != "scenario") s.clip_norm = parse_clip(options.clip_norm);
   return s;
 }
@@ -80,6 +99,8 @@ std::string to_string(const InitSpec& init) {
   out << "uniform:" << init.low << ":" << init.high;
   return out.str();
 }
+
+std::string bias_init_name(const InitSpec& init) { return init.bias ? "uniform" : "zero"; }
 
 std::string format_clip_norm(double clip_norm) {
   std::ostringstream out;

@@ -103,6 +103,31 @@ TEST(Scenario, DefaultsFollowThePaperAndExplicitOptionsWin) {
   EXPECT_EQ(model::resolve_scenario(o).clip_norm, 0.0);
 }
 
+TEST(Scenario, ConvBiasesFollowTheConvInitUnlessZero) {
+  RunOptions o;
+  o.scenario = "vanishing";
+  EXPECT_TRUE(model::resolve_scenario(o).conv_init.bias);
+  o.scenario = "exploding";
+  EXPECT_TRUE(model::resolve_scenario(o).conv_init.bias);
+  o.conv_bias_init = "zero";
+  EXPECT_FALSE(model::resolve_scenario(o).conv_init.bias);
+  o.scenario = "baseline";
+  o.conv_bias_init = "scenario";
+  EXPECT_FALSE(model::resolve_scenario(o).conv_init.bias);
+  o.conv_init = "uniform:1:2";
+  EXPECT_FALSE(model::resolve_scenario(o).conv_init.bias);
+  o.conv_bias_init = "uniform";
+  EXPECT_TRUE(model::resolve_scenario(o).conv_init.bias);
+  o.scenario = "vanishing";
+  o.conv_init = "glorot";
+  o.conv_bias_init = "scenario";
+  EXPECT_FALSE(model::resolve_scenario(o).conv_init.bias);
+
+  EXPECT_NE(error_of({"--conv-bias-init", "uniform"}).find("--conv-bias-init"), std::string::npos);
+  EXPECT_NE(error_of({"--conv-bias-init", "ones"}).find("allowed: scenario|zero|uniform"), std::string::npos);
+  EXPECT_EQ(error_of({"--scenario", "vanishing", "--conv-bias-init", "uniform"}), "");
+}
+
 TEST(Options, TopologyInputErrorsNameTheOption) {
   EXPECT_NE(error_of({"--topology", "hierarchical", "--clients", "4", "--edges", "5"}).find("--edges"),
             std::string::npos);

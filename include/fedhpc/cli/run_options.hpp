@@ -34,6 +34,7 @@ struct RunOptions {
   std::string scenario = "baseline";
   std::string activation = "scenario";
   std::string conv_init = "scenario";
+  std::string conv_bias_init = "scenario";
   std::string clip_norm = "scenario";
   double leaky_slope = 0.3;
   // local training

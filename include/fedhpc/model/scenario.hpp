@@ -13,6 +13,7 @@ struct InitSpec {
   bool glorot = true;
   double low = 0.0;
   double high = 0.0;
+  bool bias = false;  // the layers' biases too start U(low, high), else 0
 };
 
 // What a --scenario sets, after explicit options have overridden it.
@@ -23,11 +24,14 @@ struct ScenarioSettings {
 };
 
 // baseline: leaky-relu, Glorot, clip 1; exploding: relu, U(8,10), no clip;
-// vanishing: tanh, U(4,7), no clip (GSC paper, section 7.1).
+// vanishing: tanh, U(4,7), no clip (GSC paper, section 7.1). The paper's
+// "weights of the convolutional layers" is read as Keras's layer weights,
+// kernel and bias; --conv-bias-init zero gives the kernel-only reading.
 ScenarioSettings resolve_scenario(const RunOptions& options);
 
 std::string to_string(Activation activation);
 std::string to_string(const InitSpec& init);
+std::string bias_init_name(const InitSpec& init);
 std::string format_clip_norm(double clip_norm);
 
 }  // namespace fedhpc::model
