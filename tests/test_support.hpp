@@ -16,11 +16,26 @@
 
 #include <gtest/gtest.h>
 
+#include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/core/error.hpp"
-
 #include "fedhpc/io/hdf5.hpp"
 
 namespace fedhpc::test {
+
+// A quiet run on synthetic 12x12 images that overwrites output; each test
+// sets the rest.
+inline RunOptions synthetic_run(const std::string& output, std::int64_t train_samples,
+                                std::int64_t test_samples) {
+  RunOptions o;
+  o.dataset = "synthetic";
+  o.synthetic_train_samples = train_samples;
+  o.synthetic_test_samples = test_samples;
+  o.synthetic_side = 12;
+  o.output = output;
+  o.overwrite = true;
+  o.quiet = true;
+  return o;
+}
 
 // A fresh directory under the system temp dir, the same path on every rank of comm.
 inline std::string shared_temp_dir(MPI_Comm comm, const std::string& tag) {

@@ -23,17 +23,10 @@ using fedhpc::test::same_bits;
 namespace {
 
 RunOptions small_run(const std::string& output) {
-  RunOptions o;
-  o.dataset = "synthetic";
-  o.synthetic_train_samples = 611;  // uneven client sizes
-  o.synthetic_test_samples = 230;
-  o.synthetic_side = 12;
+  RunOptions o = test::synthetic_run(output, 611, 230);  // 611: uneven client sizes
   o.clients = 7;
   o.model = "seed-cnn";
   o.rounds = 1;
-  o.output = output;
-  o.overwrite = true;
-  o.quiet = true;
   o.eval_batch_size = 64;
   return o;
 }

@@ -16,6 +16,25 @@ using namespace fedhpc;
 
 namespace {
 
+// A 3-class synthetic set of side x side images, 5 test samples.
+data::Dataset synthetic(std::int64_t train_samples, int side) {
+  data::DatasetOptions d;
+  d.name = "synthetic";
+  d.synthetic_train_samples = train_samples;
+  d.synthetic_test_samples = 5;
+  d.synthetic_classes = 3;
+  d.synthetic_side = side;
+  return data::load_dataset(d);
+}
+
+// One client that trains on the whole training set.
+data::Partition whole_split(const data::Dataset& data) {
+  data::PartitionOptions p;
+  p.num_clients = 1;
+  p.local_test_fraction = 0.0;
+  return data::make_partition(data.train.labels, data.num_classes, p);
+}
+
 struct Fixture {
   data::Dataset data;
   data::Partition partition;
@@ -23,18 +42,9 @@ struct Fixture {
   std::vector<float> params;
 
   explicit Fixture(model::Activation act, double pixel_scale = 1.0) {
-    data::DatasetOptions d;
-    d.name = "synthetic";
-    d.synthetic_train_samples = 40;
-    d.synthetic_test_samples = 5;
-    d.synthetic_classes = 3;
-    d.synthetic_side = 4;
-    data = data::load_dataset(d);
+    data = synthetic(40, 4);
+    partition = whole_split(data);
     for (auto& p : data.train.pixels) p = static_cast<float>(p * pixel_scale);
-    data::PartitionOptions p;
-    p.num_clients = 1;
-    p.local_test_fraction = 0.0;
-    partition = data::make_partition(data.train.labels, data.num_classes, p);
     model::ModelOptions m;
     m.name = "mlp";
     m.height = m.width = 4;
@@ -148,21 +158,12 @@ namespace {
 // The vanishing scenario's seed-cnn (tanh, conv layers U(4,7)) on 28x28
 // images in [0,1] whose left half is 0, like Fashion-MNIST's background.
 client::Diagnostics vanishing_cnn_diagnostics(bool biases_drawn, std::vector<float>* conv1_bias) {
-  data::DatasetOptions d;
-  d.name = "synthetic";
-  d.synthetic_train_samples = 24;
-  d.synthetic_test_samples = 4;
-  d.synthetic_classes = 3;
-  d.synthetic_side = 28;
-  auto data = data::load_dataset(d);
+  auto data = synthetic(24, 28);
+  const auto partition = whole_split(data);
   for (std::size_t i = 0; i < data.train.pixels.size(); ++i) {
     const bool background = (i % 28) < 14;
     data.train.pixels[i] = background ? 0.0f : std::clamp(std::fabs(data.train.pixels[i]), 0.1f, 1.0f);
   }
-  data::PartitionOptions p;
-  p.num_clients = 1;
-  p.local_test_fraction = 0.0;
-  auto partition = data::make_partition(data.train.labels, data.num_classes, p);
   model::ModelOptions m;
   m.height = m.width = 28;
   m.classes = 3;

@@ -17,18 +17,11 @@ using fedhpc::test::same_bits;
 namespace {
 
 RunOptions small_run(const std::string& output) {
-  RunOptions o;
-  o.dataset = "synthetic";
-  o.synthetic_train_samples = 500;
-  o.synthetic_test_samples = 100;
-  o.synthetic_side = 12;
+  RunOptions o = test::synthetic_run(output, 500, 100);
   o.clients = 5;
   o.rounds = 2;
   o.local_iterations = 3;
   o.batch_size = 20;
-  o.output = output;
-  o.overwrite = true;
-  o.quiet = true;
   return o;
 }
 

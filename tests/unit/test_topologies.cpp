@@ -20,11 +20,7 @@ namespace {
 
 // 10 clients with 64 training samples each (a power of two, see the gossip test).
 RunOptions base(const std::string& output) {
-  RunOptions o;
-  o.dataset = "synthetic";
-  o.synthetic_train_samples = 800;
-  o.synthetic_test_samples = 200;
-  o.synthetic_side = 12;
+  RunOptions o = test::synthetic_run(output, 800, 200);
   o.model = "mlp";
   o.hidden = 16;
   o.clients = 10;
@@ -32,9 +28,6 @@ RunOptions base(const std::string& output) {
   o.local_iterations = 3;
   o.batch_size = 16;
   o.lr = 0.01;
-  o.output = output;
-  o.overwrite = true;
-  o.quiet = true;
   return o;
 }
 
