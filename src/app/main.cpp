@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fedhpc/cli/run_command.hpp"
+#include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/version.hpp"
 
 namespace {
@@ -38,6 +39,8 @@ int dispatch(int argc, char** argv, const fedhpc::mpi::Comm& world) {
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
+  // After MPI_Init, so these handlers are the ones in force.
+  fedhpc::install_interrupt_handlers();
   int status = 0;
   try {
     status = dispatch(argc, argv, fedhpc::mpi::Comm::world());

@@ -1,8 +1,8 @@
 #include "fedhpc/cli/run_command.hpp"
 
 #include <ATen/Parallel.h>
+#include <sched.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,8 +12,10 @@
 
 #include "fedhpc/client/local_trainer.hpp"
 #include "fedhpc/core/error.hpp"
+#include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/data/partition.hpp"
+#include "fedhpc/io/output_path.hpp"
 #include "fedhpc/io/run_writer.hpp"
 #include "fedhpc/metrics/evaluation.hpp"
 #include "fedhpc/model/scenario.hpp"
@@ -84,19 +86,43 @@ void check_batch_fits(const RunOptions& o, const data::Partition& p) {
                        " training samples; use a smaller batch, 0 (full batch) or fewer clients");
 }
 
+// The files a run reads; its output may not be one of them.
+std::vector<std::string> input_files(const RunOptions& o) {
+  std::vector<std::string> files = {o.config_file};
+  if (o.dataset == "fashion-mnist")
+    for (const char* name : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                             "t10k-labels-idx1-ubyte.gz"})
+      files.push_back(o.data_dir + "/" + name);
+  return files;
+}
+
 void check_output(const RunOptions& o, const mpi::Comm& comm) {
   mpi::collective_try(comm, [&] {
-    if (comm.rank() != 0) return;
-    struct stat info;
-    if (!o.overwrite && ::stat(o.output.c_str(), &info) == 0)
-      throw InputError("--output: " + o.output + " exists; pass --overwrite to replace it");
-    const auto slash = o.output.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : o.output.substr(0, slash));
-    if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
-      throw InputError("--output: directory " + dir + " does not exist (create it first)");
-    if (::access(dir.c_str(), W_OK) != 0)
-      throw InputError("--output: directory " + dir + " is not writable");
+    if (comm.rank() == 0) io::check_output_path(o.output, o.overwrite, input_files(o));
   });
+}
+
+// Cores this rank may run on (its CPU affinity, which mpirun and Slurm set).
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return int(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  return std::max(1, CPU_COUNT(&set));
+}
+
+void check_threads(const RunOptions& o, const mpi::Comm& comm) {
+  mpi::collective_try(comm, [&] {
+    const int cores = available_cores();
+    if (o.threads > cores)
+      throw InputError("--threads: " + std::to_string(o.threads) + " is more than the " + std::to_string(cores) +
+                       " cores this rank may use (its CPU affinity); allowed: 1.." + std::to_string(cores));
+  });
+}
+
+std::string gigabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g GB", bytes / 1e9);
+  return buf;
 }
 
 // Clients of round `round`: all, or a sample of round(f*N) (at least one)
@@ -158,6 +184,7 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
   validate(options);
   s.scenario = resolve(options);
   s.options = options;
+  check_threads(options, comm);
   at::set_num_threads(options.threads);
   mpi::collective_try(comm, [&] {
     s.dataset = data::load_dataset(dataset_options(options));
@@ -207,17 +234,6 @@ io::RunHeader make_header(const Setup& s) {
   return h;
 }
 
-std::unique_ptr<io::RunWriter> open_writer(const Setup& s, const mpi::Comm& comm, topology::ClientBlock block) {
-  std::unique_ptr<io::RunWriter> writer;
-  try {
-    writer = std::make_unique<io::RunWriter>(s.options.output, comm, s.options.overwrite, make_header(s), block);
-  } catch (const h5::Error& e) {
-    const std::string what = e.what();
-    throw InputError("--output: cannot create " + s.options.output + " (" + what.substr(0, what.find('\n')) + ")");
-  }
-  return writer;
-}
-
 client::TrainOptions trainer_options(const Setup& s) {
   auto t = train_options(s.options, s.scenario.clip_norm);
   t.client_keys = s.layout.order;
@@ -256,6 +272,42 @@ struct Session {
   }
 };
 
+// Per-round buffers of the rank with the most clients, in bytes.
+double record_bytes(const Setup& s, const Session& session) {
+  std::int64_t b = 0;
+  for (const auto& block : s.layout.blocks) b = std::max(b, block.size());
+  const auto& r = session.shape;
+  const double floats = double(b) * (double(r.iterations) + double(r.monitored) * (4.0 + 3.0 * r.weight_layers) +
+                                     (r.keep_weights ? double(r.params) : 0.0) +
+                                     (r.keep_gradients ? double(r.params) : 0.0));
+  return 4.0 * floats + 2.0 * double(b) + 8.0 * double(r.iterations);
+}
+
+// Refuses, before the output is touched, a run whose buffers or file cannot fit.
+void check_budget(const Setup& s, const Session& session, const mpi::Comm& comm) {
+  const auto& o = s.options;
+  const double memory = record_bytes(s, session);
+  if (memory > o.max_memory_gb * 1e9)
+    throw InputError("--max-memory-gb: the per-round buffers need " + gigabytes(memory) + " on one rank (--local-iterations " +
+                     std::to_string(o.local_iterations) + ", " + std::to_string(session.shape.block) +
+                     " clients per rank); the limit is " + gigabytes(o.max_memory_gb * 1e9) +
+                     "; reduce --local-iterations, --monitor or --save-weights, or use more ranks");
+  mpi::collective_try(comm, [&] {
+    if (comm.rank() != 0) return;
+    const auto plan = io::RunWriter::plan(make_header(s), comm.size());
+    const std::string need = "the output file would need up to " + gigabytes(double(plan.bytes)) + " (largest: " +
+                             plan.largest + ")";
+    if (o.max_output_gb > 0 && double(plan.bytes) > o.max_output_gb * 1e9)
+      throw InputError("--max-output-gb: " + need + ", over the limit of " + gigabytes(o.max_output_gb * 1e9) +
+                       "; reduce --rounds, --local-iterations or what is saved (--save-weights, --monitor)");
+    const auto free = io::free_bytes(o.output);
+    if (plan.bytes > free)
+      throw InputError("--output: " + need + ", but only " + gigabytes(double(free)) +
+                       " are free there; reduce --rounds, --local-iterations or what is saved (--save-weights, "
+                       "--monitor)");
+  });
+}
+
 void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter& writer) {
   const auto& o = s.options;
   auto& trainer = session.trainer;
@@ -269,6 +321,7 @@ void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter
     const double t0 = MPI_Wtime();
     record.reset(session.shape);
     mpi::collective_try(comm, [&] {
+      throw_if_interrupted();
       if (round == o.fail_at_round && comm.rank() == comm.size() - 1)
         throw RunError("injected failure in round " + std::to_string(round) + " (--fail-at-round)");
     });
@@ -286,6 +339,51 @@ void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter
     writer.write_topology_round(round, record, topo.cluster_of_clients(), topo.cluster_models());
     if (comm.rank() == 0 && !o.quiet) print_round(summary, o.rounds, elapsed);
   }
+}
+
+// Where the file of a run that did not complete is left, for the message.
+std::string leave_partial(const std::string& output, const mpi::Comm& comm) {
+  std::string where;
+  if (comm.rank() == 0) {
+    try {
+      where = io::publish(output, false);
+    } catch (const std::exception& e) {
+      where = io::partial_path(output);
+    }
+  }
+  return mpi::broadcast_string(comm, where);
+}
+
+// Writes the rounds into OUTPUT.partial and moves it into place.
+void write_run(Setup& s, Session& session, const mpi::Comm& comm) {
+  const auto& output = s.options.output;
+  const auto partial = io::partial_path(output);
+  std::unique_ptr<io::RunWriter> writer;
+  try {
+    writer = std::make_unique<io::RunWriter>(partial, comm, make_header(s), session.ctx.block);
+  } catch (const RunError&) {
+    if (comm.rank() == 0) ::unlink(partial.c_str());  // nothing valid was written
+    throw;
+  }
+  try {
+    run_rounds(s, session, comm, *writer);
+    writer->write_peak_memory(peak_rss_bytes());
+    writer->finish("complete");
+  } catch (const Interrupted& e) {
+    writer->finish("interrupted", e.what());
+    throw Interrupted(e.signal(), "; the finished rounds are in " + leave_partial(output, comm) +
+                                      " (status interrupted)");
+  } catch (const std::exception& e) {
+    // Errors inside rounds are agreed on by every rank (collective_try and
+    // the writer's per-round check), so the file can still be closed with
+    // its status.
+    writer->finish("failed", e.what());
+    throw RunError(std::string(e.what()) + "; the finished rounds are in " + leave_partial(output, comm) +
+                   " (status failed)");
+  }
+  mpi::collective_try(comm, [&] {
+    if (comm.rank() == 0) io::publish(output, true);
+  });
 }
 
 }  // namespace
@@ -321,18 +419,13 @@ data::PartitionOptions partition_options(const RunOptions& o) {
 void run_simulation(RunOptions options, const mpi::Comm& comm) {
   Setup s = prepare(std::move(options), comm);
   Session session(s, comm);
-  std::unique_ptr<io::RunWriter> writer;
-  mpi::collective_try(comm, [&] { writer = open_writer(s, comm, session.ctx.block); });
-  try {
-    run_rounds(s, session, comm, *writer);
-  } catch (const std::exception& e) {
-    // Errors inside rounds are agreed on by every rank (collective_try), so
-    // the file can still be closed collectively with its status.
-    writer->finish("failed", e.what());
-    throw;
-  }
-  writer->write_peak_memory(peak_rss_bytes());
-  writer->finish("complete");
+  check_budget(s, session, comm);
+  // Held until the file is in place; the kernel drops it if the process dies.
+  std::unique_ptr<io::OutputLock> lock;
+  mpi::collective_try(comm, [&] {
+    if (comm.rank() == 0) lock = std::make_unique<io::OutputLock>(s.options.output);
+  });
+  write_run(s, session, comm);
 }
 
 int run_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
@@ -351,6 +444,9 @@ int run_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
   } catch (const InputError& e) {
     if (root) std::fprintf(stderr, "fedhpc: error: %s\n", e.what());
     return 2;
+  } catch (const Interrupted& e) {
+    if (root) std::fprintf(stderr, "fedhpc: %s\n", e.what());
+    return 128 + e.signal();
   } catch (const RunError& e) {
     if (root) std::fprintf(stderr, "fedhpc: run failed: %s\n", e.what());
     return 1;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "fedhpc/core/error.hpp"
+#include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/rng.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/data/partition.hpp"
@@ -73,17 +74,21 @@ struct LocalTrainer::Impl {
   }
 
   // Minibatches of one iteration: `steps` batches walking a shuffled order of
-  // the client's training split, reshuffled each time it is used up.
-  std::vector<std::vector<std::int64_t>> batches(std::int64_t client, int round, int iteration) {
+  // the client's training split, reshuffled each time it is used up. Batches
+  // are made one at a time: a schedule of --iteration-steps batches is never
+  // held in memory. A pending signal stops the walk between steps.
+  template <class Fn>
+  void for_each_batch(std::int64_t client, int round, int iteration, Fn&& fn) {
     const std::int64_t n = partition.train_count(client);
     const std::int64_t* idx = partition.train_begin(client);
     const std::int64_t b = options.batch_size == 0 ? n : std::min(options.batch_size, n);
     const std::int64_t per_pass = (n + b - 1) / b;
     const std::int64_t steps = options.iteration_steps > 0 ? options.iteration_steps : per_pass;
-    std::vector<std::vector<std::int64_t>> out;
+    std::vector<std::int64_t> batch;
     std::int64_t pass = -1;
     std::int64_t pos = n;
     for (std::int64_t s = 0; s < steps; ++s) {
+      throw_if_interrupted();
       if (pos >= n) {
         ++pass;
         order.assign(idx, idx + n);
@@ -93,10 +98,10 @@ struct LocalTrainer::Impl {
         pos = 0;
       }
       const std::int64_t end = std::min(pos + b, n);
-      out.emplace_back(order.begin() + pos, order.begin() + end);
+      batch.assign(order.begin() + pos, order.begin() + end);
       pos = end;
+      fn(batch);
     }
-    return out;
   }
 
   std::uint64_t key(std::int64_t client) const {
@@ -160,10 +165,10 @@ struct LocalTrainer::Impl {
   double run_iteration(std::int64_t client, int round, int iteration) {
     double loss_sum = 0.0;
     std::int64_t seen = 0;
-    for (const auto& batch : batches(client, round, iteration)) {
+    for_each_batch(client, round, iteration, [&](const std::vector<std::int64_t>& batch) {
       loss_sum += train_step(client, batch) * double(batch.size());
       seen += std::int64_t(batch.size());
-    }
+    });
     return loss_sum / double(seen);
   }
 
@@ -228,6 +233,7 @@ struct LocalTrainer::Impl {
     at::NoGradGuard no_grad;
     EvalTotals totals;
     for (std::int64_t lo = begin; lo < end; lo += options.eval_batch_size) {
+      throw_if_interrupted();
       const std::int64_t hi = std::min(end, lo + options.eval_batch_size);
       at::Tensor x, y;
       if (idx) {

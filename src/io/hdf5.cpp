@@ -397,6 +397,23 @@ double Object::get_attribute_double(const std::string& name) const {
   return v[0];
 }
 
+std::string os_reason(const std::string& what) {
+  // The file drivers put the operating system's words in their entry, e.g.
+  // "... errno = 27, error message = 'File too large', ...".
+  const std::string key = "error message = '";
+  const auto at = what.rfind(key);
+  if (at != std::string::npos) {
+    const auto begin = at + key.size();
+    const auto end = what.find('\'', begin);
+    if (end != std::string::npos) return what.substr(begin, end - begin);
+  }
+  // Otherwise the innermost entry of the stack: "#n func(): description [...]".
+  const auto last = what.rfind("(): ");
+  if (last == std::string::npos) return what.substr(0, what.find('\n'));
+  const auto begin = last + 4;
+  return what.substr(begin, what.find_first_of("[\n", begin) - begin);
+}
+
 // ---------------------------------------------------------------- DataSet
 
 DataSet::DataSet(hid_t id, std::string path, Context ctx)
@@ -590,7 +607,7 @@ File::File(hid_t id, std::string path, bool parallel, int rank)
 
 namespace {
 
-PropList file_access(const std::string& path, MPI_Comm comm) {
+PropList file_access(const std::string& path, MPI_Comm comm, bool lock) {
   const std::string w = quoted(path);
   auto fapl = PropList::create(H5P_FILE_ACCESS);
   // The 1.8 format lets attributes grow beyond 64 KiB (dense storage) and
@@ -603,6 +620,9 @@ PropList file_access(const std::string& path, MPI_Comm comm) {
     check(H5Pset_fapl_mpio(fapl.id(), comm, MPI_INFO_NULL), "set MPI-IO driver for", w);
   else
     check(H5Pset_fapl_sec2(fapl.id()), "set sec2 driver for", w);
+  // A file fedhpc creates is guarded by fedhpc's own output lock; HDF5's
+  // lock would also keep h5py readers out of a run that is still going.
+  if (!lock) check(H5Pset_file_locking(fapl.id(), false, true), "set file locking for", w);
   return fapl;
 }
 
@@ -616,7 +636,7 @@ int rank_in(MPI_Comm comm) {
 
 File File::create(const std::string& path, MPI_Comm comm, bool overwrite) {
   silence_auto_print();
-  auto fapl = file_access(path, comm);
+  auto fapl = file_access(path, comm, false);
   unsigned flags = overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL;
   hid_t id = H5Fcreate(path.c_str(), flags, H5P_DEFAULT, fapl.id());
   return File(check_id(id, "create file", quoted(path)), path, comm != MPI_COMM_NULL, rank_in(comm));
@@ -624,7 +644,7 @@ File File::create(const std::string& path, MPI_Comm comm, bool overwrite) {
 
 File File::open(const std::string& path, MPI_Comm comm, bool writable) {
   silence_auto_print();
-  auto fapl = file_access(path, comm);
+  auto fapl = file_access(path, comm, true);
   hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.id());
   return File(check_id(id, "open file", quoted(path)), path, comm != MPI_COMM_NULL, rank_in(comm));
 }

@@ -1,7 +1,9 @@
 #include "fedhpc/io/run_writer.hpp"
 
+#include <algorithm>
 #include <limits>
 
+#include "fedhpc/core/error.hpp"
 #include "fedhpc/core/version.hpp"
 #include "fedhpc/data/partition.hpp"
 
@@ -10,40 +12,211 @@ namespace fedhpc::io {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int kSlabTag = 7101;
 
-h5::Dims dims(std::initializer_list<std::int64_t> values) {
+h5::Dims dims(const std::vector<std::int64_t>& values) {
   h5::Dims out;
   for (auto v : values) out.push_back(static_cast<hsize_t>(v));
   return out;
 }
 
-h5::DataSetOptions nan_filled() {
-  h5::DataSetOptions o;
-  o.fill = kNaN;
-  return o;
+// A per-round dataset: created before round 1, filled row by row.
+struct Spec {
+  std::string path;
+  hid_t type;
+  std::size_t element_size;
+  std::vector<std::int64_t> shape;
+  bool nan_fill = true;
+  bool compress = false;  // shuffle + gzip 4, one chunk per client row
+};
+
+template <class T>
+Spec spec(std::string path, std::vector<std::int64_t> shape, bool nan_fill = true, bool compress = false) {
+  return {std::move(path), h5::NativeType<T>::id(), sizeof(T), std::move(shape), nan_fill, compress};
+}
+
+// Chunks of one row of the leading (round) axis, at most 2^20 elements, so a
+// chunk is allocated only when its round is written.
+h5::Dims row_chunk(const std::vector<std::int64_t>& shape, bool compress) {
+  h5::Dims chunk = dims(shape);
+  if (chunk.size() == 1) {
+    chunk[0] = std::min<hsize_t>(chunk[0], 1024);
+    return chunk;
+  }
+  chunk[0] = 1;
+  if (compress)  // one client's (or cluster's) vector per chunk, as documented
+    for (std::size_t d = 1; d + 1 < chunk.size(); ++d) chunk[d] = 1;
+  auto elements = [&] {
+    hsize_t n = 1;
+    for (auto c : chunk) n *= c;
+    return n;
+  };
+  while (elements() > (hsize_t(1) << 20)) {
+    auto widest = std::max_element(chunk.begin() + 1, chunk.end());
+    *widest = (*widest + 1) / 2;
+  }
+  return chunk;
+}
+
+std::uint64_t bytes_of(const Spec& s) {
+  std::uint64_t n = s.element_size;
+  for (auto d : s.shape) n *= std::uint64_t(std::max<std::int64_t>(d, 0));
+  return n;
+}
+
+int monitored_of(const RunHeader& h) {
+  if (h.monitor == "every") return h.local_iterations;
+  return h.monitor == "last" ? 1 : 0;
+}
+
+std::int64_t max_clusters_of(const RunHeader& h) {
+  const auto t = std::max<std::int64_t>(1, h.options->cluster_min_size);
+  return std::max<std::int64_t>(1, (h.num_clients + t - 1) / t);
+}
+
+// Every dataset that grows with the rounds, in one list: the file is created
+// from it and its size is planned from it.
+std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
+  const std::int64_t R = h.rounds, N = h.num_clients, I = h.local_iterations, P = h.layout->total();
+  const std::int64_t M = monitored_of(h), Lw = std::int64_t(h.layout->weight_layers().size());
+  std::vector<Spec> s;
+  if (h.save_weights != "none") s.push_back(spec<float>("/global/weights", {R + 1, P}));
+  s.push_back(spec<double>("/global/test_loss", {R + 1}));
+  s.push_back(spec<double>("/global/test_accuracy", {R + 1}));
+  s.push_back(spec<double>("/global/aggregated_loss", {R}));
+  s.push_back(spec<double>("/global/aggregated_accuracy", {R}));
+  s.push_back(spec<std::int64_t>("/global/nonfinite_skipped", {R}, false));
+  s.push_back(spec<float>("/clients/train_loss", {R, I, N}));
+  s.push_back(spec<float>("/clients/local_test_loss", {R, N}));
+  s.push_back(spec<float>("/clients/local_test_accuracy", {R, N}));
+  s.push_back(spec<std::uint8_t>("/clients/participated", {R, N}, false));
+  if (h.save_weights == "clients") s.push_back(spec<float>("/clients/weights", {R, N, P}, true, true));
+  s.push_back(spec<std::uint8_t>("/clients/nonfinite", {R, N}, false));
+  if (M > 0) {
+    for (const char* name : {"gsc", "update_sum", "update_l1", "iteration_test_loss"})
+      s.push_back(spec<float>(std::string("/clients/") + name, {R, M, N}));
+    for (const char* name : {"gsc_profile", "grad_mean_abs", "grad_l2"})
+      s.push_back(spec<float>(std::string("/clients/") + name, {R, M, N, Lw}));
+  }
+  if (h.save_gradients) s.push_back(spec<float>("/clients/gradients", {R, N, P}, true, true));
+  const auto& kind = h.options->topology;
+  if (kind == "clustered") {
+    s.push_back(spec<std::int64_t>("/topology/cluster_of_client", {R, N}, false));
+    s.push_back(spec<std::int64_t>("/clusters/count", {R}, false));
+    if (h.save_weights == "clients")
+      s.push_back(spec<float>("/clusters/weights", {R, max_clusters_of(h), P}, true, true));
+  }
+  if (kind == "gossip") s.push_back(spec<double>("/global/consensus_distance", {R}));
+  s.push_back(spec<double>("/comm/bytes", {R, std::int64_t(topology::kCommLevels.size())}));
+  s.push_back(spec<double>("/timing/round_seconds", {R}));
+  (void)ranks;
+  return s;
+}
+
+std::string describe(const Spec& s) {
+  std::string text = s.path + " [";
+  for (std::size_t d = 0; d < s.shape.size(); ++d) text += (d ? " x " : "") + std::to_string(s.shape[d]);
+  return text + "]";
 }
 
 }  // namespace
 
-RunWriter::RunWriter(const std::string& path, const mpi::Comm& comm, bool overwrite, const RunHeader& header,
-                     topology::ClientBlock block)
-    : comm_(comm), file_(h5::File::create(path, comm.get(), overwrite)), block_(block), header_(header) {
-  num_params_ = header.layout->total();
-  auto root = file_.root();
-  root.set_attribute("fedhpc_version", std::string(kVersion));
-  root.set_attribute("status", std::string("running"));
-  root.set_attribute("config", header.config_ini);
-  root.set_attribute("num_ranks", std::int64_t(comm.size()));
-  root.set_attribute("num_clients", header.num_clients);
-  root.set_attribute("seed", static_cast<std::int64_t>(header.seed));
-  root.set_attribute("rounds", std::int64_t(header.rounds));
-  root.set_attribute("rounds_completed", std::int64_t(0));
-  write_schema(header);
-  file_.flush();
+SizePlan RunWriter::plan(const RunHeader& h, int ranks) {
+  SizePlan plan;
+  for (const auto& s : round_datasets(h, ranks)) {
+    const auto b = bytes_of(s);
+    plan.bytes += b;
+    if (b > plan.largest_bytes) {
+      plan.largest_bytes = b;
+      plan.largest = describe(s);
+    }
+  }
+  // The partition's index lists and the model table; metadata is small.
+  const auto& p = *h.partition;
+  plan.bytes += 8 * (p.train_indices.size() + p.train_offsets.size() + p.test_indices.size() + p.test_offsets.size());
+  plan.bytes += 64 * 1024 + h.config_ini.size();
+  return plan;
 }
 
-void RunWriter::write_schema(const RunHeader& h) {
-  auto root = file_.root();
+template <class Fn>
+void RunWriter::guarded(Fn&& fn) {
+  if (!file_ || !error_.empty()) return;
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    error_ = h5::os_reason(e.what());
+  }
+}
+
+template <class T>
+void RunWriter::put_root(const std::string& path, std::vector<std::int64_t> offset, std::vector<std::int64_t> count,
+                         const T* data) {
+  guarded([&] { file_->root().dataset(path).write_slab<T>(dims(offset), dims(count), data); });
+}
+
+template <class T>
+void RunWriter::put_blocks(const std::string& path, std::vector<std::int64_t> offset,
+                           std::vector<std::int64_t> count, const T* data) {
+  auto elements = [](const std::vector<std::int64_t>& c) {
+    std::size_t n = 1;
+    for (auto x : c) n *= std::size_t(std::max<std::int64_t>(x, 0));
+    return n;
+  };
+  if (comm_.rank() != 0) {
+    std::vector<std::int64_t> where = offset;
+    where.insert(where.end(), count.begin(), count.end());
+    mpi::send_bytes(comm_, 0, kSlabTag, where.data(), where.size() * sizeof(std::int64_t));
+    mpi::send_bytes(comm_, 0, kSlabTag, data, elements(count) * sizeof(T));
+    return;
+  }
+  if (elements(count) > 0) put_root(path, offset, count, data);
+  // Every sender is drained even after a failed write, so no rank is left
+  // blocked in a send; the failure is agreed on at the end of the round.
+  std::vector<T> buffer;
+  for (int r = 1; r < comm_.size(); ++r) {
+    std::vector<std::int64_t> where(2 * offset.size());
+    mpi::recv_bytes(comm_, r, kSlabTag, where.data(), where.size() * sizeof(std::int64_t));
+    std::vector<std::int64_t> at(where.begin(), where.begin() + std::ptrdiff_t(offset.size()));
+    std::vector<std::int64_t> n(where.begin() + std::ptrdiff_t(offset.size()), where.end());
+    buffer.resize(elements(n));
+    mpi::recv_bytes(comm_, r, kSlabTag, buffer.data(), buffer.size() * sizeof(T));
+    if (!buffer.empty()) put_root(path, at, n, buffer.data());
+  }
+}
+
+void RunWriter::agree(const std::string& what) {
+  const auto error = mpi::broadcast_string(comm_, comm_.rank() == 0 ? error_ : std::string());
+  if (!error.empty()) throw RunError("cannot write " + path_ + " (" + what + "): " + error);
+}
+
+RunWriter::RunWriter(const std::string& path, const mpi::Comm& comm, const RunHeader& header,
+                     topology::ClientBlock block)
+    : comm_(comm), path_(path), block_(block), header_(header) {
+  num_params_ = header.layout->total();
+  if (comm.rank() == 0) {
+    try {
+      file_ = std::make_unique<h5::File>(h5::File::create(path, MPI_COMM_NULL, true));
+    } catch (const h5::Error& e) {
+      error_ = h5::os_reason(e.what());
+    }
+  }
+  guarded([&] { create_schema(header); });
+  guarded([&] { file_->flush(); });
+  agree("creating it");
+}
+
+RunWriter::~RunWriter() = default;
+
+void RunWriter::create_schema(const RunHeader& h) {
+  auto root = file_->root();
+  root.set_attribute("fedhpc_version", std::string(kVersion));
+  root.set_attribute("status", std::string("running"));
+  root.set_attribute("config", h.config_ini);
+  root.set_attribute("num_ranks", std::int64_t(comm_.size()));
+  root.set_attribute("num_clients", h.num_clients);
+  root.set_attribute("seed", static_cast<std::int64_t>(h.seed));
+  root.set_attribute("rounds", std::int64_t(h.rounds));
+  root.set_attribute("rounds_completed", std::int64_t(0));
   write_model(*h.layout);
   write_partition(*h.partition);
   auto data = root.require_group("data");
@@ -51,98 +224,37 @@ void RunWriter::write_schema(const RunHeader& h) {
   data.set_attribute("num_classes", std::int64_t(h.num_classes));
   data.set_attribute("train_samples", h.train_samples);
   data.set_attribute("test_samples", h.test_samples);
-
-  const std::int64_t R = h.rounds, N = h.num_clients, I = h.local_iterations, P = num_params_;
-  auto global = root.create_group("global");
-  if (h.save_weights != "none") global.create_dataset<float>("weights", dims({R + 1, P}), nan_filled());
-  global.create_dataset<double>("test_loss", dims({R + 1}), nan_filled());
-  global.create_dataset<double>("test_accuracy", dims({R + 1}), nan_filled());
-  global.create_dataset<double>("aggregated_loss", dims({R}), nan_filled());
-  global.create_dataset<double>("aggregated_accuracy", dims({R}), nan_filled());
-  global.create_dataset<std::int64_t>("nonfinite_skipped", dims({R}));
-
-  auto clients = root.create_group("clients");
-  clients.create_dataset<float>("train_loss", dims({R, I, N}), nan_filled());
-  clients.create_dataset<float>("local_test_loss", dims({R, N}), nan_filled());
-  clients.create_dataset<float>("local_test_accuracy", dims({R, N}), nan_filled());
-  clients.create_dataset<std::uint8_t>("participated", dims({R, N}));
-  if (h.save_weights == "clients") {
-    h5::DataSetOptions o = nan_filled();
-    o.chunk = dims({1, 1, P});
-    o.deflate = 4;
-    o.shuffle = true;
-    clients.create_dataset<float>("weights", dims({R, N, P}), o);
+  for (const auto& s : round_datasets(h, comm_.size())) {
+    h5::DataSetOptions o;
+    o.chunk = row_chunk(s.shape, s.compress);
+    if (s.nan_fill) o.fill = kNaN;
+    if (s.compress) {
+      o.deflate = 4;
+      o.shuffle = true;
+    }
+    root.create_dataset_raw(s.path, s.type, dims(s.shape), o);
   }
-  clients.create_dataset<std::uint8_t>("nonfinite", dims({R, N}));
-  create_monitoring(R, N);
-  create_topology(R, N);
-  auto timing = root.create_group("timing");
-  timing.create_dataset<double>("round_seconds", dims({R}), nan_filled());
-  timing.create_dataset<std::int64_t>("peak_rss_bytes", dims({comm_.size()}));
-}
-
-int RunWriter::monitored_iterations() const {
-  if (header_.monitor == "every") return header_.local_iterations;
-  return header_.monitor == "last" ? 1 : 0;
-}
-
-void RunWriter::create_monitoring(std::int64_t R, std::int64_t N) {
-  auto clients = file_.root().group("clients");
-  clients.set_attribute("monitor", header_.monitor);
+  root.create_dataset<std::int64_t>("timing/peak_rss_bytes", dims({comm_.size()}));
+  auto clients = root.group("clients");
+  clients.set_attribute("monitor", h.monitor);
   const std::int64_t M = monitored_iterations();
   if (M > 0) {
     std::vector<std::int64_t> which;
-    for (std::int64_t m = 0; m < M; ++m) which.push_back(M == 1 ? header_.local_iterations - 1 : m);
+    for (std::int64_t m = 0; m < M; ++m) which.push_back(M == 1 ? h.local_iterations - 1 : m);
     clients.set_attribute("monitored_iterations", which);
-    const std::int64_t Lw = std::int64_t(header_.layout->weight_layers().size());
-    for (const char* name : {"gsc", "update_sum", "update_l1", "iteration_test_loss"})
-      clients.create_dataset<float>(name, dims({R, M, N}), nan_filled());
-    for (const char* name : {"gsc_profile", "grad_mean_abs", "grad_l2"})
-      clients.create_dataset<float>(name, dims({R, M, N, Lw}), nan_filled());
   }
-  if (header_.save_gradients) {
-    h5::DataSetOptions o = nan_filled();
-    o.chunk = dims({1, 1, num_params_});
-    o.deflate = 4;
-    o.shuffle = true;
-    clients.create_dataset<float>("gradients", dims({R, N, num_params_}), o);
-  }
+  write_topology_layout();
 }
 
-void RunWriter::write_monitoring(int r, const topology::RoundRecord& record) {
-  auto clients = file_.root().group("clients");
-  const std::int64_t b = block_.size(), M = monitored_iterations();
-  clients.dataset("nonfinite").write_slab<std::uint8_t>(dims({r - 1, block_.begin}), dims({1, b}),
-                                                         record.nonfinite.data());
-  if (M > 0) {
-    const std::int64_t Lw = std::int64_t(header_.layout->weight_layers().size());
-    clients.dataset("gsc").write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, M, b}), record.gsc.data());
-    clients.dataset("update_sum")
-        .write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, M, b}), record.update_sum.data());
-    clients.dataset("update_l1")
-        .write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, M, b}), record.update_l1.data());
-    clients.dataset("iteration_test_loss")
-        .write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, M, b}), record.iteration_test_loss.data());
-    const auto slab4 = dims({1, M, b, Lw});
-    const auto at4 = dims({r - 1, 0, block_.begin, 0});
-    clients.dataset("gsc_profile").write_slab<float>(at4, slab4, record.gsc_profile.data());
-    clients.dataset("grad_mean_abs").write_slab<float>(at4, slab4, record.grad_mean_abs.data());
-    clients.dataset("grad_l2").write_slab<float>(at4, slab4, record.grad_l2.data());
-  }
-  if (header_.save_gradients)
-    clients.dataset("gradients")
-        .write_slab<float>(dims({r - 1, block_.begin, 0}), dims({1, b, num_params_}), record.gradients.data());
-}
+int RunWriter::monitored_iterations() const { return monitored_of(header_); }
 
-std::int64_t RunWriter::max_clusters() const {
-  const auto t = std::max<std::int64_t>(1, header_.options->cluster_min_size);
-  return std::max<std::int64_t>(1, (header_.num_clients + t - 1) / t);
-}
+std::int64_t RunWriter::max_clusters() const { return max_clusters_of(header_); }
 
-void RunWriter::create_topology(std::int64_t R, std::int64_t N) {
+void RunWriter::write_topology_layout() {
   const auto& o = *header_.options;
   const auto& layout = *header_.topology;
-  auto topo = file_.root().create_group("topology");
+  const std::int64_t N = header_.num_clients;
+  auto topo = file_->root().require_group("topology");
   topo.set_attribute("kind", o.topology);
   topo.create_dataset<std::int64_t>("partition_client", dims({N})).write_all(layout.order);
   std::vector<std::int64_t> groups(layout.group_of_client.begin(), layout.group_of_client.end());
@@ -162,58 +274,16 @@ void RunWriter::create_topology(std::int64_t R, std::int64_t N) {
     topo.set_attribute("cluster_threshold", o.cluster_threshold);
     topo.set_attribute("cluster_min_size", std::int64_t(o.cluster_min_size));
     topo.set_attribute("trim_fraction", o.trim_fraction);
-    topo.create_dataset<std::int64_t>("cluster_of_client", dims({R, N}));
-    auto clusters = file_.root().create_group("clusters");
-    clusters.create_dataset<std::int64_t>("count", dims({R}));
-    if (header_.save_weights == "clients") {
-      h5::DataSetOptions opts = nan_filled();
-      opts.chunk = dims({1, 1, num_params_});
-      opts.deflate = 4;
-      opts.shuffle = true;
-      clusters.create_dataset<float>("weights", dims({R, max_clusters(), num_params_}), opts);
-    }
   } else if (o.topology == "gossip") {
     topo.set_attribute("gossip_graph", o.gossip_graph);
     topo.set_attribute("gossip_k", std::int64_t(o.gossip_k));
-    file_.root().group("global").create_dataset<double>("consensus_distance", dims({R}), nan_filled());
   }
-  auto comm = file_.root().create_group("comm");
-  comm.create_dataset<double>("bytes", dims({R, std::int64_t(topology::kCommLevels.size())}), nan_filled());
-  comm.set_attribute("level_names",
-                     std::vector<std::string>(topology::kCommLevels.begin(), topology::kCommLevels.end()));
-}
-
-void RunWriter::write_topology_round(int r, const topology::RoundRecord& record,
-                                     const std::vector<std::int64_t>& cluster_of_client,
-                                     const std::vector<float>& cluster_models) {
-  auto root = file_.root();
-  const bool mine = comm_.rank() == 0;
-  const auto levels = std::int64_t(record.comm_bytes.size());
-  root.dataset("comm/bytes").write_slab<double>(dims({r - 1, 0}), dims({mine ? 1 : 0, levels}), record.comm_bytes.data());
-  const auto& kind = header_.options->topology;
-  if (kind == "gossip") write_scalar_row("global/consensus_distance", r - 1, record.consensus_distance);
-  if (kind == "clustered") write_clusters(r, cluster_of_client, cluster_models);
-  root.set_attribute("rounds_completed", std::int64_t(r));
-  file_.flush();
-}
-
-void RunWriter::write_clusters(int r, const std::vector<std::int64_t>& cluster_of_client,
-                               const std::vector<float>& cluster_models) {
-  auto root = file_.root();
-  const bool mine = comm_.rank() == 0;
-  const std::int64_t N = header_.num_clients;
-  root.dataset("topology/cluster_of_client")
-      .write_slab<std::int64_t>(dims({r - 1, 0}), dims({mine ? 1 : 0, N}), cluster_of_client.data());
-  const std::int64_t k = std::int64_t(cluster_models.size()) / num_params_;
-  root.dataset("clusters/count").write_slab<std::int64_t>(dims({r - 1}), dims({mine ? 1 : 0}), &k);
-  if (header_.save_weights == "clients")
-    root.dataset("clusters/weights")
-        .write_slab<float>(dims({r - 1, 0, 0}), dims({mine ? 1 : 0, std::min(k, max_clusters()), num_params_}),
-                           cluster_models.data());
+  file_->root().group("comm").set_attribute(
+      "level_names", std::vector<std::string>(topology::kCommLevels.begin(), topology::kCommLevels.end()));
 }
 
 void RunWriter::write_model(const ParamLayout& layout) {
-  auto model = file_.root().create_group("model");
+  auto model = file_->root().create_group("model");
   std::vector<std::string> names, weight_names;
   std::vector<std::int64_t> shapes;
   for (const auto& l : layout.layers()) {
@@ -230,7 +300,7 @@ void RunWriter::write_model(const ParamLayout& layout) {
 }
 
 void RunWriter::write_partition(const data::Partition& p) {
-  auto data = file_.root().create_group("data");
+  auto data = file_->root().create_group("data");
   auto put = [&](const char* name, const std::vector<std::int64_t>& v) {
     data.create_dataset<std::int64_t>(name, dims({std::int64_t(v.size())})).write_all(v);
   };
@@ -241,64 +311,105 @@ void RunWriter::write_partition(const data::Partition& p) {
 }
 
 void RunWriter::write_scalar_row(const std::string& path, int row, double value) {
-  const bool mine = comm_.rank() == 0;
-  file_.root().dataset(path).write_slab<double>(dims({row}), dims({mine ? 1 : 0}), &value);
+  put_root<double>(path, {row}, {1}, &value);
 }
 
 void RunWriter::write_initial(const float* params, double test_loss, double test_accuracy) {
-  auto root = file_.root();
-  const bool mine = comm_.rank() == 0;
-  if (header_.save_weights != "none")
-    root.dataset("global/weights").write_slab<float>(dims({0, 0}), dims({mine ? 1 : 0, num_params_}), params);
-  write_scalar_row("global/test_loss", 0, test_loss);
-  write_scalar_row("global/test_accuracy", 0, test_accuracy);
-  file_.flush();
+  if (header_.save_weights != "none") put_root<float>("/global/weights", {0, 0}, {1, num_params_}, params);
+  write_scalar_row("/global/test_loss", 0, test_loss);
+  write_scalar_row("/global/test_accuracy", 0, test_accuracy);
+  guarded([&] { file_->flush(); });
+  agree("round 0");
 }
 
 void RunWriter::write_round(const RoundSummary& s, const float* global, const topology::RoundRecord& record,
                             const std::vector<float>& local_test_loss,
                             const std::vector<float>& local_test_accuracy) {
-  auto root = file_.root();
-  const bool mine = comm_.rank() == 0;
   const int r = s.round;
-  if (header_.save_weights != "none")
-    root.dataset("global/weights").write_slab<float>(dims({r, 0}), dims({mine ? 1 : 0, num_params_}), global);
-  write_scalar_row("global/test_loss", r, s.test_loss);
-  write_scalar_row("global/test_accuracy", r, s.test_accuracy);
-  write_scalar_row("global/aggregated_loss", r - 1, s.aggregated_loss);
-  write_scalar_row("global/aggregated_accuracy", r - 1, s.aggregated_accuracy);
-  write_scalar_row("timing/round_seconds", r - 1, s.seconds);
+  if (header_.save_weights != "none") put_root<float>("/global/weights", {r, 0}, {1, num_params_}, global);
+  write_scalar_row("/global/test_loss", r, s.test_loss);
+  write_scalar_row("/global/test_accuracy", r, s.test_accuracy);
+  write_scalar_row("/global/aggregated_loss", r - 1, s.aggregated_loss);
+  write_scalar_row("/global/aggregated_accuracy", r - 1, s.aggregated_accuracy);
+  write_scalar_row("/timing/round_seconds", r - 1, s.seconds);
   const std::int64_t skipped = s.nonfinite_skipped;
-  root.dataset("global/nonfinite_skipped").write_slab<std::int64_t>(dims({r - 1}), dims({mine ? 1 : 0}), &skipped);
+  put_root<std::int64_t>("/global/nonfinite_skipped", {r - 1}, {1}, &skipped);
 
-  const std::int64_t b = block_.size(), I = header_.local_iterations;
-  root.dataset("clients/train_loss")
-      .write_slab<float>(dims({r - 1, 0, block_.begin}), dims({1, I, b}), record.train_loss.data());
-  root.dataset("clients/local_test_loss")
-      .write_slab<float>(dims({r - 1, block_.begin}), dims({1, b}), local_test_loss.data());
-  root.dataset("clients/local_test_accuracy")
-      .write_slab<float>(dims({r - 1, block_.begin}), dims({1, b}), local_test_accuracy.data());
-  root.dataset("clients/participated")
-      .write_slab<std::uint8_t>(dims({r - 1, block_.begin}), dims({1, b}), record.participated.data());
+  const std::int64_t b = block_.size(), I = header_.local_iterations, c0 = block_.begin;
+  put_blocks<float>("/clients/train_loss", {r - 1, 0, c0}, {1, I, b}, record.train_loss.data());
+  put_blocks<float>("/clients/local_test_loss", {r - 1, c0}, {1, b}, local_test_loss.data());
+  put_blocks<float>("/clients/local_test_accuracy", {r - 1, c0}, {1, b}, local_test_accuracy.data());
+  put_blocks<std::uint8_t>("/clients/participated", {r - 1, c0}, {1, b}, record.participated.data());
   if (header_.save_weights == "clients")
-    root.dataset("clients/weights")
-        .write_slab<float>(dims({r - 1, block_.begin, 0}), dims({1, b, num_params_}), record.client_weights.data());
+    put_blocks<float>("/clients/weights", {r - 1, c0, 0}, {1, b, num_params_}, record.client_weights.data());
   write_monitoring(r, record);
+}
+
+void RunWriter::write_monitoring(int r, const topology::RoundRecord& record) {
+  const std::int64_t b = block_.size(), M = monitored_iterations(), c0 = block_.begin;
+  put_blocks<std::uint8_t>("/clients/nonfinite", {r - 1, c0}, {1, b}, record.nonfinite.data());
+  if (M > 0) {
+    const std::int64_t Lw = std::int64_t(header_.layout->weight_layers().size());
+    put_blocks<float>("/clients/gsc", {r - 1, 0, c0}, {1, M, b}, record.gsc.data());
+    put_blocks<float>("/clients/update_sum", {r - 1, 0, c0}, {1, M, b}, record.update_sum.data());
+    put_blocks<float>("/clients/update_l1", {r - 1, 0, c0}, {1, M, b}, record.update_l1.data());
+    put_blocks<float>("/clients/iteration_test_loss", {r - 1, 0, c0}, {1, M, b}, record.iteration_test_loss.data());
+    put_blocks<float>("/clients/gsc_profile", {r - 1, 0, c0, 0}, {1, M, b, Lw}, record.gsc_profile.data());
+    put_blocks<float>("/clients/grad_mean_abs", {r - 1, 0, c0, 0}, {1, M, b, Lw}, record.grad_mean_abs.data());
+    put_blocks<float>("/clients/grad_l2", {r - 1, 0, c0, 0}, {1, M, b, Lw}, record.grad_l2.data());
+  }
+  if (header_.save_gradients)
+    put_blocks<float>("/clients/gradients", {r - 1, c0, 0}, {1, b, num_params_}, record.gradients.data());
+}
+
+void RunWriter::write_topology_round(int r, const topology::RoundRecord& record,
+                                     const std::vector<std::int64_t>& cluster_of_client,
+                                     const std::vector<float>& cluster_models) {
+  const auto levels = std::int64_t(record.comm_bytes.size());
+  put_root<double>("/comm/bytes", {r - 1, 0}, {1, levels}, record.comm_bytes.data());
+  const auto& kind = header_.options->topology;
+  if (kind == "gossip") write_scalar_row("/global/consensus_distance", r - 1, record.consensus_distance);
+  if (kind == "clustered") write_clusters(r, cluster_of_client, cluster_models);
+  commit(r);
+}
+
+void RunWriter::write_clusters(int r, const std::vector<std::int64_t>& cluster_of_client,
+                               const std::vector<float>& cluster_models) {
+  const std::int64_t N = header_.num_clients;
+  put_root<std::int64_t>("/topology/cluster_of_client", {r - 1, 0}, {1, N}, cluster_of_client.data());
+  const std::int64_t k = std::int64_t(cluster_models.size()) / num_params_;
+  put_root<std::int64_t>("/clusters/count", {r - 1}, {1}, &k);
+  const auto rows = std::min(k, max_clusters());
+  if (header_.save_weights == "clients" && rows > 0)
+    put_root<float>("/clusters/weights", {r - 1, 0, 0}, {1, rows, num_params_}, cluster_models.data());
+}
+
+void RunWriter::commit(int r) {
+  guarded([&] {
+    file_->root().set_attribute("rounds_completed", std::int64_t(r));
+    file_->flush();
+  });
+  agree("round " + std::to_string(r));
 }
 
 void RunWriter::write_peak_memory(std::int64_t bytes_this_rank) {
   std::vector<std::int64_t> all(std::size_t(comm_.size()));
-  mpi::check(MPI_Allgather(&bytes_this_rank, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, comm_.get()),
-             "MPI_Allgather(peak memory)");
-  file_.root().dataset("timing/peak_rss_bytes").write_all(all);
+  mpi::check(MPI_Gather(&bytes_this_rank, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, 0, comm_.get()),
+             "MPI_Gather(peak memory)");
+  put_root<std::int64_t>("/timing/peak_rss_bytes", {0}, {comm_.size()}, all.data());
 }
 
 void RunWriter::finish(const std::string& status, const std::string& message) {
-  auto root = file_.root();
-  root.set_attribute("status", status);
-  if (!message.empty()) root.set_attribute("error", message);
-  file_.flush();
-  file_.close();
+  const bool complete = status == "complete";
+  if (!complete) error_.clear();  // best effort: try to record why, whatever failed before
+  guarded([&] {
+    auto root = file_->root();
+    root.set_attribute("status", status);
+    if (!message.empty()) root.set_attribute("error", message);
+    file_->flush();
+    file_->close();
+  });
+  if (complete) agree("closing it");
 }
 
 }  // namespace fedhpc::io

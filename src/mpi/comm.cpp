@@ -1,8 +1,10 @@
 #include "fedhpc/mpi/comm.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "fedhpc/core/error.hpp"
+#include "fedhpc/core/interrupt.hpp"
 
 namespace fedhpc::mpi {
 
@@ -63,12 +65,45 @@ int Comm::size() const {
 
 void Comm::barrier() const { check(MPI_Barrier(comm_), "MPI_Barrier"); }
 
+namespace {
+constexpr std::size_t kPiece = std::size_t(1) << 30;
+}
+
+void send_bytes(const Comm& comm, int dest, int tag, const void* data, std::size_t n) {
+  const auto* p = static_cast<const char*>(data);
+  for (std::size_t at = 0; at < n || at == 0; at += kPiece) {
+    const int len = static_cast<int>(std::min(kPiece, n - at));
+    check(MPI_Send(p ? p + at : nullptr, len, MPI_BYTE, dest, tag, comm.get()), "MPI_Send");
+    if (n == 0) break;
+  }
+}
+
+void recv_bytes(const Comm& comm, int source, int tag, void* data, std::size_t n) {
+  auto* p = static_cast<char*>(data);
+  for (std::size_t at = 0; at < n || at == 0; at += kPiece) {
+    const int len = static_cast<int>(std::min(kPiece, n - at));
+    check(MPI_Recv(p ? p + at : nullptr, len, MPI_BYTE, source, tag, comm.get(), MPI_STATUS_IGNORE), "MPI_Recv");
+    if (n == 0) break;
+  }
+}
+
+std::string broadcast_string(const Comm& comm, std::string text) {
+  long long size = static_cast<long long>(text.size());
+  check(MPI_Bcast(&size, 1, MPI_LONG_LONG, 0, comm.get()), "MPI_Bcast");
+  text.resize(std::size_t(size));
+  if (size > 0) check(MPI_Bcast(text.data(), int(size), MPI_CHAR, 0, comm.get()), "MPI_Bcast");
+  return text;
+}
+
 void collective_try(const Comm& comm, const std::function<void()>& fn) {
-  // 0 = fine, 1 = input error, 2 = other error
-  int kind = 0;
+  // 0 = fine, 1 = input error, 2 = other error, 3 = interrupted (code = signal)
+  int kind = 0, code = 0;
   std::string message;
   try {
     fn();
+  } catch (const Interrupted& e) {
+    kind = 3;
+    code = e.signal();
   } catch (const InputError& e) {
     kind = 1;
     message = e.what();
@@ -82,10 +117,11 @@ void collective_try(const Comm& comm, const std::function<void()>& fn) {
   int first = size;
   check(MPI_Allreduce(&failing, &first, 1, MPI_INT, MPI_MIN, comm.get()), "MPI_Allreduce");
   if (first == size) return;
-  int header[2] = {kind, static_cast<int>(message.size())};
-  check(MPI_Bcast(header, 2, MPI_INT, first, comm.get()), "MPI_Bcast");
+  int header[3] = {kind, static_cast<int>(message.size()), code};
+  check(MPI_Bcast(header, 3, MPI_INT, first, comm.get()), "MPI_Bcast");
   message.resize(header[1]);
   check(MPI_Bcast(message.data(), header[1], MPI_CHAR, first, comm.get()), "MPI_Bcast");
+  if (header[0] == 3) throw Interrupted(header[2]);
   if (header[0] == 1) throw InputError(message);
   throw RunError(message);
 }

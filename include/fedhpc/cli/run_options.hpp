@@ -82,6 +82,10 @@ struct RunOptions {
   bool save_gradients = false;
   // fault injection
   int fail_at_round = 0;
+  // refuse a run whose output file would exceed this (0 = only the free-space check)
+  double max_output_gb = 0.0;
+  // the path given to --config (empty if none); not part of the INI dump
+  std::string config_file;
 
   // Options set explicitly (command line or config file); not part of the INI dump.
   std::vector<std::string> given;

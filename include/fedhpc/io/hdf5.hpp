@@ -46,6 +46,11 @@ class Error : public std::runtime_error {
 // ("func(): description [major / minor]"); clears the stack. Empty if none.
 std::string error_stack();
 
+// The reason an HDF5 error message gives, in a few words: the operating
+// system's message where a file driver reported one ("No space left on
+// device"), else the innermost entry of the error stack.
+std::string os_reason(const std::string& what);
+
 // Native HDF5 memory type of a C++ element type. Only the listed types are
 // supported; anything else fails to compile.
 template <class T>

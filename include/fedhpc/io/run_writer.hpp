@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,45 +47,78 @@ struct RoundSummary {
   std::int64_t nonfinite_skipped = 0;
 };
 
-// The HDF5 file of one run (schema in README.md). Every method is collective
-// over the communicator; per-client data is written by the rank hosting the
-// client. The file is flushed after every round, so a run that stops part-way
-// leaves the rounds it finished readable.
+// The planned size of a run's file, before it exists.
+struct SizePlan {
+  std::uint64_t bytes = 0;  // every dataset written in full, uncompressed
+  std::string largest;      // e.g. "/global/weights [1000001 x 2490] float32"
+  std::uint64_t largest_bytes = 0;
+};
+
+// The HDF5 file of one run (schema in README.md). Only rank 0 opens the file;
+// the other ranks send it their clients' rows. Parallel HDF5 1.10 cannot
+// recover when one rank's write fails (the ranks' internal collectives part
+// ways and every rank hangs), so one writer is what makes a full disk an
+// error instead of a hang. Every method is collective over the communicator.
+// Per-round datasets are chunked with a fill value, so rounds not yet reached
+// cost no disk space and read as NaN (0 for integer datasets). The file is
+// flushed after every round, so a run that stops part-way leaves the rounds
+// it finished readable.
 class RunWriter {
  public:
-  RunWriter(const std::string& path, const mpi::Comm& comm, bool overwrite, const RunHeader& header,
-            topology::ClientBlock block);
+  // Creates (truncates) `path`. Throws RunError with the OS reason if it
+  // cannot, on every rank.
+  RunWriter(const std::string& path, const mpi::Comm& comm, const RunHeader& header, topology::ClientBlock block);
+  ~RunWriter();
+
+  static SizePlan plan(const RunHeader& header, int ranks);
 
   // Row 0: the initial model and its global test metrics.
   void write_initial(const float* params, double test_loss, double test_accuracy);
   void write_round(const RoundSummary& summary, const float* global, const topology::RoundRecord& record,
                    const std::vector<float>& local_test_loss, const std::vector<float>& local_test_accuracy);
-  // status: "complete" or "failed"; message goes into the `error` attribute.
   // Topology traces of a round (/comm/bytes, clusters, consensus distance);
-  // call after write_round: it marks the round complete and flushes.
+  // call after write_round: it marks the round complete, flushes and throws
+  // RunError on every rank if any write of the round failed.
   void write_topology_round(int round, const topology::RoundRecord& record,
                             const std::vector<std::int64_t>& cluster_of_client,
                             const std::vector<float>& cluster_models);
-  void finish(const std::string& status, const std::string& message = "");
   void write_peak_memory(std::int64_t bytes_this_rank);
-
-  h5::File& file() { return file_; }
+  // status: "complete", "failed" or "interrupted"; message goes into the
+  // `error` attribute. Closes the file. A "complete" that cannot be written
+  // throws RunError; the others are best effort (the run already failed).
+  void finish(const std::string& status, const std::string& message = "");
 
  private:
-  void write_schema(const RunHeader& header);
+  struct Slab;
+  void create_schema(const RunHeader& header);
   void write_model(const ParamLayout& layout);
   void write_partition(const data::Partition& partition);
+  void write_topology_layout();
   void write_scalar_row(const std::string& path, int row, double value);
-  void create_monitoring(std::int64_t rounds, std::int64_t clients);
-  void create_topology(std::int64_t rounds, std::int64_t clients);
   std::int64_t max_clusters() const;
   void write_clusters(int round, const std::vector<std::int64_t>& cluster_of_client,
                       const std::vector<float>& cluster_models);
   void write_monitoring(int round, const topology::RoundRecord& record);
   int monitored_iterations() const;
+  void commit(int round);
+  void agree(const std::string& what);
+
+  // Rank 0 writes data; the other ranks take no part.
+  template <class T>
+  void put_root(const std::string& path, std::vector<std::int64_t> offset, std::vector<std::int64_t> count,
+                const T* data);
+  // Every rank's slab (its block of clients) goes to rank 0, which writes them.
+  template <class T>
+  void put_blocks(const std::string& path, std::vector<std::int64_t> offset, std::vector<std::int64_t> count,
+                  const T* data);
+  // Runs fn on rank 0 unless a write already failed; keeps the first error.
+  template <class Fn>
+  void guarded(Fn&& fn);
 
   const mpi::Comm& comm_;
-  h5::File file_;
+  std::string path_;
+  std::unique_ptr<h5::File> file_;  // rank 0 only
+  std::string error_;               // rank 0: the first failed write
   topology::ClientBlock block_;
   RunHeader header_;
   std::int64_t num_params_ = 0;

@@ -1,6 +1,7 @@
 #pragma once
 #include <mpi.h>
 
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -37,9 +38,16 @@ class Comm {
   bool owned_ = false;
 };
 
+// Point-to-point transfer of n bytes, in pieces that fit MPI's int counts.
+void send_bytes(const Comm& comm, int dest, int tag, const void* data, std::size_t n);
+void recv_bytes(const Comm& comm, int source, int tag, void* data, std::size_t n);
+
+// Rank 0's text on every rank of comm (collective).
+std::string broadcast_string(const Comm& comm, std::string text);
+
 // Runs fn on every rank of comm. If it threw on any rank, every rank throws:
 // the exception of the lowest failing rank, re-created with its message, as
-// InputError or RunError. The call is collective, so fn must not communicate
+// InputError, RunError or Interrupted. The call is collective, so fn must not communicate
 // on comm in a way that could hang when another rank fails.
 void collective_try(const Comm& comm, const std::function<void()>& fn);
 

@@ -1,0 +1,35 @@
+#pragma once
+#include <string>
+
+#include "fedhpc/core/error.hpp"
+
+namespace fedhpc {
+
+// A run stopped by SIGINT, SIGTERM or SIGUSR1 (Slurm's warning signal).
+// The CLI exits with 128 + signal.
+class Interrupted : public RunError {
+ public:
+  // detail is appended to "interrupted by SIGTERM".
+  explicit Interrupted(int signal, const std::string& detail = "");
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
+// Installs handlers that only record the signal, so the run can stop at its
+// next safe point (between training steps or evaluation chunks) on every
+// rank together. Also ignores SIGXFSZ, so a file-size limit turns into a
+// write error (EFBIG) instead of killing the rank.
+void install_interrupt_handlers();
+
+// The signal received so far, or 0.
+int pending_interrupt();
+
+// Throws Interrupted if a signal has been received.
+void throw_if_interrupted();
+
+// "SIGTERM", "SIGINT", ...
+std::string signal_name(int signal);
+
+}  // namespace fedhpc
