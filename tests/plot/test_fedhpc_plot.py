@@ -73,6 +73,10 @@ def make_run(path, rounds=3, done=None, status=None, clients=4, monitor="every",
         f.create_dataset("model/weight_layers", data=np.array(layers, dtype="S16"))
         if topology == "hierarchical":
             f.create_dataset("topology/edge_of_client", data=np.arange(clients) % 2)
+        if topology == "clustered":  # rounds not reached: -1, which must not become a cluster
+            clusters = np.full((rounds, clients), -1, dtype=np.int64)
+            clusters[:done] = (np.arange(clients) + np.arange(done)[:, None]) % 2
+            f.create_dataset("topology/cluster_of_client", data=clusters)
         if monitor != "off":
             slots = iterations if monitor == "every" else 1
             f.require_group("clients").attrs["monitored_iterations"] = np.arange(slots) if monitor == "every" else [iterations - 1]
@@ -319,6 +323,13 @@ class IncompleteRuns(PlotTest):
         result = self.plot(self.path("run.h5"), "-o", self.out)
         self.assert_figures(result, "accuracy.png")
         self.assertEqual(result.stderr.splitlines(), [self.note("run.h5", "complete", 2, 3)])
+
+    def test_clustered_failed_run(self):
+        make_run(self.path("run.h5"), rounds=4, done=2, topology="clustered")
+        result = self.plot(self.path("run.h5"), "-o", self.out)
+        self.assert_figures(result, "accuracy.png", "loss-per-cluster-clustered-baseline-clip1.png",
+                            "weight-difference-per-cluster-clustered-baseline-clip1.png")
+        self.assertEqual(result.stderr.splitlines(), [self.note("run.h5", "failed", 2, 4)])
 
     def test_seeds_of_different_length_share_a_figure(self):
         make_run(self.path("s0.h5"), seed=0)
