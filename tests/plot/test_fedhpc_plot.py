@@ -6,6 +6,7 @@ Builds its own small fedhpc-like HDF5 files with h5py, so it needs no C++ build.
     FEDHPC_PLOT_RUN a real fedhpc output file to plot as well (optional; those tests skip without it)
 Run with /usr/bin/python3 (h5py, numpy, matplotlib). Ends with "N passed, N failed".
 """
+import concurrent.futures
 import contextlib
 import importlib.machinery
 import importlib.util
@@ -373,15 +374,46 @@ class RealRun(PlotTest):
         self.assertIn(f"{path} is incomplete (status interrupted, {min(1, rounds)} of {rounds} rounds)", result.stderr)
 
 
+def flatten(suite):
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            yield from flatten(item)
+        else:
+            yield item
+
+
 def main():
     if MISSING:
         print(f"skipped: {MISSING} is missing for {sys.executable} (Debian: python3-h5py python3-matplotlib)")
         print("0 passed, 0 failed")
         return 0
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    passed = result.testsRun - failed - len(result.skipped) - len(result.expectedFailures)
+    # Each test runs the script in its own process and folder: run them side by side.
+    tests = list(flatten(unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])))
+
+    def run(test):
+        result = unittest.TestResult()
+        test(result)
+        return test, result
+
+    workers = max(2, min(8, 2 * (os.cpu_count() or 1)))
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        outcomes = list(pool.map(run, tests))
+    passed = failed = skipped = 0
+    for test, result in outcomes:
+        problems = result.failures + result.errors
+        if problems:
+            failed += 1
+            print(f"FAIL {test.id()}")
+            for _, trace in problems:
+                print("    " + trace.rstrip().replace("\n", "\n    "))
+        elif result.skipped:
+            skipped += 1
+            print(f"skip {test.id()}: {result.skipped[0][1]}")
+        else:
+            passed += 1
+            print(f"ok   {test.id()}")
+    if skipped:
+        print(f"{skipped} skipped")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
