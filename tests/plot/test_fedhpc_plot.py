@@ -1,0 +1,422 @@
+#!/usr/bin/python3
+"""Tests of fedhpc-plot's error handling and of incomplete runs (plain unittest).
+
+Builds its own small fedhpc-like HDF5 files with h5py, so it needs no C++ build.
+    FEDHPC_PLOT     the script under test (default: src/app/fedhpc-plot of this tree)
+    FEDHPC_PLOT_RUN a real fedhpc output file to plot as well (optional; those tests skip without it)
+Run with /usr/bin/python3 (h5py, numpy, matplotlib). Ends with "N passed, N failed".
+"""
+import concurrent.futures
+import contextlib
+import importlib.machinery
+import importlib.util
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.environ.get("FEDHPC_PLOT") or os.path.join(HERE, "..", "..", "src", "app", "fedhpc-plot")
+PREFIX = "fedhpc-plot: error: "
+
+try:
+    import h5py
+    import numpy as np
+    import matplotlib  # noqa: F401 - the script needs it
+    MISSING = None
+except ImportError as error:
+    MISSING = error.name
+
+CONFIG = """# fedhpc run configuration (fully resolved)
+scenario = baseline
+topology = {topology}
+monitor = {monitor}
+clip-norm = 1
+local-iterations = {iterations}
+rounds = {rounds}
+seed = {seed}
+"""
+
+
+def make_run(path, rounds=3, done=None, status=None, clients=4, monitor="every", iterations=2, topology="hierarchical",
+             seed=0, chunked=False, initial=0.1):
+    """A small file with fedhpc's layout; rows of rounds not finished hold NaN, as the writer leaves them."""
+    done = rounds if done is None else done
+    status = status or ("complete" if done == rounds else "failed")
+    rng = np.random.default_rng(seed)
+    layers = ["fc1.weight", "fc2.weight"]
+
+    def put(f, name, data):
+        data = np.asarray(data)
+        full = np.full(data.shape, np.nan, dtype=data.dtype) if data.dtype.kind == "f" else np.zeros_like(data)
+        if chunked:  # rows written so far only; the rest is the NaN fill value
+            ds = f.create_dataset(name, shape=data.shape, dtype=data.dtype, chunks=(1,) + data.shape[1:],
+                                  fillvalue=np.nan if data.dtype.kind == "f" else 0)
+        else:
+            ds = f.create_dataset(name, data=full)
+        return ds
+
+    with h5py.File(path, "w") as f:
+        f.attrs["config"] = CONFIG.format(topology=topology, monitor=monitor, iterations=iterations, rounds=rounds,
+                                          seed=seed)
+        f.attrs.update({"fedhpc_version": "0.1.0", "num_ranks": 1, "num_clients": clients, "seed": seed,
+                        "rounds": rounds, "rounds_completed": done, "status": status})
+        if status == "failed":
+            f.attrs["error"] = "injected failure"
+        acc = np.concatenate([[initial], np.linspace(0.2, 0.8, rounds)])
+        put(f, "global/test_accuracy", acc)[:done + 1] = acc[:done + 1]
+        put(f, "global/test_loss", 2.3 - acc)[:done + 1] = (2.3 - acc)[:done + 1]
+        agg = np.linspace(0.2, 0.8, rounds)
+        put(f, "global/aggregated_accuracy", agg)[:done] = agg[:done]
+        f.create_dataset("model/weight_layers", data=np.array(layers, dtype="S16"))
+        if topology == "hierarchical":
+            f.create_dataset("topology/edge_of_client", data=np.arange(clients) % 2)
+        if topology == "clustered":  # rounds not reached: -1, which must not become a cluster
+            clusters = np.full((rounds, clients), -1, dtype=np.int64)
+            clusters[:done] = (np.arange(clients) + np.arange(done)[:, None]) % 2
+            f.create_dataset("topology/cluster_of_client", data=clusters)
+        if monitor != "off":
+            slots = iterations if monitor == "every" else 1
+            f.require_group("clients").attrs["monitored_iterations"] = np.arange(slots) if monitor == "every" else [iterations - 1]
+            for name, shape in [("gsc", (rounds, slots, clients)), ("iteration_test_loss", (rounds, slots, clients)),
+                                ("update_l1", (rounds, slots, clients)),
+                                ("grad_mean_abs", (rounds, slots, clients, len(layers)))]:
+                values = rng.uniform(0.01, 1.0, shape).astype(np.float32)
+                put(f, "clients/" + name, values)[:done] = values[:done]
+
+
+def load_script():
+    loader = importlib.machinery.SourceFileLoader("fedhpc_plot", SCRIPT)
+    spec = importlib.util.spec_from_loader("fedhpc_plot", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+class PlotTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="fedhpc-plot-test-")
+        self.out = os.path.join(self.dir, "plots")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def plot(self, *args, warnings_as_errors=True):
+        """Run the script. By default numpy and matplotlib warnings become errors, so a warning
+        the script would otherwise hide (it silences them as a safety net) fails the test."""
+        env = dict(os.environ, MPLBACKEND="Agg")
+        if warnings_as_errors:
+            env["PYTHONWARNINGS"] = "error::RuntimeWarning,error::UserWarning"
+        return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    def assert_error(self, result, *needles):
+        self.assertEqual(result.returncode, 2, result.stderr)
+        lines = result.stderr.splitlines()
+        self.assertEqual(len(lines), 1, f"want one line on stderr, got:\n{result.stderr}")
+        self.assertTrue(lines[0].startswith(PREFIX), lines[0])
+        self.assertNotIn("Traceback", result.stderr)
+        for needle in needles:
+            self.assertIn(needle, lines[0])
+        return lines[0]
+
+    def assert_figures(self, result, *names):
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+        self.assertNotIn("Warning", result.stderr)
+        for name in names:
+            path = os.path.join(self.out, name)
+            self.assertTrue(os.path.isfile(path), f"{path} missing; stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+            self.assertGreater(os.path.getsize(path), 1000, path)
+            self.assertIn(path, result.stdout.splitlines())
+
+    def written(self):
+        return sorted(os.listdir(self.out)) if os.path.isdir(self.out) else []
+
+
+MONITOR_FIGURES = ["accuracy.png", "gsc-by-scenario.png", "loss-per-edge-hierarchical-baseline-clip1.png",
+                   "weight-difference-per-edge-hierarchical-baseline-clip1.png",
+                   "mean-gradient-per-layer-hierarchical-baseline-clip1.png"]
+
+
+class BadInput(PlotTest):
+    def test_missing_file(self):
+        missing = self.path("nope.h5")
+        self.assert_error(self.plot(missing, "-o", self.out), missing, "no such file")
+        self.assertFalse(os.path.exists(self.out), "no output folder for bad input")
+
+    def test_text_file(self):
+        with open(self.path("notes.txt"), "w") as f:
+            f.write("not hdf5\n")
+        self.assert_error(self.plot(self.path("notes.txt"), "-o", self.out), "notes.txt", "not an HDF5 file")
+
+    def test_empty_file(self):
+        open(self.path("empty.h5"), "w").close()
+        self.assert_error(self.plot(self.path("empty.h5"), "-o", self.out), "empty.h5", "empty")
+
+    def test_dev_null(self):
+        self.assert_error(self.plot("/dev/null", "-o", self.out), "/dev/null")
+
+    def test_directory(self):
+        self.assert_error(self.plot(self.dir, "-o", self.out), self.dir, "directory")
+
+    def test_hdf5_without_fedhpc_data(self):
+        with h5py.File(self.path("random.h5"), "w") as f:
+            f["x"] = np.arange(5)
+        self.assert_error(self.plot(self.path("random.h5"), "-o", self.out), "random.h5", "config")
+
+    def test_missing_test_accuracy(self):
+        make_run(self.path("run.h5"))
+        with h5py.File(self.path("run.h5"), "a") as f:
+            del f["global/test_accuracy"]
+        self.assert_error(self.plot(self.path("run.h5"), "-o", self.out), "run.h5", "/global/test_accuracy")
+
+    def test_test_accuracy_of_wrong_shape(self):
+        make_run(self.path("run.h5"))
+        with h5py.File(self.path("run.h5"), "a") as f:
+            del f["global/test_accuracy"]
+            f["global/test_accuracy"] = np.zeros((2, 2))
+        self.assert_error(self.plot(self.path("run.h5"), "-o", self.out), "run.h5", "/global/test_accuracy")
+
+    def config_of(self, value):
+        make_run(self.path("run.h5"))
+        with h5py.File(self.path("run.h5"), "a") as f:
+            f.attrs["config"] = value
+        self.assert_error(self.plot(self.path("run.h5"), "-o", self.out), "run.h5", "'config'", "string")
+
+    def test_config_is_an_int(self):
+        self.config_of(7)
+
+    def test_config_is_an_array(self):
+        self.config_of(np.arange(3))
+
+    def test_rounds_not_an_integer(self):
+        make_run(self.path("run.h5"))
+        with h5py.File(self.path("run.h5"), "a") as f:
+            f.attrs["rounds_completed"] = "three"
+        self.assert_error(self.plot(self.path("run.h5"), "-o", self.out), "run.h5", "rounds_completed")
+
+    def test_bad_file_among_good_ones(self):
+        make_run(self.path("good.h5"))
+        self.assert_error(self.plot(self.path("good.h5"), self.path("gone.h5"), "-o", self.out), "gone.h5")
+
+    def test_output_is_a_file(self):
+        make_run(self.path("run.h5"))
+        self.assert_error(self.plot(self.path("run.h5"), "-o", self.path("run.h5")), "-o", "run.h5", "not a folder")
+
+    def test_output_in_proc(self):
+        make_run(self.path("run.h5"))
+        self.assert_error(self.plot(self.path("run.h5"), "-o", "/proc/fedhpc-plot-test"), "-o /proc/fedhpc-plot-test")
+
+    def test_output_under_a_regular_file(self):
+        make_run(self.path("run.h5"))
+        with open(self.path("file"), "w") as f:
+            f.write("x")
+        target = self.path("file") + "/sub"
+        self.assert_error(self.plot(self.path("run.h5"), "-o", target), "-o " + target)
+
+    def test_unknown_option(self):
+        make_run(self.path("run.h5"))
+        self.assert_error(self.plot(self.path("run.h5"), "--frobnicate"), "--frobnicate")
+
+    def test_no_files(self):
+        self.assert_error(self.plot(), "files")
+
+    def test_unexpected_exception_is_one_line(self):
+        module = load_script()
+
+        def boom(argv):
+            raise RuntimeError("first line\nsecond line")
+
+        module.plot = boom
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            status = module.main([])
+        self.assertEqual(status, 2)
+        lines = stderr.getvalue().splitlines()
+        self.assertEqual(len(lines), 1, stderr.getvalue())
+        self.assertTrue(lines[0].startswith(PREFIX), lines[0])
+        self.assertIn("RuntimeError", lines[0])
+        self.assertIn("first line second line", lines[0])
+
+
+class CompleteRuns(PlotTest):
+    def test_monitored_run(self):
+        make_run(self.path("run.h5"))
+        result = self.plot(self.path("run.h5"), "-o", self.out, "--svg")
+        self.assert_figures(result, *MONITOR_FIGURES, "accuracy.svg")
+        self.assertEqual(result.stderr, "")
+
+    def test_seeds_share_a_figure_and_monitor_last(self):
+        for seed in range(3):
+            make_run(self.path(f"s{seed}.h5"), seed=seed, monitor="last", topology="centralized")
+        result = self.plot(*[self.path(f"s{seed}.h5") for seed in range(3)], "-o", self.out)
+        self.assert_figures(result, "accuracy.png", "gsc-by-scenario.png",
+                            "loss-per-all-clients-centralized-baseline-clip1.png")
+        self.assertEqual(result.stderr, "")
+
+    def test_unmonitored_run(self):
+        make_run(self.path("run.h5"), monitor="off")
+        result = self.plot(self.path("run.h5"), "-o", self.out)
+        self.assert_figures(result, "accuracy.png")
+        self.assertEqual(self.written(), ["accuracy.png"])
+
+    def test_one_round(self):
+        make_run(self.path("run.h5"), rounds=1)
+        self.assert_figures(self.plot(self.path("run.h5"), "-o", self.out), *MONITOR_FIGURES)
+
+    def test_list(self):
+        make_run(self.path("run.h5"))
+        result = self.plot("--list", self.path("run.h5"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("/clients/gsc ", result.stdout)
+        self.assertIn("status=complete", result.stdout)
+
+
+class IncompleteRuns(PlotTest):
+    def note(self, name, status, done, rounds):
+        return (f"fedhpc-plot: note: {self.path(name)} is incomplete (status {status}, {done} of {rounds} rounds); "
+                "plotting what exists")
+
+    def test_failed_after_one_round(self):
+        make_run(self.path("run.h5"), rounds=3, done=1)
+        result = self.plot(self.path("run.h5"), "-o", self.out)
+        self.assert_figures(result, *MONITOR_FIGURES)
+        self.assertEqual(result.stderr.splitlines(), [self.note("run.h5", "failed", 1, 3)])
+
+    def test_failed_before_any_round_draws_the_initial_accuracy(self):
+        make_run(self.path("run.h5"), rounds=3, done=0)
+        result = self.plot(self.path("run.h5"), "-o", self.out)
+        self.assert_figures(result, "accuracy.png")
+        self.assertEqual(self.written(), ["accuracy.png"], "no empty monitoring figures")
+        self.assertEqual(result.stderr.splitlines(), [self.note("run.h5", "failed", 0, 3)])
+
+    def test_nothing_at_all_to_plot(self):
+        make_run(self.path("run.h5"), rounds=3, done=0, initial=np.nan)
+        result = self.plot(self.path("run.h5"), "-o", self.out)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        lines = result.stderr.splitlines()
+        self.assertEqual(lines[0], self.note("run.h5", "failed", 0, 3))
+        self.assertEqual(len(lines), 2, result.stderr)
+        self.assertTrue(lines[1].startswith(PREFIX + "nothing to plot: "), lines[1])
+        self.assertIn("run.h5", lines[1])
+        self.assertEqual(self.written(), [])
+
+    def test_interrupted_partial_file(self):
+        make_run(self.path("run.h5.partial"), rounds=4, done=2, status="interrupted", chunked=True)
+        result = self.plot(self.path("run.h5.partial"), "-o", self.out)
+        self.assert_figures(result, *MONITOR_FIGURES)
+        self.assertEqual(result.stderr.splitlines(), [self.note("run.h5.partial", "interrupted", 2, 4)])
+
+    def test_running_with_nan_filled_chunks(self):
+        make_run(self.path("run.h5"), rounds=5, done=3, status="running", chunked=True)
+        result = self.plot(self.path("run.h5"), "-o", self.out)
+        self.assert_figures(result, *MONITOR_FIGURES)
+        self.assertEqual(result.stderr.splitlines(), [self.note("run.h5", "running", 3, 5)])
+
+    def test_complete_status_but_fewer_rounds(self):
+        make_run(self.path("run.h5"), rounds=3, done=2, status="complete")
+        result = self.plot(self.path("run.h5"), "-o", self.out)
+        self.assert_figures(result, "accuracy.png")
+        self.assertEqual(result.stderr.splitlines(), [self.note("run.h5", "complete", 2, 3)])
+
+    def test_clustered_failed_run(self):
+        make_run(self.path("run.h5"), rounds=4, done=2, topology="clustered")
+        result = self.plot(self.path("run.h5"), "-o", self.out)
+        self.assert_figures(result, "accuracy.png", "loss-per-cluster-clustered-baseline-clip1.png",
+                            "weight-difference-per-cluster-clustered-baseline-clip1.png")
+        self.assertEqual(result.stderr.splitlines(), [self.note("run.h5", "failed", 2, 4)])
+
+    def test_seeds_of_different_length_share_a_figure(self):
+        make_run(self.path("s0.h5"), seed=0)
+        make_run(self.path("s1.h5"), seed=1, done=1)
+        make_run(self.path("s2.h5"), seed=2, done=0)
+        result = self.plot(self.path("s0.h5"), self.path("s1.h5"), self.path("s2.h5"), "-o", self.out)
+        self.assert_figures(result, *MONITOR_FIGURES)
+        self.assertEqual(result.stderr.splitlines(),
+                         [self.note("s1.h5", "failed", 1, 3), self.note("s2.h5", "failed", 0, 3)])
+
+    def test_no_warnings_reach_the_output_by_default(self):
+        make_run(self.path("run.h5"), rounds=3, done=1)
+        result = self.plot(self.path("run.h5"), "-o", self.out, warnings_as_errors=False)
+        self.assert_figures(result, *MONITOR_FIGURES)
+        self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+
+
+@unittest.skipUnless(os.environ.get("FEDHPC_PLOT_RUN"), "FEDHPC_PLOT_RUN (a real fedhpc output file) not set")
+class RealRun(PlotTest):
+    def test_real_file(self):
+        result = self.plot(os.environ["FEDHPC_PLOT_RUN"], "-o", self.out)
+        self.assert_figures(result, "accuracy.png")
+
+    def test_real_file_cut_to_one_round(self):
+        path = self.path("cut.h5.partial")
+        shutil.copyfile(os.environ["FEDHPC_PLOT_RUN"], path)
+        with h5py.File(path, "a") as f:
+            rounds = int(f.attrs["rounds"])
+            f.attrs["status"] = "interrupted"
+            f.attrs["rounds_completed"] = min(1, rounds)
+
+            def blank(name, obj):  # what the writer leaves for rounds not reached
+                if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" and obj.ndim >= 1:
+                    first = 2 if obj.shape[0] == rounds + 1 else 1 if obj.shape[0] == rounds else None
+                    if first is not None and obj.shape[0] > first:
+                        obj[first:] = np.nan
+
+            f.visititems(blank)
+        result = self.plot(path, "-o", self.out)
+        self.assert_figures(result, "accuracy.png")
+        self.assertIn(f"{path} is incomplete (status interrupted, {min(1, rounds)} of {rounds} rounds)", result.stderr)
+
+
+def flatten(suite):
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            yield from flatten(item)
+        else:
+            yield item
+
+
+def main():
+    if MISSING:
+        print(f"skipped: {MISSING} is missing for {sys.executable} (Debian: python3-h5py python3-matplotlib)")
+        print("0 passed, 0 failed")
+        return 0
+    # Each test runs the script in its own process and folder: run them side by side.
+    tests = list(flatten(unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])))
+
+    def run(test):
+        result = unittest.TestResult()
+        test(result)
+        return test, result
+
+    workers = max(2, min(8, 2 * (os.cpu_count() or 1)))
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        outcomes = list(pool.map(run, tests))
+    passed = failed = skipped = 0
+    for test, result in outcomes:
+        problems = result.failures + result.errors
+        if problems:
+            failed += 1
+            print(f"FAIL {test.id()}")
+            for _, trace in problems:
+                print("    " + trace.rstrip().replace("\n", "\n    "))
+        elif result.skipped:
+            skipped += 1
+            print(f"skip {test.id()}: {result.skipped[0][1]}")
+        else:
+            passed += 1
+            print(f"ok   {test.id()}")
+    if skipped:
+        print(f"{skipped} skipped")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
