@@ -38,8 +38,10 @@ int dispatch(int argc, char** argv, const fedhpc::mpi::Comm& world) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before MPI_Init, so a file-size limit met while MPI starts is an error
+  // too; again after it, so these handlers are the ones in force.
+  fedhpc::install_interrupt_handlers();
   MPI_Init(&argc, &argv);
-  // After MPI_Init, so these handlers are the ones in force.
   fedhpc::install_interrupt_handlers();
   int status = 0;
   try {
