@@ -32,7 +32,9 @@ RunOptions tiny_run(const std::string& topology, const std::string& output) {
   o.synthetic_noise = 0.3;
   if (topology == "hierarchical") o.edges = 2;
   if (topology == "ring") o.rings = 2;
+  if (topology == "ring") o.conv_init = "uniform:-0.123456789:0.3";  // the resolved scenario is stored too
   if (topology == "clustered") o.cluster_min_size = 2;
+  if (topology == "clustered") o.clip_norm = "0.0123456789";
   if (topology == "gossip") o.scenario = "vanishing";
   return o;
 }
