@@ -162,6 +162,9 @@ std::string format_value(const Target& target) {
 // Allowed numeric ranges. validate() checks every numeric option against this
 // table, so a value that passes also fits the float the run converts many of
 // them to (lr, leaky-slope, eps, synthetic-noise, ...). --seed is any uint64.
+// --lr goes up to 1e20 because divergence is studied on purpose (the
+// non-finite tests use it); Adam's lr / (1 - beta1) stays below 1e36, inside
+// float.
 struct Range {
   double low, high;
   bool open_low = false, open_high = false;
@@ -177,7 +180,7 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"shards-per-client", {1, 1e6}},    {"local-test-fraction", {0, 1, false, true}},
       {"participation", {0, 1, true}},    {"concept-shift", {1, 1e8}},
       {"hidden", {1, 1e6}},               {"leaky-slope", {0, 1e3}},
-      {"lr", {0, 1e4, true}},             {"momentum", {0, 1, false, true}},
+      {"lr", {0, 1e20, true}},             {"momentum", {0, 1, false, true}},
       {"beta1", {0, 1, false, true}},     {"beta2", {0, 1, false, true}},
       {"eps", {0, 1, true}},              {"batch-size", {0, 1e8}},
       {"local-iterations", {1, 1e8}},     {"iteration-steps", {0, 1e9}},
@@ -536,7 +539,9 @@ void check_clip_norm(const std::string& text) {
 
 // Limits that depend on another option.
 void check_combinations(const RunOptions& o) {
-  require(o.concept_shift <= o.clients, "concept-shift", "must be in [1, clients]");
+  require(o.concept_shift <= o.clients, "concept-shift",
+          "must be in [1, clients]; got " + std::to_string(o.concept_shift) + " with --clients " +
+              std::to_string(o.clients));
   if (o.topology == "hierarchical")
     require(o.edges <= o.clients, "edges", std::to_string(o.edges) + " edges for " + std::to_string(o.clients) +
                                                " clients; need edges <= clients");
