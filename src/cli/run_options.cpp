@@ -2,16 +2,24 @@
 
 #include <boost/program_options.hpp>
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <functional>
-#include <iomanip>
-#include <limits>
+#include <map>
 #include <sstream>
+#include <string_view>
 #include <variant>
 
 #include "fedhpc/aggregation/aggregator.hpp"
 #include "fedhpc/core/error.hpp"
+#include "fedhpc/data/dataset.hpp"
+#include "fedhpc/data/partition.hpp"
+#include "fedhpc/model/model.hpp"
 #include "fedhpc/topology/topology.hpp"
 
 namespace po = boost::program_options;
@@ -99,7 +107,9 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
        {{"output", &o.output, "HDF5 output file"},
         {"overwrite", &o.overwrite, "replace an existing output file"},
         {"save-weights", &o.save_weights, "none | global | clients"},
-        {"quiet", &o.quiet, "no per-round progress lines"}}},
+        {"quiet", &o.quiet, "no per-round progress lines"},
+        {"max-output-gb", &o.max_output_gb,
+         "refuse a run whose output file would exceed this size (0 = only the free-space check)"}}},
       {"Monitoring",
        {{"monitor", &o.monitor, "off | every | last: gradient diagnostics after every local iteration or the last"},
         {"on-nonfinite", &o.on_nonfinite, "skip | keep | abort: what a client with NaN/Inf values does"},
@@ -110,89 +120,336 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
   };
 }
 
-template <class T>
-po::typed_value<T>* value_for(T* target) {
-  return po::value<T>(target)->default_value(*target);
+// Options that belong to one topology: rejected when given for another, and
+// left out of another topology's INI dump.
+const std::vector<std::pair<std::string, std::vector<std::string>>>& topology_owned() {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> owned = {
+      {"hierarchical", {"edges", "edge-assignment", "edge-interval"}},
+      {"ring", {"rings", "ring-grouping"}},
+      {"clustered", {"recluster-every", "cluster-threshold", "cluster-min-size", "trim-fraction"}},
+      {"gossip", {"gossip-graph", "gossip-k"}},
+  };
+  return owned;
 }
 
-po::typed_value<double>* value_for(double* target) {
-  std::ostringstream text;
-  text << *target;
-  return po::value<double>(target)->default_value(*target, text.str());
+// The topology that owns option `name`, or "" if every topology uses it.
+std::string owner_of(const std::string& name) {
+  for (const auto& [topology, names] : topology_owned())
+    if (std::find(names.begin(), names.end(), name) != names.end()) return topology;
+  return "";
 }
 
-po::typed_value<bool>* value_for(bool* target) {
-  return po::value<bool>(target)->default_value(*target)->implicit_value(true);
-}
-
-po::options_description describe(RunOptions& o, std::string* config_file) {
-  po::options_description all("fedhpc run options");
-  po::options_description general("General");
-  general.add_options()("help,h", "show this help")(
-      "config", po::value<std::string>(config_file), "INI file of options (key = value); the command line wins");
-  all.add(general);
-  for (auto& [title, specs] : option_table(o)) {
-    po::options_description group(title);
-    for (auto& spec : specs)
-      std::visit([&](auto* t) { group.add_options()(spec.name, value_for(t), spec.help); }, spec.target);
-    all.add(group);
-  }
-  return all;
+// Shortest text that parses back to the same double (std::to_chars), so the
+// INI dump shows 0.3 rather than 0.29999999999999999.
+std::string format_double(double value) {
+  char buf[64];
+  const auto result = std::to_chars(buf, buf + sizeof buf, value);
+  return std::string(buf, result.ptr);
 }
 
 std::string format_value(const Target& target) {
-  std::ostringstream out;
-  std::visit(
-      [&](auto* t) {
+  return std::visit(
+      [](auto* t) -> std::string {
         using T = std::decay_t<decltype(*t)>;
-        if constexpr (std::is_same_v<T, bool>) {
-          out << (*t ? "true" : "false");
-        } else if constexpr (std::is_same_v<T, double>) {
-          out << std::setprecision(17) << *t;
-        } else {
-          out << *t;
-        }
+        if constexpr (std::is_same_v<T, bool>) return *t ? "true" : "false";
+        else if constexpr (std::is_same_v<T, double>) return format_double(*t);
+        else if constexpr (std::is_same_v<T, std::string>) return *t;
+        else return std::to_string(*t);
       },
       target);
-  return out.str();
+}
+
+// Allowed numeric ranges. validate() checks every numeric option against this
+// table, so a value that passes also fits the float the run converts many of
+// them to (lr, leaky-slope, eps, synthetic-noise, ...). --seed is any uint64.
+// --lr goes up to 1e20 because divergence is studied on purpose (the
+// non-finite tests use it); Adam's lr / (1 - beta1) stays below 1e36, inside
+// float.
+struct Range {
+  double low, high;
+  bool open_low = false, open_high = false;
+};
+
+const std::map<std::string, Range>& numeric_ranges() {
+  static const std::map<std::string, Range> ranges = {
+      {"max-train-samples", {0, 1e9}},    {"max-test-samples", {0, 1e9}},
+      {"synthetic-train-samples", {1, 1e8}}, {"synthetic-test-samples", {1, 1e8}},
+      {"synthetic-classes", {2, 1e4}},    {"synthetic-side", {4, 4096}},
+      {"synthetic-noise", {0, 1e3}},      {"clients", {1, 1e8}},
+      {"dirichlet-alpha", {0, 1e6, true}}, {"dirichlet-min-samples", {0, 1e8}},
+      {"shards-per-client", {1, 1e6}},    {"local-test-fraction", {0, 1, false, true}},
+      {"participation", {0, 1, true}},    {"concept-shift", {1, 1e8}},
+      {"hidden", {1, 1e6}},               {"leaky-slope", {0, 1e3}},
+      {"lr", {0, 1e20, true}},             {"momentum", {0, 1, false, true}},
+      {"beta1", {0, 1, false, true}},     {"beta2", {0, 1, false, true}},
+      {"eps", {0, 1, true}},              {"batch-size", {0, 1e8}},
+      {"local-iterations", {1, 1e8}},     {"iteration-steps", {0, 1e9}},
+      {"threads", {1, 4096}},             {"rounds", {1, 1e8}},
+      {"eval-batch-size", {1, 1e7}},      {"max-memory-gb", {0, 1e6, true}},
+      {"edges", {1, 1e8}},                {"edge-interval", {1, 1e8}},
+      {"rings", {1, 1e8}},                {"recluster-every", {1, 1e8}},
+      {"cluster-threshold", {0, 1e15, true}}, {"cluster-min-size", {1, 1e8}},
+      {"trim-fraction", {0, 0.5, false, true}}, {"gossip-k", {1, 1e8}},
+      {"max-output-gb", {0, 1e9}},        {"fail-at-round", {0, 1e8}},
+  };
+  return ranges;
+}
+
+// "an integer in [1, 100000000]" or "a finite number in (0, 10000]".
+std::string describe_range(const Range& r, bool integer) {
+  const auto bound = [&](double v) { return integer ? std::to_string(std::int64_t(v)) : format_double(v); };
+  return std::string(integer ? "an integer in " : "a finite number in ") + (r.open_low ? "(" : "[") +
+         bound(r.low) + ", " + bound(r.high) + (r.open_high ? ")" : "]");
+}
+
+// NaN fails every comparison, so it is never in range.
+bool in_range(double v, const Range& r) {
+  return (r.open_low ? v > r.low : v >= r.low) && (r.open_high ? v < r.high : v <= r.high);
+}
+
+// What option `name` accepts, for messages about text that does not parse.
+std::string expected_text(const std::string& name, const Target& target) {
+  const auto it = numeric_ranges().find(name);
+  if (std::holds_alternative<bool*>(target)) return "true|false";
+  if (std::holds_alternative<std::uint64_t*>(target)) return "an integer in [0, 18446744073709551615]";
+  if (it != numeric_ranges().end()) return describe_range(it->second, !std::holds_alternative<double*>(target));
+  return std::holds_alternative<double*>(target) ? "a number" : "an integer";
+}
+
+// Whole-text conversions; from_chars takes no sign '+', so one is skipped.
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+  if (text.size() > 1 && text[0] == '+' && text[1] != '-') text.remove_prefix(1);
+  const auto end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, out);
+  return !text.empty() && ec == std::errc() && ptr == end;
+}
+
+bool parse_bool(const std::string& text, bool& out) {
+  static const std::vector<std::string> yes = {"true", "yes", "on", "1"}, no = {"false", "no", "off", "0"};
+  std::string lower = text;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  out = std::find(yes.begin(), yes.end(), lower) != yes.end();
+  return out || std::find(no.begin(), no.end(), lower) != no.end();
+}
+
+// Stores one option's text in its field. `where` prefixes the message for
+// values from a config file ("--config 'F': line N: ").
+void assign(const std::string& name, const std::string& text, const Target& target, const std::string& where) {
+  const bool ok = std::visit(
+      [&](auto* t) {
+        using T = std::decay_t<decltype(*t)>;
+        if constexpr (std::is_same_v<T, std::string>) return *t = text, true;
+        else if constexpr (std::is_same_v<T, bool>) return parse_bool(text, *t);
+        else return parse_number(text, *t);
+      },
+      target);
+  if (!ok)
+    throw InputError(where + "--" + name + ": expected " + expected_text(name, target) + "; got " +
+                     quote_input(text));
+}
+
+po::typed_value<std::string>* text_value(const Target& target) {
+  auto* value = po::value<std::string>()->default_value(format_value(target));
+  if (std::holds_alternative<bool*>(target)) value->implicit_value("true");
+  return value;
+}
+
+// Every value is parsed as text by boost and converted by assign(), so bad
+// values are reported with the option's allowed range and quoted safely.
+po::options_description describe(RunOptions& o) {
+  po::options_description all("fedhpc run options");
+  po::options_description general("General");
+  general.add_options()("help,h", "show this help")(
+      "config", po::value<std::string>(),
+      "INI file of options (key = value, optional [run] header); the command line wins");
+  all.add(general);
+  for (auto& [title, specs] : option_table(o)) {
+    po::options_description group(title);
+    for (auto& spec : specs) group.add_options()(spec.name, text_value(spec.target), spec.help);
+    all.add(group);
+  }
+  return all;
 }
 
 void require(bool ok, const std::string& option, const std::string& message) {
   if (!ok) throw InputError("--" + option + ": " + message);
 }
 
+// Boost's messages can echo raw user text; these keep the option's name and
+// quote or escape the rest.
+po::variables_map parse_command_line(const std::vector<std::string>& args, const po::options_description& desc) {
+  if (std::find(args.begin(), args.end(), "--") != args.end())
+    throw InputError("unexpected '--': fedhpc run takes no positional arguments, only --option value");
+  po::options_description all;
+  all.add(desc).add_options()("positional", po::value<std::vector<std::string>>());
+  po::positional_options_description positional;
+  positional.add("positional", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  } catch (const po::unknown_option& e) {
+    throw InputError(quote_input(e.get_option_name()) + ": unknown option; see fedhpc run --help");
+  } catch (const po::error& e) {
+    const std::string what = quote_input(e.what(), 200);
+    throw InputError(what.substr(1, what.size() - 2));
+  }
+  if (vm.count("positional"))
+    throw InputError("unexpected argument " + quote_input(vm["positional"].as<std::vector<std::string>>()[0]) +
+                     ": fedhpc run takes no positional arguments, only --option value");
+  return vm;
+}
+
+constexpr std::size_t kMaxConfigBytes = 1 << 20;
+
+// The text of a config file, without a UTF-8 byte-order mark. Only a short
+// regular file is read: a directory or a device (/dev/zero) is refused before
+// opening it.
+std::string read_config_text(const std::string& path, const std::string& label) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (!fs::exists(status))
+    throw InputError(label + ": cannot open (" + (ec ? ec.message() : "no such file") + ")");
+  if (fs::is_directory(status)) throw InputError(label + ": is a directory; expected an INI file");
+  if (!fs::is_regular_file(status)) throw InputError(label + ": is not a regular file; expected an INI file");
+  std::ifstream in(path, std::ios::binary);
+  std::string text(kMaxConfigBytes + 1, '\0');
+  if (in) in.read(text.data(), std::streamsize(text.size()));
+  if (!in && !in.eof()) throw InputError(label + ": cannot be read (" + std::strerror(errno) + ")");
+  text.resize(std::size_t(in.gcount()));
+  if (text.size() > kMaxConfigBytes)
+    throw InputError(label + ": is larger than 1 MiB; a config file is a short list of key = value lines");
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+  return text;
+}
+
+struct ConfigLine {
+  std::string key, value;
+  int line;
+};
+
+std::string trim(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+// Text is printable ASCII, tabs and UTF-8 bytes; NUL and other control bytes
+// mean a binary file.
+bool is_text(const std::string& line) {
+  return std::all_of(line.begin(), line.end(), [](unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); });
+}
+
+// '#' starts a comment at the line start or after a blank, so a value such
+// as a file name may contain '#'.
+std::string strip_comment(const std::string& line) {
+  for (std::size_t i = 0; i < line.size(); ++i)
+    if (line[i] == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) return line.substr(0, i);
+  return line;
+}
+
+// One config line: nothing, the single [run] header, or key = value.
+bool parse_config_line(std::string text, int n, bool& seen_run, const std::string& label, ConfigLine& out) {
+  const std::string where = label + ": line " + std::to_string(n);
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (!is_text(text)) throw InputError(where + " is not text (binary or NUL bytes); expected key = value lines");
+  text = trim(strip_comment(text));
+  if (text.empty()) return false;
+  if (text[0] == '[') {
+    if (text != "[run]" || seen_run)
+      throw InputError(where + ": section " + quote_input(text) + " is not supported; only one [run] header");
+    return seen_run = true, false;
+  }
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || trim(text.substr(0, eq)).empty())
+    throw InputError(where + ": expected key = value; got " + quote_input(text));
+  out = {trim(text.substr(0, eq)), trim(text.substr(eq + 1)), n};
+  if (out.key == "config")
+    throw InputError(where + ": nested configs are not supported (config = ...); put the options in this file");
+  return true;
+}
+
+std::vector<ConfigLine> parse_config_text(const std::string& text, const std::string& label) {
+  std::vector<ConfigLine> lines;
+  std::istringstream in(text);
+  std::string raw;
+  bool seen_run = false;
+  ConfigLine entry;
+  for (int n = 1; std::getline(in, raw); ++n)
+    if (parse_config_line(raw, n, seen_run, label, entry)) lines.push_back(entry);
+  return lines;
+}
+
+// Every table option by name.
+std::map<std::string, Target> targets_of(RunOptions& o) {
+  std::map<std::string, Target> targets;
+  for (auto& [title, specs] : option_table(o))
+    for (auto& spec : specs) targets.emplace(spec.name, spec.target);
+  return targets;
+}
+
+struct Setting {
+  std::string text;
+  std::string where;  // "" on the command line, else "--config 'F': line N: "
+  int line = 0;
+};
+
+// Adds the config file's settings that the command line did not set.
+void add_config(const std::string& path, const std::map<std::string, Target>& targets,
+                std::map<std::string, Setting>& settings) {
+  const std::string label = "--config " + quote_input(path, 256);
+  std::map<std::string, int> seen;
+  for (const auto& entry : parse_config_text(read_config_text(path, label), label)) {
+    const std::string where = label + ": line " + std::to_string(entry.line) + ": ";
+    if (!targets.count(entry.key)) throw InputError(where + "unknown option " + quote_input(entry.key));
+    if (const auto [it, fresh] = seen.emplace(entry.key, entry.line); !fresh)
+      throw InputError(where + "--" + entry.key + " is already set on line " + std::to_string(it->second));
+    settings.emplace(entry.key, Setting{entry.value, where, entry.line});
+  }
+}
+
 }  // namespace
+
+std::string quote_input(const std::string& text, std::size_t max) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (out.size() >= max) return "'" + out + "...'";
+    if (c >= 0x20 && c < 0x7f) {
+      out += char(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    }
+  }
+  return "'" + out + "'";
+}
 
 ParsedRun parse_run_options(const std::vector<std::string>& args) {
   ParsedRun parsed;
-  std::string config_file;
-  auto desc = describe(parsed.options, &config_file);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    if (vm.count("help")) {
-      std::ostringstream text;
-      text << "Usage: fedhpc run [--config FILE.ini] [--option value ...]\n\n" << desc;
-      parsed.help = true;
-      parsed.help_text = text.str();
-      return parsed;
-    }
-    if (vm.count("config")) {
-      config_file = vm["config"].as<std::string>();
-      std::ifstream in(config_file);
-      if (!in) throw InputError("--config: cannot open " + config_file);
-      try {
-        po::store(po::parse_config_file(in, desc, false), vm);
-      } catch (const po::error& e) {
-        throw InputError("--config " + config_file + ": " + e.what());
-      }
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw InputError(e.what());
+  auto desc = describe(parsed.options);
+  const auto vm = parse_command_line(args, desc);
+  if (vm.count("help")) {
+    std::ostringstream text;
+    text << "Usage: fedhpc run [--config FILE.ini] [--option value ...]\n\n" << desc;
+    parsed.help = true;
+    parsed.help_text = text.str();
+    return parsed;
   }
+  auto& o = parsed.options;
+  const auto targets = targets_of(o);
+  std::map<std::string, Setting> settings;
   for (const auto& [name, value] : vm)
-    if (!value.defaulted() && name != "config" && name != "help") parsed.options.given.push_back(name);
+    if (!value.defaulted() && targets.count(name)) settings[name] = {value.as<std::string>(), ""};
+  if (vm.count("config")) {
+    o.config_file = vm["config"].as<std::string>();
+    add_config(o.config_file, targets, settings);
+  }
+  for (const auto& [name, setting] : settings) {
+    assign(name, setting.text, targets.at(name), setting.where);
+    o.given.push_back(name);
+  }
   return parsed;
 }
 
@@ -204,35 +461,87 @@ namespace {
 
 // Options that only make sense with one topology.
 void check_topology_options(const RunOptions& o) {
-  const std::vector<std::pair<std::string, std::vector<std::string>>> owned = {
-      {"hierarchical", {"edges", "edge-assignment", "edge-interval"}},
-      {"ring", {"rings", "ring-grouping"}},
-      {"clustered", {"recluster-every", "cluster-threshold", "cluster-min-size", "trim-fraction"}},
-      {"gossip", {"gossip-graph", "gossip-k"}},
-  };
-  for (const auto& [topology, names] : owned)
+  for (const auto& [topology, names] : topology_owned())
     for (const auto& name : names)
       if (o.topology != topology && o.was_given(name))
         throw InputError("--" + name + ": only applies to --topology " + topology + " (this run is " + o.topology +
                          ")");
 }
 
-}  // namespace
+// Every numeric option against numeric_ranges().
+void check_ranges(const RunOptions& options) {
+  RunOptions copy = options;
+  for (auto& [title, specs] : option_table(copy))
+    for (auto& spec : specs) {
+      const auto it = numeric_ranges().find(spec.name);
+      if (it == numeric_ranges().end()) continue;
+      const bool integer = !std::holds_alternative<double*>(spec.target);
+      const double value = std::visit([](auto* t) -> double {
+        if constexpr (std::is_arithmetic_v<std::decay_t<decltype(*t)>>) return double(*t);
+        else return std::nan("");
+      }, spec.target);
+      require(in_range(value, it->second), spec.name,
+              "must be " + describe_range(it->second, integer) + "; got " + format_value(spec.target));
+    }
+}
 
-void validate(const RunOptions& o) {
-  topology::topology_registry().get(o.topology, "topology");
-  aggregation::aggregator_registry().get(o.aggregator, "aggregator");
-  check_topology_options(o);
-  require(o.concept_shift >= 1 && o.concept_shift <= o.clients, "concept-shift", "must be in [1, clients]");
-  require(o.edges >= 1, "edges", "must be at least 1");
-  require(o.edge_interval >= 1, "edge-interval", "must be at least 1");
-  require(o.rings >= 1, "rings", "must be at least 1");
-  require(o.recluster_every >= 1, "recluster-every", "must be at least 1");
-  require(o.cluster_threshold > 0.0, "cluster-threshold", "must be > 0");
-  require(o.cluster_min_size >= 1, "cluster-min-size", "must be at least 1");
-  require(o.trim_fraction >= 0.0 && o.trim_fraction < 0.5, "trim-fraction", "must be in [0, 0.5)");
-  require(o.gossip_k >= 1, "gossip-k", "must be at least 1");
-  require(o.max_memory_gb > 0.0, "max-memory-gb", "must be > 0");
+// One of `allowed` ("a|b|c"); the user's text is quoted in the message.
+void check_choice(const std::string& value, const std::string& option, const std::string& allowed) {
+  const std::string padded = "|" + allowed + "|";
+  require(value.find('|') == std::string::npos && padded.find("|" + value + "|") != std::string::npos, option,
+          "unknown value " + quote_input(value) + "; allowed: " + allowed);
+}
+
+// Named choices are checked here, before any data is loaded, so the user's
+// text is quoted; the lists mirror the modules that use them.
+void check_choices(const RunOptions& o) {
+  check_choice(o.dataset, "dataset", data::dataset_registry().allowed());
+  check_choice(o.normalize, "normalize", "none|standard");
+  check_choice(o.partition, "partition", data::partitioner_registry().allowed());
+  check_choice(o.model, "model", model::model_registry().allowed());
+  check_choice(o.scenario, "scenario", "baseline|exploding|vanishing");
+  check_choice(o.activation, "activation", "scenario|relu|leaky-relu|tanh");
+  check_choice(o.conv_bias_init, "conv-bias-init", "scenario|zero|uniform");
+  check_choice(o.optimizer, "optimizer", "adam|sgd");
+  check_choice(o.topology, "topology", topology::topology_registry().allowed());
+  check_choice(o.aggregator, "aggregator", aggregation::aggregator_registry().allowed());
+  check_choice(o.edge_assignment, "edge-assignment", "contiguous|label-balanced");
+  check_choice(o.ring_grouping, "ring-grouping", "contiguous|random|label-diverse");
+  check_choice(o.gossip_graph, "gossip-graph", "ring|torus|random-k|complete");
+  check_choice(o.save_weights, "save-weights", "none|global|clients");
+  check_choice(o.monitor, "monitor", "off|every|last");
+  check_choice(o.on_nonfinite, "on-nonfinite", "skip|keep|abort");
+  require(!o.output.empty(), "output", "must name a file");
+}
+
+constexpr double kMaxInitBound = 1e3;
+
+// scenario | glorot | uniform:LOW:HIGH with finite |bounds| <= 1e3: larger
+// ones overflow the float weights.
+void check_conv_init(const std::string& text) {
+  if (text == "scenario" || text == "glorot") return;
+  const std::string got = "; got " + quote_input(text);
+  require(text.rfind("uniform:", 0) == 0, "conv-init", "allowed: scenario|glorot|uniform:LOW:HIGH" + got);
+  const std::string_view bounds = std::string_view(text).substr(8);
+  const auto colon = bounds.find(':');
+  double low = 0, high = 0;
+  const bool parsed = colon != std::string_view::npos && parse_number(bounds.substr(0, colon), low) &&
+                      parse_number(bounds.substr(colon + 1), high);
+  require(parsed && std::abs(low) <= kMaxInitBound && std::abs(high) <= kMaxInitBound && low < high, "conv-init",
+          "uniform:LOW:HIGH needs finite numbers in [-1000, 1000] with LOW < HIGH" + got);
+}
+
+void check_clip_norm(const std::string& text) {
+  double value = 0;
+  require(text == "scenario" || (parse_number(std::string_view(text), value) && value >= 0 && value <= 1e6),
+          "clip-norm", "allowed: scenario or a finite number in [0, 1e+06] (0 = off); got " + quote_input(text));
+}
+
+// Limits that depend on another option.
+void check_combinations(const RunOptions& o) {
+  require(o.concept_shift <= o.clients, "concept-shift",
+          "must be in [1, clients]; got " + std::to_string(o.concept_shift) + " with --clients " +
+              std::to_string(o.clients));
   if (o.topology == "hierarchical")
     require(o.edges <= o.clients, "edges", std::to_string(o.edges) + " edges for " + std::to_string(o.clients) +
                                                " clients; need edges <= clients");
@@ -241,50 +550,66 @@ void validate(const RunOptions& o) {
                                                " clients; need rings <= clients");
   if (o.topology == "ring" || o.topology == "clustered")
     require(o.participation == 1.0, "participation", "must be 1 with --topology " + o.topology);
-  require(o.clients >= 1, "clients", "must be at least 1");
-  require(o.rounds >= 1, "rounds", "must be at least 1");
-  require(o.local_iterations >= 1, "local-iterations", "must be at least 1");
-  require(o.iteration_steps >= 0, "iteration-steps", "must be >= 0 (0 = one pass)");
-  require(o.batch_size >= 0, "batch-size", "must be >= 0 (0 = full batch)");
-  require(o.participation > 0.0 && o.participation <= 1.0, "participation", "must be in (0, 1]");
-  require(o.local_test_fraction >= 0.0 && o.local_test_fraction < 1.0, "local-test-fraction",
-          "must be in [0, 1)");
-  require(o.lr > 0.0 && std::isfinite(o.lr), "lr", "must be a positive number");
-  require(o.momentum >= 0.0 && o.momentum < 1.0, "momentum", "must be in [0, 1)");
-  require(o.beta1 >= 0.0 && o.beta1 < 1.0, "beta1", "must be in [0, 1)");
-  require(o.beta2 >= 0.0 && o.beta2 < 1.0, "beta2", "must be in [0, 1)");
-  require(o.eps > 0.0, "eps", "must be > 0");
-  require(o.threads >= 1, "threads", "must be at least 1");
-  require(o.dirichlet_alpha > 0.0, "dirichlet-alpha", "must be > 0");
-  require(o.shards_per_client >= 1, "shards-per-client", "must be at least 1");
-  require(o.hidden >= 1, "hidden", "must be at least 1");
-  require(o.eval_batch_size >= 1, "eval-batch-size", "must be at least 1");
-  require(o.max_train_samples >= 0, "max-train-samples", "must be >= 0 (0 = all)");
-  require(o.max_test_samples >= 0, "max-test-samples", "must be >= 0 (0 = all)");
-  require(o.synthetic_classes >= 2, "synthetic-classes", "must be at least 2");
-  require(o.synthetic_side >= 4, "synthetic-side", "must be at least 4");
-  require(o.synthetic_train_samples >= 1, "synthetic-train-samples", "must be at least 1");
-  require(o.synthetic_test_samples >= 1, "synthetic-test-samples", "must be at least 1");
-  require(o.synthetic_noise >= 0.0, "synthetic-noise", "must be >= 0");
-  require(o.optimizer == "adam" || o.optimizer == "sgd", "optimizer",
-          "unknown value '" + o.optimizer + "'; allowed: adam|sgd");
-  require(o.save_weights == "none" || o.save_weights == "global" || o.save_weights == "clients",
-          "save-weights", "unknown value '" + o.save_weights + "'; allowed: none|global|clients");
-  require(!o.output.empty(), "output", "must name a file");
-  require(o.monitor == "off" || o.monitor == "every" || o.monitor == "last", "monitor",
-          "unknown value '" + o.monitor + "'; allowed: off|every|last");
-  require(o.on_nonfinite == "skip" || o.on_nonfinite == "keep" || o.on_nonfinite == "abort", "on-nonfinite",
-          "unknown value '" + o.on_nonfinite + "'; allowed: skip|keep|abort");
-  require(o.fail_at_round >= 0, "fail-at-round", "must be >= 0 (0 = never)");
 }
 
+// Parameter count of the model (mirrors the layouts in src/model/models.cpp).
+double model_parameters(const RunOptions& o) {
+  const bool synthetic = o.dataset == "synthetic";
+  const double side = synthetic ? o.synthetic_side : 28, classes = synthetic ? o.synthetic_classes : 10;
+  const double in = side * side, hidden = double(o.hidden);
+  if (o.model == "mlp") return in * hidden + hidden + classes * hidden + classes;
+  if (o.model == "logreg") return in * classes + classes;
+  const double cells = std::max(0.0, std::floor((std::floor((side - 2) / 2) - 2) / 2));  // seed-cnn
+  return 32 * 9 + 32 + 64 * 32 * 9 + 64 + classes * 64 * cells * cells + classes;
+}
+
+// A static estimate of what every rank holds before the first round: the
+// synthetic data set (float pixels) and the model's weights, gradients and
+// two Adam moments. It refuses runs that would only fail later, out of memory.
+void check_memory(const RunOptions& o) {
+  const double side = o.synthetic_side;
+  const double samples = double(o.synthetic_train_samples) + double(o.synthetic_test_samples);
+  const double data_gb = o.dataset == "synthetic" ? samples * side * side * 4 / 1e9 : 0.0;
+  const double model_gb = model_parameters(o) * 4 * 4 / 1e9;
+  if (data_gb + model_gb <= o.max_memory_gb) return;
+  std::string culprit = o.model == "mlp" ? "hidden" : "synthetic-side";
+  if (data_gb >= model_gb)
+    culprit = o.synthetic_train_samples >= o.synthetic_test_samples ? "synthetic-train-samples"
+                                                                    : "synthetic-test-samples";
+  char figures[160];
+  std::snprintf(figures, sizeof figures, "the data set and model need about %.3g GB (data %.3g GB, model %.3g GB)",
+                data_gb + model_gb, data_gb, model_gb);
+  require(false, culprit,
+          std::string(figures) + ", more than --max-memory-gb " + format_double(o.max_memory_gb) +
+              "; make it smaller or raise --max-memory-gb");
+}
+
+}  // namespace
+
+void validate(const RunOptions& o) {
+  check_choices(o);
+  check_conv_init(o.conv_init);
+  check_clip_norm(o.clip_norm);
+  check_ranges(o);
+  check_topology_options(o);
+  check_combinations(o);
+  check_memory(o);
+}
+
+// Only the options that apply to the run's topology are written, so the dump
+// passes check_topology_options() when fed back; the [run] header lets
+// Python's configparser read it.
 std::string to_ini(const RunOptions& options) {
   RunOptions copy = options;
   std::ostringstream out;
-  out << "# fedhpc run configuration (fully resolved)\n";
+  out << "# fedhpc run configuration (fully resolved)\n[run]\n";
   for (auto& [title, specs] : option_table(copy)) {
-    out << "\n# " << title << "\n";
-    for (auto& spec : specs) out << spec.name << " = " << format_value(spec.target) << "\n";
+    std::string lines;
+    for (auto& spec : specs) {
+      const std::string owner = owner_of(spec.name);
+      if (owner.empty() || owner == options.topology) lines += spec.name + (" = " + format_value(spec.target)) + "\n";
+    }
+    if (!lines.empty()) out << "\n# " << title << "\n" << lines;
   }
   return out.str();
 }

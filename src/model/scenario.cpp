@@ -1,5 +1,6 @@
 #include "fedhpc/model/scenario.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <sstream>
 
@@ -69,6 +70,13 @@ double parse_clip(const std::string& text) {
   throw InputError("--clip-norm: bad value '" + text + "'; allowed: scenario or a number >= 0");
 }
 
+// Shortest text that parses back to the same double: the resolved values are
+// stored in the run's config, which must reproduce the run.
+std::string shortest(double value) {
+  char buf[64];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
+}
+
 }  // namespace
 
 ScenarioSettings resolve_scenario(const RunOptions& options) {
@@ -95,17 +103,11 @@ std::string to_string(Activation activation) {
 
 std::string to_string(const InitSpec& init) {
   if (init.glorot) return "glorot";
-  std::ostringstream out;
-  out << "uniform:" << init.low << ":" << init.high;
-  return out.str();
+  return "uniform:" + shortest(init.low) + ":" + shortest(init.high);
 }
 
 std::string bias_init_name(const InitSpec& init) { return init.bias ? "uniform" : "zero"; }
 
-std::string format_clip_norm(double clip_norm) {
-  std::ostringstream out;
-  out << clip_norm;
-  return out.str();
-}
+std::string format_clip_norm(double clip_norm) { return shortest(clip_norm); }
 
 }  // namespace fedhpc::model

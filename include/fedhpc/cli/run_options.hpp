@@ -76,19 +76,18 @@ struct RunOptions {
   bool overwrite = false;
   std::string save_weights = "global";
   bool quiet = false;
+  double max_output_gb = 0.0;  // 0 = only the free-space check
   // monitoring
   std::string monitor = "off";
   std::string on_nonfinite = "skip";
   bool save_gradients = false;
   // fault injection
   int fail_at_round = 0;
-  // refuse a run whose output file would exceed this (0 = only the free-space check)
-  double max_output_gb = 0.0;
-  // the path given to --config (empty if none); not part of the INI dump
-  std::string config_file;
 
   // Options set explicitly (command line or config file); not part of the INI dump.
   std::vector<std::string> given;
+  // The path given to --config (empty if none); not part of the INI dump.
+  std::string config_file;
   bool was_given(const std::string& name) const;
 };
 
@@ -104,11 +103,18 @@ struct ParsedRun {
 // Throws InputError with one line naming the option on any bad input.
 ParsedRun parse_run_options(const std::vector<std::string>& args);
 
-// Checks ranges and combinations that need no data. Throws InputError.
+// Checks ranges and combinations that need no data, and a static memory
+// estimate of the synthetic data set and the model. Throws InputError.
 void validate(const RunOptions& options);
 
-// The fully resolved configuration as INI text, one `key = value` per option;
-// feeding it back with --config reproduces the run.
+// The fully resolved configuration as INI text: a `[run]` header, then one
+// `key = value` per option that applies to the run's topology (doubles in the
+// shortest form that round-trips); feeding it back with --config reproduces
+// the run.
 std::string to_ini(const RunOptions& options);
+
+// User text for an error message: quoted, printable ASCII kept, other bytes
+// as \xNN, cut to `max` characters with "...".
+std::string quote_input(const std::string& text, std::size_t max = 60);
 
 }  // namespace fedhpc
