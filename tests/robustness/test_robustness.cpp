@@ -61,7 +61,7 @@ struct Case {
   std::vector<std::string> match, nomatch;
   std::vector<std::pair<int, std::string>> counts;  // lines matching regex: exactly N
   std::vector<FileCheck> files;
-  int timeout = 120;
+  int timeout = 60;
   double max_seconds = 0;            // 0: no limit besides the hard timeout
   int error_max_chars = 0;           // error lines shorter than this (0: unchecked)
   bool error_printable = false;
