@@ -269,6 +269,14 @@ struct Outcome {
 
 // Runs `bash -c script` in a new session with output to a file; kills the
 // whole process group after timeout (and always at the end, for stragglers).
+volatile sig_atomic_t g_child = 0;  // the running case's session, killed if the harness is stopped
+
+void on_stop(int sig) {
+  if (g_child > 0) kill(-g_child, SIGKILL);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 Outcome run_script(const std::string& script, const std::string& dir, int timeout) {
   std::cout.flush();
   Outcome o;
@@ -291,6 +299,7 @@ Outcome run_script(const std::string& script, const std::string& dir, int timeou
     execl("/bin/bash", "bash", "-c", script.c_str(), (char*)nullptr);
     _exit(127);
   }
+  g_child = pid;
   int raw = 0;
   for (;;) {
     pid_t got = waitpid(pid, &raw, WNOHANG);
@@ -305,6 +314,7 @@ Outcome run_script(const std::string& script, const std::string& dir, int timeou
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  g_child = 0;
   kill(-pid, SIGKILL);  // background processes the case left behind, also in other groups of its session
   std::system(("pkill -KILL -s " + std::to_string(pid) + " 2>/dev/null").c_str());
   o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
@@ -606,6 +616,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   ::testing::InitGoogleTest(&argc, argv);
+  signal(SIGTERM, on_stop);
+  signal(SIGINT, on_stop);
   if (const char* r = std::getenv("FEDHPC_TEST_RANKS")) g_ranks = std::atoi(r);
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
