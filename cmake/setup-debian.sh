@@ -11,7 +11,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache
   libtorch-dev libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev libeigen3-dev zlib1g-dev
-  libgtest-dev libbenchmark-dev dataset-fashion-mnist
+  libgtest-dev libbenchmark-dev dataset-fashion-mnist clang libclang-rt-14-dev
   python3-matplotlib python3-h5py
 )
 
