@@ -21,6 +21,7 @@
 #include "fedhpc/model/scenario.hpp"
 #include "fedhpc/model/model.hpp"
 #include "fedhpc/mpi/exact_reduce.hpp"
+#include "fedhpc/mpi/interrupt_channel.hpp"
 #include "fedhpc/topology/layout.hpp"
 #include "fedhpc/topology/topology.hpp"
 
@@ -418,6 +419,7 @@ data::PartitionOptions partition_options(const RunOptions& o) {
 
 void run_simulation(RunOptions options, const mpi::Comm& comm) {
   Setup s = prepare(std::move(options), comm);
+  mpi::InterruptChannel interrupts(comm);
   Session session(s, comm);
   check_budget(s, session, comm);
   // Held until the file is in place; the kernel drops it if the process dies.

@@ -8,6 +8,8 @@ namespace fedhpc {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
+InterruptPoll g_poll = nullptr;
+void* g_poll_context = nullptr;
 
 extern "C" void record_signal(int signal) {
   // The first signal wins; a second one does not change what is reported.
@@ -30,10 +32,15 @@ void install_interrupt_handlers() {
   std::signal(SIGXFSZ, SIG_IGN);
 }
 
-int pending_interrupt() { return g_signal; }
+void set_interrupt_poll(InterruptPoll poll, void* context) {
+  g_poll = poll;
+  g_poll_context = context;
+}
+
+int pending_interrupt() { return g_poll ? g_poll(g_signal, g_poll_context) : int(g_signal); }
 
 void throw_if_interrupted() {
-  if (const int s = g_signal) throw Interrupted(s);
+  if (const int s = pending_interrupt()) throw Interrupted(s);
 }
 
 std::string signal_name(int signal) {

@@ -23,6 +23,7 @@ constexpr int kClasses = 10;
 // Guards the allocation against a corrupt header that claims billions of items.
 constexpr std::uint32_t kMaxItems = 1u << 24;
 constexpr unsigned kBlock = 1u << 20;
+constexpr std::size_t kReserveFloats = std::size_t(1) << 24;
 
 std::string hex32(std::uint32_t v) {
   char buf[16];
@@ -127,15 +128,16 @@ ImageSet read_images(const std::string& path) {
   set.height = kSide;
   set.width = kSide;
   const std::size_t total = std::size_t(count) * kSide * kSide;
-  set.pixels.resize(total);
+  // Memory grows with the bytes that really arrive, not with what a (maybe
+  // corrupt) header promises.
+  set.pixels.reserve(std::min<std::size_t>(total, kReserveFloats));
   std::vector<unsigned char> block(std::min<std::size_t>(total, kBlock));
   for (std::size_t done = 0; done < total;) {
     std::size_t n = std::min(total - done, block.size());
     if (f.read_fully(block.data(), n) != n)
       f.fail("truncated: the header promises " + std::to_string(count) + " images (" +
              std::to_string(total) + " bytes of pixels) but the file holds fewer");
-    float* out = set.pixels.data() + done;
-    for (std::size_t i = 0; i < n; ++i) out[i] = float(block[i]) / 255.0f;
+    for (std::size_t i = 0; i < n; ++i) set.pixels.push_back(float(block[i]) / 255.0f);
     done += n;
   }
   f.expect_end();
@@ -146,10 +148,16 @@ std::vector<std::int64_t> read_labels(const std::string& path) {
   GzFile f(path);
   f.read_magic(kLabelMagic, "label");
   const std::uint32_t count = f.read_count();
-  std::vector<unsigned char> raw(count);
-  if (f.read_fully(raw.data(), raw.size()) != raw.size())
+  std::vector<unsigned char> raw;
+  for (std::size_t done = 0; done < count;) {
+    const std::size_t n = std::min<std::size_t>(count - done, kBlock);
+    raw.resize(done + n);
+    const std::size_t got = f.read_fully(raw.data() + done, n);
+    done += got;
+    if (got == n) continue;
     f.fail("truncated: the header promises " + std::to_string(count) +
            " labels but the file holds fewer");
+  }
   f.expect_end();
   std::vector<std::int64_t> labels(raw.begin(), raw.end());
   for (std::size_t i = 0; i < labels.size(); ++i)

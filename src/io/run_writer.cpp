@@ -1,6 +1,14 @@
 #include "fedhpc/io/run_writer.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 
 #include "fedhpc/core/error.hpp"
@@ -113,6 +121,16 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
   return s;
 }
 
+// Upper bound of what one round adds to the file, metadata included.
+std::uint64_t bytes_per_round(const std::vector<Spec>& specs) {
+  std::uint64_t n = 0;
+  for (const auto& s : specs) n += bytes_of(s) / std::uint64_t(std::max<std::int64_t>(1, s.shape[0]));
+  return n + n / 8 + (std::uint64_t(1) << 20);
+}
+
+// Room kept for closing the file with its status, whatever else fails.
+constexpr std::uint64_t kStatusBytes = std::uint64_t(1) << 20;
+
 std::string describe(const Spec& s) {
   std::string text = s.path + " [";
   for (std::size_t d = 0; d < s.shape.size(); ++d) text += (d ? " x " : "") + std::to_string(s.shape[d]);
@@ -137,6 +155,14 @@ SizePlan RunWriter::plan(const RunHeader& h, int ranks) {
   plan.bytes += 64 * 1024 + h.config_ini.size();
   return plan;
 }
+
+namespace {
+std::uint64_t plan_rounds_only(const RunHeader& h, int ranks) {
+  std::uint64_t n = 0;
+  for (const auto& s : round_datasets(h, ranks)) n += bytes_of(s);
+  return n;
+}
+}  // namespace
 
 template <class Fn>
 void RunWriter::guarded(Fn&& fn) {
@@ -196,16 +222,49 @@ RunWriter::RunWriter(const std::string& path, const mpi::Comm& comm, const RunHe
   if (comm.rank() == 0) {
     try {
       file_ = std::make_unique<h5::File>(h5::File::create(path, MPI_COMM_NULL, true));
+      reserve_fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+      round_bytes_ = bytes_per_round(round_datasets(header, comm.size()));
+      round_bytes_ += plan(header, comm.size()).bytes - plan_rounds_only(header, comm.size());
     } catch (const h5::Error& e) {
       error_ = h5::os_reason(e.what());
     }
   }
+  reserve_next();
+  take_reservation_failure();
   guarded([&] { create_schema(header); });
   guarded([&] { file_->flush(); });
+  round_bytes_ = bytes_per_round(round_datasets(header, comm.size()));
+  reserve_next();
+  // A file that could not be created whole is dropped (the caller removes it).
+  if (file_ && !error_.empty()) file_->abandon();
   agree("creating it");
 }
 
-RunWriter::~RunWriter() = default;
+RunWriter::~RunWriter() {
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
+}
+
+void RunWriter::reserve_next() {
+  if (reserve_fd_ < 0 || !error_.empty()) return;
+  struct stat info;
+  if (::fstat(reserve_fd_, &info) != 0) return;
+  auto reserve = [&](std::uint64_t bytes) {
+    return ::fallocate(reserve_fd_, FALLOC_FL_KEEP_SIZE, info.st_size, off_t(bytes)) == 0 ? 0 : errno;
+  };
+  const int rc = reserve(round_bytes_ + kStatusBytes);
+  if (rc == 0) return;
+  if (rc == EOPNOTSUPP || rc == ENOSYS || rc == EINVAL) {
+    ::close(reserve_fd_);  // this filesystem cannot reserve: write and see
+    reserve_fd_ = -1;
+    return;
+  }
+  full_ = std::strerror(rc);
+  reserve(kStatusBytes);  // so the file can still be closed with its status
+}
+
+void RunWriter::take_reservation_failure() {
+  if (!full_.empty() && error_.empty()) error_ = full_;
+}
 
 void RunWriter::create_schema(const RunHeader& h) {
   auto root = file_->root();
@@ -315,6 +374,7 @@ void RunWriter::write_scalar_row(const std::string& path, int row, double value)
 }
 
 void RunWriter::write_initial(const float* params, double test_loss, double test_accuracy) {
+  take_reservation_failure();
   if (header_.save_weights != "none") put_root<float>("/global/weights", {0, 0}, {1, num_params_}, params);
   write_scalar_row("/global/test_loss", 0, test_loss);
   write_scalar_row("/global/test_accuracy", 0, test_accuracy);
@@ -326,6 +386,7 @@ void RunWriter::write_round(const RoundSummary& s, const float* global, const to
                             const std::vector<float>& local_test_loss,
                             const std::vector<float>& local_test_accuracy) {
   const int r = s.round;
+  take_reservation_failure();
   if (header_.save_weights != "none") put_root<float>("/global/weights", {r, 0}, {1, num_params_}, global);
   write_scalar_row("/global/test_loss", r, s.test_loss);
   write_scalar_row("/global/test_accuracy", r, s.test_accuracy);
@@ -389,6 +450,7 @@ void RunWriter::commit(int r) {
     file_->root().set_attribute("rounds_completed", std::int64_t(r));
     file_->flush();
   });
+  reserve_next();
   agree("round " + std::to_string(r));
 }
 
@@ -399,16 +461,59 @@ void RunWriter::write_peak_memory(std::int64_t bytes_this_rank) {
   put_root<std::int64_t>("/timing/peak_rss_bytes", {0}, {comm_.size()}, all.data());
 }
 
+namespace {
+
+void set_status(h5::File& file, const std::string& status, const std::string& message) {
+  auto root = file.root();
+  root.set_attribute("status", status);
+  if (!message.empty()) root.set_attribute("error", message);
+  file.flush();
+  file.close();
+}
+
+// After a failed write, HDF5 may already have updated the superblock's end
+// of file past what reached the disk ("truncated file"); a sparse extension
+// back to that size costs no disk blocks and lets the file open again.
+void extend_to_stored_eof(const std::string& path, const std::string& error) {
+  const std::string key = "stored_eof = ";
+  const auto at = error.find(key);
+  if (at == std::string::npos) return;
+  const long long eof = std::atoll(error.c_str() + at + key.size());
+  if (eof > 0 && ::truncate(path.c_str(), eof) != 0) throw RunError("cannot extend " + path);
+}
+
+// Marks the file of a run whose writes failed, where the disk still allows.
+void mark_failed_file(const std::string& path, const std::string& status, const std::string& message) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::unique_ptr<h5::File> file;
+    try {
+      file = std::make_unique<h5::File>(h5::File::open(path, MPI_COMM_NULL, true));
+      set_status(*file, status, message);
+      return;
+    } catch (const std::exception& e) {
+      if (file) file->abandon();
+      if (attempt > 0) return;
+      try {
+        extend_to_stored_eof(path, e.what());
+      } catch (const std::exception&) {
+        return;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void RunWriter::finish(const std::string& status, const std::string& message) {
   const bool complete = status == "complete";
   if (!complete) error_.clear();  // best effort: try to record why, whatever failed before
-  guarded([&] {
-    auto root = file_->root();
-    root.set_attribute("status", status);
-    if (!message.empty()) root.set_attribute("error", message);
-    file_->flush();
-    file_->close();
-  });
+  guarded([&] { set_status(*file_, status, message); });
+  if (!complete && file_ && file_->is_open()) {
+    // The disk refused a write: close without crashing, then mark the file
+    // in a second, small transaction.
+    file_->abandon();
+    mark_failed_file(path_, status, message);
+  }
   if (complete) agree("closing it");
 }
 

@@ -416,9 +416,11 @@ TEST_P(Robustness, Case) {
   struct Unmount {
     bool on;
     std::string path;
-    ~Unmount() {
+    void release() {
       if (on) ::umount2(path.c_str(), MNT_DETACH);
+      on = false;
     }
+    ~Unmount() { release(); }
   } unmount{mounted, tmpfs};
 
   const std::string mpirun = std::string(FEDHPC_MPIEXEC) + " --oversubscribe --bind-to none -n " + std::to_string(g_ranks);
@@ -465,6 +467,7 @@ TEST_P(Robustness, Case) {
   for (const auto& r : c.requires_) {
     auto o = run_script(prelude + r, dir, 60);
     if (o.status != 0) {
+      unmount.release();
       fs::remove_all(dir);
       GTEST_SKIP() << "requirement not met: " << r << "\n" << printable(o.output, 600);
     }
@@ -594,6 +597,7 @@ TEST_P(Robustness, Case) {
       }
     }
   }
+  unmount.release();  // a mounted tmpfs cannot be removed
   if (ok) fs::remove_all(dir);
   else std::cout << "[ kept ] " << dir << "\n";
 }

@@ -23,10 +23,19 @@ class Interrupted : public RunError {
 // write error (EFBIG) instead of killing the rank.
 void install_interrupt_handlers();
 
-// The signal received so far, or 0.
+// The signal received so far by this process or, through the poll below,
+// by another rank; 0 if none.
 int pending_interrupt();
 
-// Throws Interrupted if a signal has been received.
+// Lets another layer add interruptions this process did not receive itself
+// (another rank's, see mpi::InterruptChannel). poll gets this process's own
+// signal (0 if none), may announce it, and returns the signal to act on.
+// Pass nullptr to remove.
+using InterruptPoll = int (*)(int own_signal, void* context);
+void set_interrupt_poll(InterruptPoll poll, void* context);
+
+// Throws Interrupted if pending_interrupt() is not 0. Cheap: call it between
+// training steps.
 void throw_if_interrupted();
 
 // "SIGTERM", "SIGINT", ...

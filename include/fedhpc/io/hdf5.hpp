@@ -306,6 +306,12 @@ class File {
   // Idempotent. Groups/datasets still alive keep the file open until they
   // go too (weak close degree, same for serial and MPI-IO files).
   void close();
+  // For a serial file whose writes failed (disk full): HDF5 1.10 cannot
+  // close such a file, and crashes when it retries at exit. This points the
+  // file's descriptor at an anonymous memory file, so the pending writes land
+  // there and the close succeeds; the file on disk keeps what it had.
+  // Returns false if it could not.
+  bool abandon() noexcept;
   bool is_open() const { return h_.valid(); }
   bool is_parallel() const { return parallel_; }
   const std::string& path() const { return path_; }

@@ -119,6 +119,14 @@ class RunWriter {
   std::string path_;
   std::unique_ptr<h5::File> file_;  // rank 0 only
   std::string error_;               // rank 0: the first failed write
+  // Rank 0: disk space is reserved (fallocate) for the next round before it
+  // is written, so a full disk is found before HDF5 meets it: HDF5 1.10 can
+  // neither close nor reopen a file whose write failed half-way.
+  void reserve_next();
+  void take_reservation_failure();
+  int reserve_fd_ = -1;
+  std::uint64_t round_bytes_ = 0;
+  std::string full_;                // rank 0: why the next round cannot be written
   topology::ClientBlock block_;
   RunHeader header_;
   std::int64_t num_params_ = 0;
