@@ -26,6 +26,15 @@ std::string slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// A small mlp run of 4 clients on 12x12 synthetic images.
+RunOptions small_run(const std::string& output) {
+  RunOptions o = test::synthetic_run(output, 400, 100);
+  o.model = "mlp";
+  o.hidden = 8;
+  o.clients = 4;
+  return o;
+}
+
 class Reliability : public testing::Test {
  protected:
   void SetUp() override {
@@ -111,10 +120,7 @@ TEST_F(Reliability, PublishNeverReplacesAResultWithAWorseOne) {
 }
 
 TEST_F(Reliability, UnreachedRoundsReadAsNaNAndCostNoSpace) {
-  RunOptions o = test::synthetic_run(dir_ + "/long.h5", 400, 100);
-  o.model = "mlp";
-  o.hidden = 8;
-  o.clients = 4;
+  RunOptions o = small_run(dir_ + "/long.h5");
   o.rounds = 20000;
   o.fail_at_round = 2;
   EXPECT_THROW(run_simulation(o, mpi::Comm::world()), RunError);
@@ -140,9 +146,7 @@ TEST_F(Reliability, UnreachedRoundsReadAsNaNAndCostNoSpace) {
 }
 
 TEST_F(Reliability, OversizedOutputIsRefusedBeforeAnythingIsWritten) {
-  RunOptions o = test::synthetic_run(dir_ + "/big.h5", 400, 100);
-  o.model = "mlp";
-  o.clients = 4;
+  RunOptions o = small_run(dir_ + "/big.h5");
   o.rounds = 1000;
   o.max_output_gb = 0.001;
   test::expect_input_error([&] { run_simulation(o, mpi::Comm::world()); },
@@ -154,9 +158,7 @@ TEST_F(Reliability, OversizedOutputIsRefusedBeforeAnythingIsWritten) {
 }
 
 TEST_F(Reliability, PerRoundBuffersCountAgainstTheMemoryLimit) {
-  RunOptions o = test::synthetic_run(dir_ + "/mem.h5", 400, 100);
-  o.model = "mlp";
-  o.clients = 4;
+  RunOptions o = small_run(dir_ + "/mem.h5");
   o.local_iterations = 100000000;  // 1.6 GB of per-round losses for 4 clients
   o.max_memory_gb = 1;
   test::expect_input_error([&] { run_simulation(o, mpi::Comm::world()); }, {"--max-memory-gb", "--local-iterations"});

@@ -1,9 +1,40 @@
-// Stand-ins for the topology and aggregator registries, so that the option
-// parser links without torch. validate() only looks names up; the names must
-// match src/topology/topology.cpp and src/aggregation/weighted_mean.cpp (a
-// missing name only turns into an InputError, never a crash).
+// Stand-ins for the registries the option parser looks names up in, so that
+// it links without torch's libraries. validate() only looks names up; the
+// names must match the real registrations (src/topology/topology.cpp,
+// src/aggregation/weighted_mean.cpp, src/data/dataset.cpp, src/data/partition.cpp,
+// src/model/models.cpp); a missing name only turns into an InputError, never a crash.
 #include "fedhpc/aggregation/aggregator.hpp"
+#include "fedhpc/data/dataset.hpp"
+#include "fedhpc/data/partition.hpp"
+#include "fedhpc/model/model.hpp"
 #include "fedhpc/topology/topology.hpp"
+
+namespace {
+template <class Factory>
+fedhpc::Registry<Factory> names_only(const char* kind, std::initializer_list<const char*> names) {
+  fedhpc::Registry<Factory> r(kind);
+  for (const char* name : names) r.add(name, nullptr);
+  return r;
+}
+}  // namespace
+
+namespace fedhpc::data {
+Registry<DatasetFactory>& dataset_registry() {
+  static auto registry = names_only<DatasetFactory>("dataset", {"fashion-mnist", "synthetic"});
+  return registry;
+}
+Registry<Partitioner>& partitioner_registry() {
+  static auto registry = names_only<Partitioner>("partition", {"iid", "dirichlet", "shards"});
+  return registry;
+}
+}  // namespace fedhpc::data
+
+namespace fedhpc::model {
+Registry<ModelFactory>& model_registry() {
+  static auto registry = names_only<ModelFactory>("model", {"seed-cnn", "mlp", "logreg"});
+  return registry;
+}
+}  // namespace fedhpc::model
 
 namespace fedhpc::topology {
 Registry<TopologyFactory>& topology_registry() {
