@@ -425,7 +425,10 @@ void run_simulation(RunOptions options, const mpi::Comm& comm) {
   // Held until the file is in place; the kernel drops it if the process dies.
   std::unique_ptr<io::OutputLock> lock;
   mpi::collective_try(comm, [&] {
-    if (comm.rank() == 0) lock = std::make_unique<io::OutputLock>(s.options.output);
+    if (comm.rank() != 0) return;
+    lock = std::make_unique<io::OutputLock>(s.options.output);
+    // Again under the lock: another run may have finished since the first look.
+    io::check_output_path(s.options.output, s.options.overwrite, input_files(s.options));
   });
   write_run(s, session, comm);
 }

@@ -70,9 +70,17 @@ void check_directory(const std::string& output) {
   if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
     refuse("directory " + shown(dir) + " does not exist (create it first)");
   if (::access(dir.c_str(), W_OK) != 0) refuse("directory " + shown(dir) + " is not writable");
+}
+
+// A .partial left by a run that was killed or failed beside an earlier result
+// holds rounds nobody else has: replacing it takes --overwrite too.
+void check_partial(const std::string& output, bool overwrite) {
   const auto partial = partial_path(output);
-  if (::stat(partial.c_str(), &info) == 0 && !S_ISREG(info.st_mode))
-    refuse(shown(partial) + " exists and is not a regular file; remove it");
+  struct stat info;
+  if (::stat(partial.c_str(), &info) != 0) return;
+  if (!S_ISREG(info.st_mode)) refuse(shown(partial) + " exists and is not a regular file; remove it");
+  if (!overwrite)
+    refuse(shown(partial) + " holds an unfinished run (killed, failed or still going); pass --overwrite to replace it");
 }
 
 }  // namespace
@@ -84,6 +92,7 @@ void check_output_path(const std::string& output, bool overwrite, const std::vec
   check_length(output);
   check_existing(output, overwrite, inputs);
   check_directory(output);
+  check_partial(output, overwrite);
 }
 
 std::uint64_t free_bytes(const std::string& output) {

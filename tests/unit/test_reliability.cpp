@@ -90,6 +90,11 @@ TEST_F(Reliability, OutputPathChecks) {
   std::filesystem::create_directories(deep);
   io::check_output_path(deep + "/run.h5", false, {});
   EXPECT_EQ(slurp(file), "keep");
+  // An unfinished run's OUTPUT.partial is kept unless --overwrite.
+  const std::string fresh = dir_ + "/fresh.h5";
+  std::ofstream(io::partial_path(fresh)) << "killed run";
+  test::expect_input_error([&] { io::check_output_path(fresh, false, {}); }, {"--output", "unfinished", "--overwrite"});
+  io::check_output_path(fresh, true, {});
 }
 
 TEST_F(Reliability, OutputLockIsExclusive) {
