@@ -10,15 +10,14 @@ void WeightedMean::begin(std::int64_t num_params) {
   weight_ = 0;
 }
 
-void WeightedMean::add(const float* params, std::int64_t weight) {
+void WeightedMean::add(std::int64_t, const float* params, std::int64_t weight) {
   numerator_.add_scaled(params, double(weight));
   weight_ += weight;
 }
 
 bool WeightedMean::finish(float* out, const mpi::Comm& comm) {
   mpi::allreduce(numerator_, comm);
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &weight_, 1, MPI_INT64_T, MPI_SUM, comm.get()),
-             "MPI_Allreduce(weight)");
+  weight_ = mpi::all_reduce(comm, weight_, mpi::Op::Sum, "MPI_Allreduce(weight)");
   if (weight_ == 0) return false;
   numerator_.divide_into(out, double(weight_));
   return true;
@@ -27,14 +26,14 @@ bool WeightedMean::finish(float* out, const mpi::Comm& comm) {
 Registry<AggregatorFactory>& aggregator_registry() {
   static Registry<AggregatorFactory> registry = [] {
     Registry<AggregatorFactory> r("aggregator");
-    r.add("fedavg", [] { return std::make_unique<WeightedMean>(); });
+    r.add("fedavg", [](const AggregatorOptions&) { return std::make_unique<WeightedMean>(); });
     return r;
   }();
   return registry;
 }
 
-std::unique_ptr<Aggregator> make_aggregator(const std::string& name) {
-  return aggregator_registry().get(name, "aggregator")();
+std::unique_ptr<Aggregator> make_aggregator(const AggregatorOptions& options) {
+  return aggregator_registry().get(options.name, "aggregator")(options);
 }
 
 }  // namespace fedhpc::aggregation

@@ -1,6 +1,8 @@
 #include "fedhpc/mpi/comm.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "fedhpc/core/error.hpp"
@@ -125,5 +127,78 @@ void collective_try(const Comm& comm, const std::function<void()>& fn) {
   if (header[0] == 1) throw InputError(message);
   throw RunError(message);
 }
+
+}  // namespace fedhpc::mpi
+
+namespace fedhpc::mpi {
+
+Comm Comm::self() { return Comm(MPI_COMM_SELF, false); }
+
+int count_of(std::size_t n, const char* what) {
+  if (n > std::size_t(std::numeric_limits<int>::max()))
+    throw RunError(std::string(what) + ": " + std::to_string(n) +
+                   " elements exceed MPI's int count; use more ranks or a smaller model");
+  return static_cast<int>(n);
+}
+
+std::vector<std::size_t> displacements(const std::vector<std::size_t>& counts) {
+  std::vector<std::size_t> displs(counts.size(), 0);
+  for (std::size_t i = 1; i < counts.size(); ++i) displs[i] = displs[i - 1] + counts[i - 1];
+  return displs;
+}
+
+namespace {
+
+MPI_Op op_of(Op op) {
+  switch (op) {
+    case Op::Sum: return MPI_SUM;
+    case Op::Max: return MPI_MAX;
+    case Op::Min: return MPI_MIN;
+  }
+  return MPI_SUM;
+}
+
+std::vector<int> counts_of(const std::vector<std::size_t>& v, const char* what) {
+  std::vector<int> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out[i] = count_of(v[i], what);
+  return out;
+}
+
+void check_ranks(const Comm& comm, const std::vector<std::size_t>& v, const char* what) {
+  if (v.size() != std::size_t(comm.size()))
+    throw std::logic_error(std::string(what) + ": one count per rank expected");
+}
+
+}  // namespace
+
+namespace detail {
+
+void all_reduce(const Comm& comm, void* data, std::size_t n, MPI_Datatype type, Op op, const char* what) {
+  check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n, what), type, op_of(op), comm.get()), what);
+}
+
+void all_gatherv(const Comm& comm, const void* mine, std::size_t n, void* out, const std::vector<std::size_t>& counts,
+                 const std::vector<std::size_t>& displs, MPI_Datatype type, const char* what) {
+  check_ranks(comm, counts, what);
+  check_ranks(comm, displs, what);
+  if (n != counts[std::size_t(comm.rank())]) throw std::logic_error(std::string(what) + ": my count differs");
+  const auto c = counts_of(counts, what), d = counts_of(displs, what);
+  check(MPI_Allgatherv(mine, count_of(n, what), type, out, c.data(), d.data(), type, comm.get()), what);
+}
+
+void all_to_allv(const Comm& comm, const void* send, const std::vector<std::size_t>& send_counts,
+                 const std::vector<std::size_t>& send_displs, void* recv, const std::vector<std::size_t>& recv_counts,
+                 const std::vector<std::size_t>& recv_displs, MPI_Datatype type, const char* what) {
+  for (const auto* v : {&send_counts, &send_displs, &recv_counts, &recv_displs}) check_ranks(comm, *v, what);
+  const auto sc = counts_of(send_counts, what), sd = counts_of(send_displs, what);
+  const auto rc = counts_of(recv_counts, what), rd = counts_of(recv_displs, what);
+  check(MPI_Alltoallv(send, sc.data(), sd.data(), type, recv, rc.data(), rd.data(), type, comm.get()), what);
+}
+
+void broadcast(const Comm& comm, void* data, std::size_t n, MPI_Datatype type, int root, const char* what) {
+  check(MPI_Bcast(data, count_of(n, what), type, root, comm.get()), what);
+}
+
+}  // namespace detail
 
 }  // namespace fedhpc::mpi

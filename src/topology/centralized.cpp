@@ -15,7 +15,7 @@ namespace {
 class Centralized : public Topology {
  public:
   explicit Centralized(const TopologyContext& ctx)
-      : ctx_(ctx), aggregator_(aggregation::make_aggregator(ctx.options.aggregator)) {}
+      : ctx_(ctx), aggregator_(aggregation::make_aggregator(aggregation::AggregatorOptions{ctx.options.aggregator})) {}
 
   void run_round(int round, const std::vector<std::uint8_t>& selected, std::vector<float>& global,
                  RoundRecord& record) override {
@@ -59,7 +59,7 @@ class Centralized : public Topology {
           return;
         }
       }
-      aggregator_->add(u.params, u.train_samples);
+      aggregator_->add(u.client, u.params, u.train_samples);
     });
   }
 

@@ -157,7 +157,7 @@ class Clustered : public Topology {
       mean.begin(P);
       for (std::int64_t c = 0; c < ctx_.block.size(); ++c)
         if (cluster[std::size_t(ctx_.block.begin + c)] == g && usable_[std::size_t(c)])
-          mean.add(local_[std::size_t(c)].data(), ctx_.partition.train_count(ctx_.block.begin + c));
+          mean.add(ctx_.block.begin + c, local_[std::size_t(c)].data(), ctx_.partition.train_count(ctx_.block.begin + c));
       if (!mean.finish(out.data() + g * P, ctx_.comm))
         std::copy_n(models_.data() + std::min<std::int64_t>(g, clusters() - 1) * P, P, out.data() + g * P);
     }

@@ -120,7 +120,7 @@ void IterativeTopology::finish_round(int, std::vector<float>& global, RoundRecor
   aggregation::WeightedMean mean;
   mean.begin(num_params());
   for (std::int64_t c = 0; c < block_size(); ++c)
-    if (counts(c)) mean.add(params_[std::size_t(c)].data(), samples(c));
+    if (counts(c)) mean.add(id(c), params_[std::size_t(c)].data(), samples(c));
   mean.finish(global.data(), ctx_.comm);
 }
 

@@ -10,7 +10,8 @@ namespace fedhpc::aggregation {
 class WeightedMean : public Aggregator {
  public:
   void begin(std::int64_t num_params) override;
-  void add(const float* params, std::int64_t weight) override;
+  void add(std::int64_t id, const float* params, std::int64_t weight) override;
+  bool is_weighted_mean() const override { return true; }
   bool finish(float* out, const mpi::Comm& comm) override;
 
   // The exact partial sums, for topologies that pass sums instead of means.
