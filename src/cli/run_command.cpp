@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "fedhpc/cli/components.hpp"
+#include "fedhpc/aggregation/server_optimizer.hpp"
+#include "fedhpc/client/behaviour.hpp"
 #include "fedhpc/client/local_trainer.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
@@ -17,10 +20,10 @@
 #include "fedhpc/data/partition.hpp"
 #include "fedhpc/io/output_path.hpp"
 #include "fedhpc/io/run_writer.hpp"
+#include "fedhpc/engine/round_engine.hpp"
 #include "fedhpc/metrics/evaluation.hpp"
 #include "fedhpc/model/scenario.hpp"
 #include "fedhpc/model/model.hpp"
-#include "fedhpc/mpi/exact_reduce.hpp"
 #include "fedhpc/mpi/interrupt_channel.hpp"
 #include "fedhpc/topology/layout.hpp"
 #include "fedhpc/topology/topology.hpp"
@@ -70,7 +73,8 @@ client::TrainOptions train_options(const RunOptions& o, double clip_norm) {
 
 // Writes the scenario's choices back so the stored config is fully resolved.
 model::ScenarioSettings resolve(RunOptions& o) {
-  const auto s = model::resolve_scenario(o);
+  resolve_defaults(o);
+  const auto s = model::resolve_scenario(scenario_options(o));
   o.activation = model::to_string(s.activation);
   o.conv_init = model::to_string(s.conv_init);
   o.conv_bias_init = model::bias_init_name(s.conv_init);
@@ -126,26 +130,6 @@ std::string gigabytes(double bytes) {
   return buf;
 }
 
-// Clients of round `round`: all, or a sample of round(f*N) (at least one)
-// drawn from the server stream. The draw is over partition indices, so a
-// topology's renumbering does not change who takes part.
-std::vector<std::uint8_t> select_clients(const RunOptions& o, int round, const std::vector<std::int64_t>& order) {
-  std::vector<std::uint8_t> selected(std::size_t(o.clients), o.participation >= 1.0 ? 1 : 0);
-  if (o.participation >= 1.0) return selected;
-  const auto m = std::max<std::int64_t>(1, std::llround(o.participation * double(o.clients)));
-  std::vector<std::int64_t> ids(std::size_t(o.clients));
-  for (std::int64_t c = 0; c < o.clients; ++c) ids[std::size_t(c)] = c;
-  auto rng = stream(o.seed, StreamKind::Server, 0, std::uint64_t(round));
-  for (std::int64_t i = 0; i < m; ++i) {
-    const auto j = i + std::int64_t(rng.below(std::uint64_t(o.clients - i)));
-    std::swap(ids[std::size_t(i)], ids[std::size_t(j)]);
-    selected[std::size_t(ids[std::size_t(i)])] = 1;
-  }
-  std::vector<std::uint8_t> renumbered(selected.size());
-  for (std::size_t c = 0; c < order.size(); ++c) renumbered[c] = selected[std::size_t(order[c])];
-  return renumbered;
-}
-
 std::int64_t peak_rss_bytes() {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
@@ -160,11 +144,12 @@ std::string format_seconds(double s) {
   return buf;
 }
 
-void print_round(const io::RoundSummary& s, int rounds, double elapsed) {
+void print_round(const topology::RoundResult& s, int rounds, double elapsed) {
   const double eta = elapsed / s.round * (rounds - s.round);
   std::printf("round %d/%d  test_acc %.4f  agg_acc %.4f  agg_loss %.4f  %.2f s/round  ETA %s", s.round, rounds,
               s.test_accuracy, s.aggregated_accuracy, s.aggregated_loss, s.seconds, format_seconds(eta).c_str());
-  if (s.nonfinite_skipped > 0) std::printf("  (skipped %lld non-finite clients)", (long long)s.nonfinite_skipped);
+  if (s.record.nonfinite_skipped > 0)
+    std::printf("  (skipped %lld non-finite clients)", (long long)s.record.nonfinite_skipped);
   std::printf("\n");
   std::fflush(stdout);
 }
@@ -177,7 +162,9 @@ struct Setup {
   data::Partition partition;
   std::unique_ptr<model::Model> model;
   std::vector<float> global;
+  topology::TopologyOptions topology;
   topology::TopologyLayout layout;
+  std::unique_ptr<client::ClientBehaviour> behaviour;
 };
 
 Setup prepare(RunOptions options, const mpi::Comm& comm) {
@@ -185,15 +172,20 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
   validate(options);
   s.scenario = resolve(options);
   s.options = options;
+  s.topology = topology_options(options);
+  const auto& descriptor = topology::topology_registry().get(options.topology, "topology");
+  descriptor.validate(s.topology);
+  client::validate(behaviour_options(options));
   check_threads(options, comm);
   at::set_num_threads(options.threads);
   mpi::collective_try(comm, [&] {
     s.dataset = data::load_dataset(dataset_options(options));
     s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partition_options(options));
     check_batch_fits(options, s.partition);
-    s.layout = topology::make_layout(options, s.partition, s.dataset.train.labels, s.dataset.num_classes,
-                                     comm.size());
+    s.layout = topology::make_layout(descriptor, s.topology, s.partition, s.dataset.train.labels,
+                                     s.dataset.num_classes, comm.size());
     s.partition = topology::reorder(s.partition, s.layout.order);
+    s.behaviour = std::make_unique<client::ClientBehaviour>(behaviour_options(options), s.layout.order);
     model::ModelOptions m;
     m.name = options.model;
     m.channels = s.dataset.train.channels;
@@ -205,7 +197,6 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
     m.leaky_slope = options.leaky_slope;
     m.conv_init = s.scenario.conv_init;
     s.model = model::make_model(m);
-    topology::topology_registry().get(options.topology, "topology");
     s.global.resize(std::size_t(s.model->layout().total()));
     auto rng = stream(options.seed, StreamKind::Init);
     s.model->initialize(s.global.data(), rng);
@@ -231,7 +222,17 @@ io::RunHeader make_header(const Setup& s) {
   h.layout = &s.model->layout();
   h.partition = &s.partition;
   h.topology = &s.layout;
-  h.options = &s.options;
+  h.topology_name = s.options.topology;
+  h.extras = topology::topology_registry().get(s.options.topology).extras(s.topology, s.layout);
+  const auto& o = s.options;
+  h.attributes = {{"aggregator", o.aggregator},
+                  {"server_optimizer", o.server_optimizer},
+                  {"server_lr", o.server_lr},
+                  {"prox_mu", o.prox_mu},
+                  {"dropout_rate", o.dropout_rate},
+                  {"faulty_fraction", o.faulty_fraction},
+                  {"fault", o.fault}};
+  h.faulty = &s.behaviour->faulty();
   return h;
 }
 
@@ -242,13 +243,14 @@ client::TrainOptions trainer_options(const Setup& s) {
   return t;
 }
 
-// The trainer and the topology of this rank, built before the output file
-// exists so that bad topology input leaves nothing behind.
+// The trainer, topology and round engine of this rank, built before the
+// output file exists so that bad topology input leaves nothing behind.
 struct Session {
   client::LocalTrainer trainer;
   topology::TopologyContext ctx;
   topology::RecordShape shape;
   std::unique_ptr<topology::Topology> topology;
+  std::unique_ptr<engine::RoundEngine> engine;
 
   Session(Setup& s, const mpi::Comm& comm)
       : trainer(*s.model, s.dataset, s.partition, trainer_options(s)),
@@ -256,20 +258,27 @@ struct Session {
             s.layout.blocks[std::size_t(comm.rank())],
             trainer,
             s.partition,
-            s.options,
+            s.topology,
+            s.layout,
+            *s.behaviour,
             s.model->layout().total(),
             s.options.save_weights == "clients",
-            int(s.model->layout().weight_layers().size()),
-            &s.layout} {
+            int(s.model->layout().weight_layers().size())} {
     const auto& o = s.options;
     shape.block = ctx.block.size();
     shape.iterations = o.local_iterations;
     shape.params = ctx.num_params;
     shape.keep_weights = ctx.keep_client_weights;
-    shape.monitored = o.monitor == "every" ? o.local_iterations : (o.monitor == "last" ? 1 : 0);
+    shape.monitored = monitored_iterations(s.topology.monitor, o.local_iterations);
     shape.weight_layers = ctx.weight_layers;
     shape.keep_gradients = o.save_gradients;
-    topology = topology::topology_registry().get(o.topology, "topology")(ctx);
+    topology = topology::topology_registry().get(o.topology, "topology").make(ctx);
+    engine::EngineParts parts{trainer, s.partition, *topology, *s.behaviour};
+    parts.client_keys = s.layout.order;
+    parts.block = ctx.block;
+    parts.shape = shape;
+    parts.test_samples = s.dataset.test.count;
+    engine = std::make_unique<engine::RoundEngine>(comm, engine_options(o), std::move(parts), s.global);
   }
 };
 
@@ -311,34 +320,16 @@ void check_budget(const Setup& s, const Session& session, const mpi::Comm& comm)
 
 void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter& writer) {
   const auto& o = s.options;
-  auto& trainer = session.trainer;
-  auto& topo = *session.topology;
-  const auto initial = metrics::evaluate_global(trainer, s.global.data(), s.dataset.test.count, o.eval_batch_size, comm);
-  writer.write_initial(s.global.data(), initial.loss, initial.accuracy);
-  topology::RoundRecord record;
+  auto& engine = *session.engine;
+  const auto [loss, accuracy] = engine.evaluate_initial();
+  writer.write_initial(engine.global().data(), loss, accuracy);
   double elapsed = 0.0;
   for (int round = 1; round <= o.rounds; ++round) {
-    comm.barrier();
-    const double t0 = MPI_Wtime();
-    record.reset(session.shape);
-    mpi::collective_try(comm, [&] {
-      throw_if_interrupted();
-      if (round == o.fail_at_round && comm.rank() == comm.size() - 1)
-        throw RunError("injected failure in round " + std::to_string(round) + " (--fail-at-round)");
-    });
-    topo.run_round(round, select_clients(o, round, s.layout.order), s.global, record);
-    const auto test = metrics::evaluate_global(trainer, s.global.data(), s.dataset.test.count, o.eval_batch_size, comm);
-    const auto local = metrics::evaluate_clients(
-        trainer, [&](std::int64_t c) { return topo.model_of_client(c, s.global); }, s.partition, session.ctx.block,
-        comm);
-    double seconds = MPI_Wtime() - t0;
-    mpi::check(MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, comm.get()), "MPI_Allreduce(time)");
-    elapsed += seconds;
-    io::RoundSummary summary{round, test.loss, test.accuracy, local.aggregated.loss, local.aggregated.accuracy,
-                             seconds, record.nonfinite_skipped};
-    writer.write_round(summary, s.global.data(), record, local.loss, local.accuracy);
-    writer.write_topology_round(round, record, topo.cluster_of_clients(), topo.cluster_models());
-    if (comm.rank() == 0 && !o.quiet) print_round(summary, o.rounds, elapsed);
+    const auto& result = engine.run_round(round);
+    elapsed += result.seconds;
+    writer.write_round(result);
+    writer.write_topology_round(result);
+    if (comm.rank() == 0 && !o.quiet) print_round(result, o.rounds, elapsed);
   }
 }
 

@@ -83,11 +83,29 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"threads", &o.threads, "torch threads per rank"}}},
       {"Federation",
        {{"topology", &o.topology, "centralized | hierarchical | ring | clustered | gossip"},
-        {"aggregator", &o.aggregator, "fedavg"},
         {"rounds", &o.rounds, "global rounds R"},
         {"seed", &o.seed, "seed of every random stream"},
         {"eval-batch-size", &o.eval_batch_size, "samples per evaluation chunk"},
         {"max-memory-gb", &o.max_memory_gb, "refuse runs whose per-client state needs more GB per rank"}}},
+      {"Aggregation",
+       {{"aggregator", &o.aggregator,
+         "fedavg | trimmed-mean | median | krum | multi-krum (default fedavg; clustered: trimmed-mean)"},
+        {"edge-aggregator", &o.edge_aggregator, "hierarchical: the edges' aggregator (same = --aggregator)"},
+        {"trim-fraction", &o.trim_fraction, "trimmed-mean: beta in [0, 0.5), 0 = the sample-weighted mean"},
+        {"byzantine", &o.byzantine, "krum, multi-krum: f, faulty models tolerated (needs more than 2f+2 models)"},
+        {"krum-select", &o.krum_select, "multi-krum: m models averaged (0 = n - f)"},
+        {"server-optimizer", &o.server_optimizer, "sgd | momentum | adam | adagrad | yogi (FedOpt, on theta_t - aggregate)"},
+        {"server-lr", &o.server_lr, "server learning rate (sgd with 1 = plain FedAvg)"},
+        {"server-momentum", &o.server_momentum, "sgd, momentum: server momentum"},
+        {"server-beta1", &o.server_beta1, "adam, yogi: first-moment decay"},
+        {"server-beta2", &o.server_beta2, "adam, yogi: second-moment decay"},
+        {"server-eps", &o.server_eps, "adam, adagrad, yogi: adaptivity tau"},
+        {"prox-mu", &o.prox_mu, "FedProx: mu of the proximal term (mu/2)||theta - theta_t||^2 (0 = off)"}}},
+      {"Clients that misbehave",
+       {{"dropout-rate", &o.dropout_rate, "a selected client drops out before upload with this probability"},
+        {"faulty-fraction", &o.faulty_fraction, "fraction of clients (a fixed seeded set) that are faulty"},
+        {"fault", &o.fault, "none | sign-flip | gaussian | scale | label-flip | random"},
+        {"fault-scale", &o.fault_scale, "sign-flip, scale: multiplier s; gaussian, random: noise scale s"}}},
       {"Hierarchical topology",
        {{"edges", &o.edges, "edge nodes E"},
         {"edge-assignment", &o.edge_assignment, "contiguous | label-balanced"},
@@ -98,8 +116,7 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
       {"Clustered topology (SR-FCA-like)",
        {{"recluster-every", &o.recluster_every, "re-cluster every this many rounds"},
         {"cluster-threshold", &o.cluster_threshold, "lambda: distance threshold for clustering and merging"},
-        {"cluster-min-size", &o.cluster_min_size, "t: smaller clusters are dissolved"},
-        {"trim-fraction", &o.trim_fraction, "beta of the coordinate-wise trimmed mean, in [0, 0.5)"}}},
+        {"cluster-min-size", &o.cluster_min_size, "t: smaller clusters are dissolved"}}},
       {"Gossip topology",
        {{"gossip-graph", &o.gossip_graph, "ring | torus | random-k | complete"},
         {"gossip-k", &o.gossip_k, "random-k: minimum degree"}}},
@@ -120,24 +137,55 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
   };
 }
 
-// Options that belong to one topology: rejected when given for another, and
-// left out of another topology's INI dump.
-const std::vector<std::pair<std::string, std::vector<std::string>>>& topology_owned() {
-  static const std::vector<std::pair<std::string, std::vector<std::string>>> owned = {
-      {"hierarchical", {"edges", "edge-assignment", "edge-interval"}},
-      {"ring", {"rings", "ring-grouping"}},
-      {"clustered", {"recluster-every", "cluster-threshold", "cluster-min-size", "trim-fraction"}},
-      {"gossip", {"gossip-graph", "gossip-k"}},
-  };
-  return owned;
-}
-
-// The topology that owns option `name`, or "" if every topology uses it.
+// Options that belong to one topology (its descriptor's option_keys):
+// rejected when given for another, and left out of another topology's INI
+// dump.
 std::string owner_of(const std::string& name) {
-  for (const auto& [topology, names] : topology_owned())
-    if (std::find(names.begin(), names.end(), name) != names.end()) return topology;
+  for (const auto& topology : topology::topology_registry().names()) {
+    const auto& keys = topology::topology_registry().get(topology).option_keys;
+    if (std::find(keys.begin(), keys.end(), name) != keys.end()) return topology;
+  }
   return "";
 }
+
+bool uses_aggregator(const RunOptions& o, const std::vector<std::string>& names) {
+  const auto has = [&](const std::string& a) { return std::find(names.begin(), names.end(), a) != names.end(); };
+  return has(o.aggregator) || (o.topology == "hierarchical" && has(o.edge_aggregator));
+}
+
+bool server_uses(const RunOptions& o, std::initializer_list<const char*> optimizers) {
+  for (const char* name : optimizers)
+    if (o.server_optimizer == name) return true;
+  return false;
+}
+
+// Options that only mean something with a given aggregator, server
+// optimizer or fault; "" when the option applies, else why it does not.
+std::string not_applicable(const std::string& name, const RunOptions& o) {
+  if (name == "trim-fraction" && !uses_aggregator(o, {"trimmed-mean"})) return "--aggregator trimmed-mean";
+  if (name == "byzantine" && !uses_aggregator(o, {"krum", "multi-krum"})) return "--aggregator krum or multi-krum";
+  if (name == "krum-select" && !uses_aggregator(o, {"multi-krum"})) return "--aggregator multi-krum";
+  if (name == "server-momentum" && !server_uses(o, {"sgd", "momentum"})) return "--server-optimizer sgd or momentum";
+  if ((name == "server-beta1" || name == "server-beta2") && !server_uses(o, {"adam", "yogi"}))
+    return "--server-optimizer adam or yogi";
+  if (name == "server-eps" && !server_uses(o, {"adam", "adagrad", "yogi"}))
+    return "--server-optimizer adam, adagrad or yogi";
+  if (name == "fault-scale" && !(o.fault == "sign-flip" || o.fault == "scale" || o.fault == "gaussian" ||
+                                 o.fault == "random"))
+    return "--fault sign-flip, scale, gaussian or random";
+  return "";
+}
+
+}  // namespace
+
+// The aggregator the run uses when --aggregator is not given: the paper's
+// trimmed mean for clustered (SR-FCA), fedavg otherwise. "same" edges follow.
+void resolve_defaults(RunOptions& o) {
+  if (o.topology == "clustered" && !o.was_given("aggregator")) o.aggregator = "trimmed-mean";
+  if (o.edge_aggregator == "same") o.edge_aggregator = o.aggregator;
+}
+
+namespace {
 
 // Shortest text that parses back to the same double (std::to_chars), so the
 // INI dump shows 0.3 rather than 0.29999999999999999.
@@ -191,6 +239,12 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"cluster-threshold", {0, 1e15, true}}, {"cluster-min-size", {1, 1e8}},
       {"trim-fraction", {0, 0.5, false, true}}, {"gossip-k", {1, 1e8}},
       {"max-output-gb", {0, 1e9}},        {"fail-at-round", {0, 1e8}},
+      {"byzantine", {0, 1e8}},            {"krum-select", {0, 1e8}},
+      {"server-lr", {0, 1e6, true}},      {"server-momentum", {0, 1, false, true}},
+      {"server-beta1", {0, 1, false, true}}, {"server-beta2", {0, 1, false, true}},
+      {"server-eps", {0, 1, true}},       {"prox-mu", {0, 1e6}},
+      {"dropout-rate", {0, 1, false, true}}, {"faulty-fraction", {0, 1}},
+      {"fault-scale", {0, 1e6}},
   };
   return ranges;
 }
@@ -450,6 +504,7 @@ ParsedRun parse_run_options(const std::vector<std::string>& args) {
     assign(name, setting.text, targets.at(name), setting.where);
     o.given.push_back(name);
   }
+  resolve_defaults(o);
   return parsed;
 }
 
@@ -459,13 +514,16 @@ bool RunOptions::was_given(const std::string& name) const {
 
 namespace {
 
-// Options that only make sense with one topology.
+// Options that only make sense with one topology, aggregator, server
+// optimizer or fault.
 void check_topology_options(const RunOptions& o) {
-  for (const auto& [topology, names] : topology_owned())
-    for (const auto& name : names)
-      if (o.topology != topology && o.was_given(name))
-        throw InputError("--" + name + ": only applies to --topology " + topology + " (this run is " + o.topology +
-                         ")");
+  for (const auto& name : o.given) {
+    const std::string owner = owner_of(name);
+    if (!owner.empty() && owner != o.topology)
+      throw InputError("--" + name + ": only applies to --topology " + owner + " (this run is " + o.topology + ")");
+    const std::string needs = not_applicable(name, o);
+    if (!needs.empty()) throw InputError("--" + name + ": only applies with " + needs);
+  }
 }
 
 // Every numeric option against numeric_ranges().
@@ -505,6 +563,10 @@ void check_choices(const RunOptions& o) {
   check_choice(o.optimizer, "optimizer", "adam|sgd");
   check_choice(o.topology, "topology", topology::topology_registry().allowed());
   check_choice(o.aggregator, "aggregator", aggregation::aggregator_registry().allowed());
+  if (o.edge_aggregator != "same")
+    check_choice(o.edge_aggregator, "edge-aggregator", "same|" + aggregation::aggregator_registry().allowed());
+  check_choice(o.server_optimizer, "server-optimizer", "sgd|momentum|adam|adagrad|yogi");
+  check_choice(o.fault, "fault", "none|sign-flip|gaussian|scale|label-flip|random");
   check_choice(o.edge_assignment, "edge-assignment", "contiguous|label-balanced");
   check_choice(o.ring_grouping, "ring-grouping", "contiguous|random|label-diverse");
   check_choice(o.gossip_graph, "gossip-graph", "ring|torus|random-k|complete");
@@ -607,7 +669,7 @@ std::string to_ini(const RunOptions& options) {
     std::string lines;
     for (auto& spec : specs) {
       const std::string owner = owner_of(spec.name);
-      if (owner.empty() || owner == options.topology) lines += spec.name + (" = " + format_value(spec.target)) + "\n";
+      if ((owner.empty() || owner == options.topology) && not_applicable(spec.name, options).empty()) lines += spec.name + (" = " + format_value(spec.target)) + "\n";
     }
     if (!lines.empty()) out << "\n# " << title << "\n" << lines;
   }

@@ -77,10 +77,7 @@ int monitored_of(const RunHeader& h) {
   return h.monitor == "last" ? 1 : 0;
 }
 
-std::int64_t max_clusters_of(const RunHeader& h) {
-  const auto t = std::max<std::int64_t>(1, h.options->cluster_min_size);
-  return std::max<std::int64_t>(1, (h.num_clients + t - 1) / t);
-}
+std::int64_t max_clusters_of(const RunHeader& h) { return std::max<std::int64_t>(1, h.extras.max_clusters); }
 
 // Every dataset that grows with the rounds, in one list: the file is created
 // from it and its size is planned from it.
@@ -100,6 +97,7 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
   s.push_back(spec<std::uint8_t>("/clients/participated", {R, N}, false));
   if (h.save_weights == "clients") s.push_back(spec<float>("/clients/weights", {R, N, P}, true, true));
   s.push_back(spec<std::uint8_t>("/clients/nonfinite", {R, N}, false));
+  s.push_back(spec<std::uint8_t>("/clients/dropped", {R, N}, false));
   if (M > 0) {
     for (const char* name : {"gsc", "update_sum", "update_l1", "iteration_test_loss"})
       s.push_back(spec<float>(std::string("/clients/") + name, {R, M, N}));
@@ -107,14 +105,13 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
       s.push_back(spec<float>(std::string("/clients/") + name, {R, M, N, Lw}));
   }
   if (h.save_gradients) s.push_back(spec<float>("/clients/gradients", {R, N, P}, true, true));
-  const auto& kind = h.options->topology;
-  if (kind == "clustered") {
+  if (h.extras.clusters) {
     s.push_back(spec<std::int64_t>("/topology/cluster_of_client", {R, N}, false));
     s.push_back(spec<std::int64_t>("/clusters/count", {R}, false));
     if (h.save_weights == "clients")
       s.push_back(spec<float>("/clusters/weights", {R, max_clusters_of(h), P}, true, true));
   }
-  if (kind == "gossip") s.push_back(spec<double>("/global/consensus_distance", {R}));
+  if (h.extras.consensus_distance) s.push_back(spec<double>("/global/consensus_distance", {R}));
   s.push_back(spec<double>("/comm/bytes", {R, std::int64_t(topology::kCommLevels.size())}));
   s.push_back(spec<double>("/timing/round_seconds", {R}));
   (void)ranks;
@@ -276,6 +273,8 @@ void RunWriter::create_schema(const RunHeader& h) {
   root.set_attribute("seed", static_cast<std::int64_t>(h.seed));
   root.set_attribute("rounds", std::int64_t(h.rounds));
   root.set_attribute("rounds_completed", std::int64_t(0));
+  for (const auto& [name, value] : h.attributes)
+    std::visit([&, name = name](const auto& v) { root.set_attribute(name, v); }, value);
   write_model(*h.layout);
   write_partition(*h.partition);
   auto data = root.require_group("data");
@@ -296,6 +295,9 @@ void RunWriter::create_schema(const RunHeader& h) {
   root.create_dataset<std::int64_t>("timing/peak_rss_bytes", dims({comm_.size()}));
   auto clients = root.group("clients");
   clients.set_attribute("monitor", h.monitor);
+  std::vector<std::uint8_t> faulty(std::size_t(h.num_clients), 0);
+  if (h.faulty) faulty = *h.faulty;
+  clients.create_dataset<std::uint8_t>("faulty", dims({h.num_clients})).write_all(faulty);
   const std::int64_t M = monitored_iterations();
   if (M > 0) {
     std::vector<std::int64_t> which;
@@ -310,33 +312,15 @@ int RunWriter::monitored_iterations() const { return monitored_of(header_); }
 std::int64_t RunWriter::max_clusters() const { return max_clusters_of(header_); }
 
 void RunWriter::write_topology_layout() {
-  const auto& o = *header_.options;
   const auto& layout = *header_.topology;
   const std::int64_t N = header_.num_clients;
   auto topo = file_->root().require_group("topology");
-  topo.set_attribute("kind", o.topology);
+  topo.set_attribute("kind", header_.topology_name);
   topo.create_dataset<std::int64_t>("partition_client", dims({N})).write_all(layout.order);
-  std::vector<std::int64_t> groups(layout.group_of_client.begin(), layout.group_of_client.end());
-  if (o.topology == "hierarchical") {
-    topo.set_attribute("edges", std::int64_t(o.edges));
-    topo.set_attribute("edge_assignment", o.edge_assignment);
-    topo.set_attribute("edge_interval", std::int64_t(o.edge_interval));
-    topo.create_dataset<std::int64_t>("edge_of_client", dims({N})).write_all(groups);
-  } else if (o.topology == "ring") {
-    topo.set_attribute("rings", std::int64_t(o.rings));
-    topo.set_attribute("ring_grouping", o.ring_grouping);
-    topo.create_dataset<std::int64_t>("ring_of_client", dims({N})).write_all(groups);
-    std::vector<std::int64_t> position(layout.ring_position.begin(), layout.ring_position.end());
-    topo.create_dataset<std::int64_t>("ring_position", dims({N})).write_all(position);
-  } else if (o.topology == "clustered") {
-    topo.set_attribute("recluster_every", std::int64_t(o.recluster_every));
-    topo.set_attribute("cluster_threshold", o.cluster_threshold);
-    topo.set_attribute("cluster_min_size", std::int64_t(o.cluster_min_size));
-    topo.set_attribute("trim_fraction", o.trim_fraction);
-  } else if (o.topology == "gossip") {
-    topo.set_attribute("gossip_graph", o.gossip_graph);
-    topo.set_attribute("gossip_k", std::int64_t(o.gossip_k));
-  }
+  for (const auto& [name, value] : header_.extras.attributes)
+    std::visit([&, name = name](const auto& v) { topo.set_attribute(name, v); }, value);
+  for (const auto& [name, values] : header_.extras.client_datasets)
+    topo.create_dataset<std::int64_t>(name, dims({N})).write_all(values);
   file_->root().group("comm").set_attribute(
       "level_names", std::vector<std::string>(topology::kCommLevels.begin(), topology::kCommLevels.end()));
 }
@@ -382,25 +366,25 @@ void RunWriter::write_initial(const float* params, double test_loss, double test
   agree("round 0");
 }
 
-void RunWriter::write_round(const RoundSummary& s, const float* global, const topology::RoundRecord& record,
-                            const std::vector<float>& local_test_loss,
-                            const std::vector<float>& local_test_accuracy) {
+void RunWriter::write_round(const topology::RoundResult& s) {
   const int r = s.round;
+  const auto& record = s.record;
   take_reservation_failure();
-  if (header_.save_weights != "none") put_root<float>("/global/weights", {r, 0}, {1, num_params_}, global);
+  if (header_.save_weights != "none") put_root<float>("/global/weights", {r, 0}, {1, num_params_}, s.global.data());
   write_scalar_row("/global/test_loss", r, s.test_loss);
   write_scalar_row("/global/test_accuracy", r, s.test_accuracy);
   write_scalar_row("/global/aggregated_loss", r - 1, s.aggregated_loss);
   write_scalar_row("/global/aggregated_accuracy", r - 1, s.aggregated_accuracy);
   write_scalar_row("/timing/round_seconds", r - 1, s.seconds);
-  const std::int64_t skipped = s.nonfinite_skipped;
+  const std::int64_t skipped = record.nonfinite_skipped;
   put_root<std::int64_t>("/global/nonfinite_skipped", {r - 1}, {1}, &skipped);
 
   const std::int64_t b = block_.size(), I = header_.local_iterations, c0 = block_.begin;
   put_blocks<float>("/clients/train_loss", {r - 1, 0, c0}, {1, I, b}, record.train_loss.data());
-  put_blocks<float>("/clients/local_test_loss", {r - 1, c0}, {1, b}, local_test_loss.data());
-  put_blocks<float>("/clients/local_test_accuracy", {r - 1, c0}, {1, b}, local_test_accuracy.data());
+  put_blocks<float>("/clients/local_test_loss", {r - 1, c0}, {1, b}, s.local_test_loss.data());
+  put_blocks<float>("/clients/local_test_accuracy", {r - 1, c0}, {1, b}, s.local_test_accuracy.data());
   put_blocks<std::uint8_t>("/clients/participated", {r - 1, c0}, {1, b}, record.participated.data());
+  put_blocks<std::uint8_t>("/clients/dropped", {r - 1, c0}, {1, b}, record.dropped.data());
   if (header_.save_weights == "clients")
     put_blocks<float>("/clients/weights", {r - 1, c0, 0}, {1, b, num_params_}, record.client_weights.data());
   write_monitoring(r, record);
@@ -423,14 +407,13 @@ void RunWriter::write_monitoring(int r, const topology::RoundRecord& record) {
     put_blocks<float>("/clients/gradients", {r - 1, c0, 0}, {1, b, num_params_}, record.gradients.data());
 }
 
-void RunWriter::write_topology_round(int r, const topology::RoundRecord& record,
-                                     const std::vector<std::int64_t>& cluster_of_client,
-                                     const std::vector<float>& cluster_models) {
+void RunWriter::write_topology_round(const topology::RoundResult& result) {
+  const int r = result.round;
+  const auto& record = result.record;
   const auto levels = std::int64_t(record.comm_bytes.size());
   put_root<double>("/comm/bytes", {r - 1, 0}, {1, levels}, record.comm_bytes.data());
-  const auto& kind = header_.options->topology;
-  if (kind == "gossip") write_scalar_row("/global/consensus_distance", r - 1, record.consensus_distance);
-  if (kind == "clustered") write_clusters(r, cluster_of_client, cluster_models);
+  if (header_.extras.consensus_distance) write_scalar_row("/global/consensus_distance", r - 1, record.consensus_distance);
+  if (header_.extras.clusters) write_clusters(r, result.cluster_of_client, result.cluster_models);
   commit(r);
 }
 

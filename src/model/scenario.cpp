@@ -79,7 +79,7 @@ std::string shortest(double value) {
 
 }  // namespace
 
-ScenarioSettings resolve_scenario(const RunOptions& options) {
+ScenarioSettings resolve_scenario(const ScenarioOptions& options) {
   ScenarioSettings s = scenario_defaults(options.scenario);
   if (options.activation != "scenario") s.activation = parse_activation(options.activation);
   if (options.conv_init != "scenario") {

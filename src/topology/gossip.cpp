@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "fedhpc/core/error.hpp"
 #include "fedhpc/core/exact_sum.hpp"
+#include "fedhpc/data/partition.hpp"
 #include "fedhpc/mpi/exact_reduce.hpp"
 #include "fedhpc/mpi/model_exchange.hpp"
 #include "fedhpc/topology/gossip_graph.hpp"
@@ -25,7 +27,7 @@ class Gossip : public IterativeTopology {
       : IterativeTopology(ctx, "gossip"),
         graph_(make_gossip_graph(ctx.options.gossip_graph, ctx.options.clients, ctx.options.gossip_k,
                                  ctx.options.seed)) {
-    const auto& blocks = ctx.layout->blocks;
+    const auto& blocks = ctx.layout.blocks;
     for (std::int64_t c = ctx.block.begin; c < ctx.block.end; ++c)
       for (auto j : graph_.neighbours[std::size_t(c)])
         if (!ctx.block.contains(j)) {
@@ -40,8 +42,9 @@ class Gossip : public IterativeTopology {
     for (const auto& n : graph_.neighbours) edges_ += double(n.size());
   }
 
-  const float* model_of_client(std::int64_t client, const std::vector<float>&) const override {
-    return params_[std::size_t(client - ctx_.block.begin)].data();
+  void set_client_models(RoundResult& out) const override {
+    out.client_models.clear();
+    for (const auto& p : params_) out.client_models.push_back(p.data());
   }
 
  protected:
@@ -53,39 +56,64 @@ class Gossip : public IterativeTopology {
     auto received = mpi::exchange_models(ctx_.comm, plan_, num_params(), [&](std::int64_t c) {
       return params_[std::size_t(c - ctx_.block.begin)].data();
     });
-    const bool keep = ctx_.options.on_nonfinite == "keep";
+    const bool keep = ctx_.options.on_nonfinite == NonFinitePolicy::Keep;
     std::vector<std::uint8_t> ok_local(params_.size());
     for (std::size_t c = 0; c < params_.size(); ++c) ok_local[c] = keep || all_finite(params_[c]);
     std::map<std::int64_t, bool> ok_remote;
     for (const auto& [j, model] : received) ok_remote[j] = keep || all_finite(model);
+    // A neighbour's model counts when it is usable and its client did not
+    // drop out (a dropped client still mixes in what it receives).
+    auto neighbour = [&](std::int64_t j) -> const float* {
+      const bool local = ctx_.block.contains(j);
+      if (dropped_all_[std::size_t(j)] || (local ? !ok_local[std::size_t(j - ctx_.block.begin)] : !ok_remote[j]))
+        return nullptr;
+      return local ? params_[std::size_t(j - ctx_.block.begin)].data() : received.at(j).data();
+    };
     std::vector<std::vector<float>> next(params_.size(), std::vector<float>(std::size_t(num_params())));
-    ExactSum sum{std::size_t(num_params())};
     for (std::int64_t c = 0; c < block_size(); ++c) {
-      sum.clear();
-      std::int64_t used = 0;
-      const auto i = std::size_t(id(c));
-      if (ok_local[std::size_t(c)]) {
-        sum.add_scaled(params_[std::size_t(c)].data(), double(graph_.self_weight[i]));
-        used += graph_.self_weight[i];
-      }
-      for (std::size_t t = 0; t < graph_.neighbours[i].size(); ++t) {
-        const auto j = graph_.neighbours[i][t];
-        const bool local = ctx_.block.contains(j);
-        if (local ? !ok_local[std::size_t(j - ctx_.block.begin)] : !ok_remote[j]) continue;
-        const float* model = local ? params_[std::size_t(j - ctx_.block.begin)].data() : received.at(j).data();
-        sum.add_scaled(model, double(graph_.weight[i][t]));
-        used += graph_.weight[i][t];
-      }
-      // Left-out (non-finite) models drop out and the rest is renormalised.
-      if (used == 0) next[std::size_t(c)] = params_[std::size_t(c)];
-      else sum.divide_into(next[std::size_t(c)].data(), double(used));
+      const bool own = ok_local[std::size_t(c)];
+      const bool mixed = metropolis_ ? metropolis(c, own, neighbour, next[std::size_t(c)])
+                                     : robust(c, own, neighbour, next[std::size_t(c)]);
+      if (!mixed) next[std::size_t(c)] = params_[std::size_t(c)];
     }
     params_ = std::move(next);
     record.comm_bytes[kGossip] += edges_ * double(num_params()) * sizeof(float);
   }
 
-  void finish_round(int, std::vector<float>& global, RoundRecord& record) override {
-    const bool keep = ctx_.options.on_nonfinite == "keep";
+  // The Metropolis-weighted mean over the usable models; left-out models drop
+  // out and the rest is renormalised. False when nothing is usable.
+  template <class Neighbour>
+  bool metropolis(std::int64_t c, bool own, const Neighbour& neighbour, std::vector<float>& out) {
+    sum_.clear();
+    std::int64_t used = 0;
+    const auto i = std::size_t(id(c));
+    if (own) {
+      sum_.add_scaled(params_[std::size_t(c)].data(), double(graph_.self_weight[i]));
+      used += graph_.self_weight[i];
+    }
+    for (std::size_t t = 0; t < graph_.neighbours[i].size(); ++t) {
+      const float* model = neighbour(graph_.neighbours[i][t]);
+      if (!model) continue;
+      sum_.add_scaled(model, double(graph_.weight[i][t]));
+      used += graph_.weight[i][t];
+    }
+    if (used == 0) return false;
+    sum_.divide_into(out.data(), double(used));
+    return true;
+  }
+
+  // --aggregator over the client and its usable neighbours, on this rank.
+  template <class Neighbour>
+  bool robust(std::int64_t c, bool own, const Neighbour& neighbour, std::vector<float>& out) {
+    aggregator_->begin(num_params());
+    if (own) aggregator_->add(id(c), params_[std::size_t(c)].data(), samples(c));
+    for (auto j : graph_.neighbours[std::size_t(id(c))])
+      if (const float* model = neighbour(j)) aggregator_->add(j, model, ctx_.partition.train_count(j));
+    return aggregator_->finish(out.data(), self_);
+  }
+
+  void finish_round(int, RoundResult& out) override {
+    const bool keep = ctx_.options.on_nonfinite == NonFinitePolicy::Keep;
     ExactSum sum{std::size_t(num_params())};
     std::int64_t count = 0;
     for (const auto& p : params_)
@@ -94,11 +122,11 @@ class Gossip : public IterativeTopology {
         ++count;
       }
     mpi::allreduce(sum, ctx_.comm);
-    mpi::check(MPI_Allreduce(MPI_IN_PLACE, &count, 1, MPI_INT64_T, MPI_SUM, ctx_.comm.get()),
-               "MPI_Allreduce(count)");
+    count = mpi::all_reduce(ctx_.comm, count, mpi::Op::Sum, "MPI_Allreduce(count)");
     if (count == 0) return;
+    auto& global = out.global;
     sum.divide_into(global.data(), double(count));
-    record.consensus_distance = consensus_distance(global);
+    out.record.consensus_distance = consensus_distance(global);
     // Clients left out for non-finite values start the next round from the mean.
     for (auto& p : params_)
       if (!keep && !all_finite(p)) p = global;
@@ -120,10 +148,37 @@ class Gossip : public IterativeTopology {
   GossipGraph graph_;
   mpi::ExchangePlan plan_;
   double edges_ = 0.0;
+  // fedavg mixes with the Metropolis weights; any other aggregator replaces
+  // the weighted mean within each neighbourhood.
+  bool metropolis_ = server_->is_weighted_mean();
+  std::unique_ptr<aggregation::Aggregator>& aggregator_ = server_;
+  ExactSum sum_{std::size_t(num_params())};
+  mpi::Comm self_ = mpi::Comm::self();
 };
+
+void validate_gossip(const TopologyOptions& o) {
+  if (o.server_optimizer)
+    throw InputError("--server-optimizer: gossip has no server; use the default (sgd with --server-lr 1)");
+  if (o.prox)
+    throw InputError("--prox-mu: gossip clients keep their own models across rounds, so there is no round model to "
+                     "anchor FedProx's term to; use 0");
+}
 
 }  // namespace
 
-std::unique_ptr<Topology> make_gossip(const TopologyContext& ctx) { return std::make_unique<Gossip>(ctx); }
+TopologyDescriptor gossip_descriptor() {
+  TopologyDescriptor d;
+  d.name = "gossip";
+  d.validate = validate_gossip;
+  d.make = [](const TopologyContext& ctx) -> std::unique_ptr<Topology> { return std::make_unique<Gossip>(ctx); };
+  d.extras = [](const TopologyOptions& o, const TopologyLayout&) {
+    TopologyExtras x;
+    x.attributes = {{"gossip_graph", o.gossip_graph}, {"gossip_k", std::int64_t(o.gossip_k)}};
+    x.consensus_distance = true;
+    return x;
+  };
+  d.option_keys = {"gossip-graph", "gossip-k"};
+  return d;
+}
 
 }  // namespace fedhpc::topology

@@ -53,35 +53,27 @@ std::vector<std::int64_t> boundaries(const std::vector<int>& sorted_groups, int 
 
 }  // namespace
 
-TopologyLayout make_layout(const RunOptions& o, const data::Partition& partition,
-                           const std::vector<std::int64_t>& labels, int classes, int ranks) {
+TopologyLayout make_layout(const TopologyDescriptor& topology, const TopologyOptions& o,
+                           const data::Partition& partition, const std::vector<std::int64_t>& labels, int classes,
+                           int ranks) {
   TopologyLayout layout;
   const auto n = partition.num_clients();
   std::vector<int> groups;
-  int count = 0;
-  if (o.topology == "hierarchical") {
-    groups = assign_edges(o.edge_assignment, o.edges, label_histograms(partition, labels, classes), o.seed);
-    count = o.edges;
-  } else if (o.topology == "ring") {
-    groups = assign_rings(o.ring_grouping, o.rings, label_histograms(partition, labels, classes), o.seed);
-    count = o.rings;
-  }
+  if (topology.group) groups = topology.group(o, label_histograms(partition, labels, classes));
   if (groups.empty()) {
     layout.order.resize(std::size_t(n));
     for (std::int64_t c = 0; c < n; ++c) layout.order[std::size_t(c)] = c;
     layout.blocks = even_blocks(n, ranks);
     return layout;
   }
+  const int count = groups.empty() ? 0 : *std::max_element(groups.begin(), groups.end()) + 1;
   layout.order = group_order(groups);
   for (auto old : layout.order) layout.group_of_client.push_back(groups[std::size_t(old)]);
   layout.group_begin = boundaries(layout.group_of_client, count);
-  if (o.topology == "ring") {
+  if (topology.ring_positions)
     for (std::int64_t c = 0; c < n; ++c)
       layout.ring_position.push_back(int(c - layout.group_begin[std::size_t(layout.group_of_client[std::size_t(c)])]));
-    layout.blocks = even_blocks(n, ranks);
-  } else {
-    layout.blocks = edge_blocks(layout.group_begin, ranks);
-  }
+  layout.blocks = topology.group_aligned_blocks ? edge_blocks(layout.group_begin, ranks) : even_blocks(n, ranks);
   return layout;
 }
 

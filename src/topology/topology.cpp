@@ -20,6 +20,7 @@ void RoundRecord::reset(const RecordShape& r) {
   train_loss.assign(n(r.block, r.iterations), nan);
   client_weights.assign(r.keep_weights ? n(r.block, r.params) : 0, nan);
   participated.assign(n(r.block), 0);
+  dropped.assign(n(r.block), 0);
   nonfinite.assign(n(r.block), 0);
   gsc.assign(n(r.monitored, r.block), nan);
   gsc_profile.assign(n(r.monitored, r.block, r.weight_layers), nan);
@@ -50,14 +51,12 @@ void record_sample(RoundRecord& record, std::int64_t block, int weight_layers, i
   }
 }
 
-Registry<TopologyFactory>& topology_registry() {
-  static Registry<TopologyFactory> registry = [] {
-    Registry<TopologyFactory> r("topology");
-    r.add("centralized", make_centralized);
-    r.add("hierarchical", make_hierarchical);
-    r.add("ring", make_ring);
-    r.add("clustered", make_clustered);
-    r.add("gossip", make_gossip);
+Registry<TopologyDescriptor>& topology_registry() {
+  static Registry<TopologyDescriptor> registry = [] {
+    Registry<TopologyDescriptor> r("topology");
+    for (auto d : {centralized_descriptor(), hierarchical_descriptor(), ring_descriptor(), clustered_descriptor(),
+                   gossip_descriptor()})
+      r.add(d.name, d);
     return r;
   }();
   return registry;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fedhpc/cli/components.hpp"
 #include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/model/scenario.hpp"
@@ -19,7 +20,7 @@ std::string error_of(const std::vector<std::string>& args) {
   try {
     auto parsed = parse_run_options(args);
     validate(parsed.options);
-    model::resolve_scenario(parsed.options);
+    model::resolve_scenario(scenario_options(parsed.options));
   } catch (const InputError& e) {
     return e.what();
   }
@@ -34,7 +35,7 @@ void bad(const std::vector<std::string>& args, const std::vector<std::string>& n
       [&] {
         auto parsed = parse_run_options(args);
         validate(parsed.options);
-        model::resolve_scenario(parsed.options);
+        model::resolve_scenario(scenario_options(parsed.options));
       },
       needles);
 }
@@ -113,44 +114,44 @@ TEST(Options, BadInputNamesTheOption) {
 TEST(Scenario, DefaultsFollowThePaperAndExplicitOptionsWin) {
   RunOptions o;
   o.scenario = "exploding";
-  auto s = model::resolve_scenario(o);
+  auto s = model::resolve_scenario(scenario_options(o));
   EXPECT_EQ(s.activation, model::Activation::Relu);
   EXPECT_FALSE(s.conv_init.glorot);
   EXPECT_EQ(s.conv_init.low, 8.0);
   EXPECT_EQ(s.conv_init.high, 10.0);
   EXPECT_EQ(s.clip_norm, 0.0);
   o.scenario = "vanishing";
-  s = model::resolve_scenario(o);
+  s = model::resolve_scenario(scenario_options(o));
   EXPECT_EQ(s.activation, model::Activation::Tanh);
   EXPECT_EQ(s.conv_init.low, 4.0);
   o.scenario = "baseline";
-  s = model::resolve_scenario(o);
+  s = model::resolve_scenario(scenario_options(o));
   EXPECT_EQ(s.activation, model::Activation::LeakyRelu);
   EXPECT_TRUE(s.conv_init.glorot);
   EXPECT_EQ(s.clip_norm, 1.0);
   o.clip_norm = "0";
-  EXPECT_EQ(model::resolve_scenario(o).clip_norm, 0.0);
+  EXPECT_EQ(model::resolve_scenario(scenario_options(o)).clip_norm, 0.0);
 }
 
 TEST(Scenario, ConvBiasesFollowTheConvInitUnlessZero) {
   RunOptions o;
   o.scenario = "vanishing";
-  EXPECT_TRUE(model::resolve_scenario(o).conv_init.bias);
+  EXPECT_TRUE(model::resolve_scenario(scenario_options(o)).conv_init.bias);
   o.scenario = "exploding";
-  EXPECT_TRUE(model::resolve_scenario(o).conv_init.bias);
+  EXPECT_TRUE(model::resolve_scenario(scenario_options(o)).conv_init.bias);
   o.conv_bias_init = "zero";
-  EXPECT_FALSE(model::resolve_scenario(o).conv_init.bias);
+  EXPECT_FALSE(model::resolve_scenario(scenario_options(o)).conv_init.bias);
   o.scenario = "baseline";
   o.conv_bias_init = "scenario";
-  EXPECT_FALSE(model::resolve_scenario(o).conv_init.bias);
+  EXPECT_FALSE(model::resolve_scenario(scenario_options(o)).conv_init.bias);
   o.conv_init = "uniform:1:2";
-  EXPECT_FALSE(model::resolve_scenario(o).conv_init.bias);
+  EXPECT_FALSE(model::resolve_scenario(scenario_options(o)).conv_init.bias);
   o.conv_bias_init = "uniform";
-  EXPECT_TRUE(model::resolve_scenario(o).conv_init.bias);
+  EXPECT_TRUE(model::resolve_scenario(scenario_options(o)).conv_init.bias);
   o.scenario = "vanishing";
   o.conv_init = "glorot";
   o.conv_bias_init = "scenario";
-  EXPECT_FALSE(model::resolve_scenario(o).conv_init.bias);
+  EXPECT_FALSE(model::resolve_scenario(scenario_options(o)).conv_init.bias);
 
   EXPECT_NE(error_of({"--conv-bias-init", "uniform"}).find("--conv-bias-init"), std::string::npos);
   EXPECT_NE(error_of({"--conv-bias-init", "ones"}).find("allowed: scenario|zero|uniform"), std::string::npos);

@@ -61,13 +61,30 @@ struct RunOptions {
   int recluster_every = 4;
   double cluster_threshold = 5.0;
   int cluster_min_size = 3;
-  double trim_fraction = 0.1;
   // gossip
   std::string gossip_graph = "ring";
   int gossip_k = 4;
   // per-client state of ring, gossip and hierarchical runs
   double max_memory_gb = 16.0;
+  // aggregation (the clustered topology's default is trimmed-mean)
   std::string aggregator = "fedavg";
+  std::string edge_aggregator = "same";  // hierarchical: "same" = --aggregator
+  double trim_fraction = 0.1;
+  int byzantine = 0;
+  int krum_select = 0;
+  // server side
+  std::string server_optimizer = "sgd";
+  double server_lr = 1.0;
+  double server_momentum = 0.0;
+  double server_beta1 = 0.9;
+  double server_beta2 = 0.99;
+  double server_eps = 1e-3;
+  double prox_mu = 0.0;
+  // clients that misbehave
+  double dropout_rate = 0.0;
+  double faulty_fraction = 0.0;
+  std::string fault = "none";
+  double fault_scale = 1.0;
   int rounds = 5;
   std::uint64_t seed = 0;
   std::int64_t eval_batch_size = 1000;
@@ -102,6 +119,11 @@ struct ParsedRun {
 // subcommand) and the optional --config INI file; the command line wins.
 // Throws InputError with one line naming the option on any bad input.
 ParsedRun parse_run_options(const std::vector<std::string>& args);
+
+// Fills in the defaults that depend on other options: --aggregator for
+// clustered (trimmed-mean when not given) and --edge-aggregator same.
+// parse_run_options and run_simulation call it; it is idempotent.
+void resolve_defaults(RunOptions& options);
 
 // Checks ranges and combinations that need no data, and a static memory
 // estimate of the synthetic data set and the model. Throws InputError.

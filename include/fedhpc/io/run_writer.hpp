@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "fedhpc/core/param_layout.hpp"
@@ -33,18 +34,12 @@ struct RunHeader {
   const ParamLayout* layout = nullptr;
   const data::Partition* partition = nullptr;
   const topology::TopologyLayout* topology = nullptr;
-  const RunOptions* options = nullptr;
-};
-
-// Per-round results that are the same on every rank.
-struct RoundSummary {
-  int round = 0;  // 1-based
-  double test_loss = 0.0;
-  double test_accuracy = 0.0;
-  double aggregated_loss = 0.0;
-  double aggregated_accuracy = 0.0;
-  double seconds = 0.0;
-  std::int64_t nonfinite_skipped = 0;
+  std::string topology_name;
+  topology::TopologyExtras extras;  // from the topology's descriptor
+  // Root attributes that describe the run's strategy (aggregator, server
+  // optimizer, client behaviour), written as strings or numbers.
+  std::vector<std::pair<std::string, std::variant<std::int64_t, double, std::string>>> attributes;
+  const std::vector<std::uint8_t>* faulty = nullptr;  // /clients/faulty [N]; null = none
 };
 
 // The planned size of a run's file, before it exists.
@@ -74,14 +69,11 @@ class RunWriter {
 
   // Row 0: the initial model and its global test metrics.
   void write_initial(const float* params, double test_loss, double test_accuracy);
-  void write_round(const RoundSummary& summary, const float* global, const topology::RoundRecord& record,
-                   const std::vector<float>& local_test_loss, const std::vector<float>& local_test_accuracy);
+  void write_round(const topology::RoundResult& result);
   // Topology traces of a round (/comm/bytes, clusters, consensus distance);
   // call after write_round: it marks the round complete, flushes and throws
   // RunError on every rank if any write of the round failed.
-  void write_topology_round(int round, const topology::RoundRecord& record,
-                            const std::vector<std::int64_t>& cluster_of_client,
-                            const std::vector<float>& cluster_models);
+  void write_topology_round(const topology::RoundResult& result);
   void write_peak_memory(std::int64_t bytes_this_rank);
   // status: "complete", "failed" or "interrupted"; message goes into the
   // `error` attribute. Closes the file. A "complete" that cannot be written

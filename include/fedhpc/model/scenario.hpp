@@ -1,7 +1,6 @@
 #pragma once
 #include <string>
 
-#include "fedhpc/cli/run_options.hpp"
 
 namespace fedhpc::model {
 
@@ -16,6 +15,15 @@ struct InitSpec {
   bool bias = false;  // the layers' biases too start U(low, high), else 0
 };
 
+// --scenario and the options that override it ("scenario" = its value).
+struct ScenarioOptions {
+  std::string scenario = "baseline";
+  std::string activation = "scenario";
+  std::string conv_init = "scenario";
+  std::string conv_bias_init = "scenario";
+  std::string clip_norm = "scenario";
+};
+
 // What a --scenario sets, after explicit options have overridden it.
 struct ScenarioSettings {
   Activation activation = Activation::LeakyRelu;
@@ -27,7 +35,7 @@ struct ScenarioSettings {
 // vanishing: tanh, U(4,7), no clip (GSC paper, section 7.1). The paper's
 // "weights of the convolutional layers" is read as Keras's layer weights,
 // kernel and bias; --conv-bias-init zero gives the kernel-only reading.
-ScenarioSettings resolve_scenario(const RunOptions& options);
+ScenarioSettings resolve_scenario(const ScenarioOptions& options);
 
 std::string to_string(Activation activation);
 std::string to_string(const InitSpec& init);

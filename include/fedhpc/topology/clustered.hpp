@@ -9,9 +9,9 @@ namespace fedhpc::topology {
 // re-clustered from the Euclidean distances between their trained models:
 // pivot correlation clustering on dist <= lambda, clusters smaller than
 // --cluster-min-size dissolved into the nearest one, clusters whose models
-// are within lambda merged. Each cluster aggregates with the coordinate-wise
-// --trim-fraction trimmed mean, computed by coordinate slices across ranks
-// (beta = 0: the exact sample-weighted mean).
-std::unique_ptr<Topology> make_clustered(const TopologyContext& ctx);
+// are within lambda merged. Each cluster aggregates with --aggregator; the
+// paper's default (when --aggregator is not given) is trimmed-mean with
+// --trim-fraction 0.1 (beta = 0: the exact sample-weighted mean).
+TopologyDescriptor clustered_descriptor();
 
 }  // namespace fedhpc::topology

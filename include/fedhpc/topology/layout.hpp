@@ -2,7 +2,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/topology/topology.hpp"
 
 namespace fedhpc::data {
@@ -21,11 +20,14 @@ struct TopologyLayout {
   std::vector<ClientBlock> blocks;     // one per rank
 };
 
-std::vector<std::vector<std::int64_t>> label_histograms(const data::Partition& partition,
+LabelHistograms label_histograms(const data::Partition& partition,
                                                         const std::vector<std::int64_t>& labels, int classes);
 
-TopologyLayout make_layout(const RunOptions& options, const data::Partition& partition,
-                           const std::vector<std::int64_t>& labels, int classes, int ranks);
+// Groups clients with the topology's hook, renumbers them so that groups are
+// contiguous, and places them on ranks.
+TopologyLayout make_layout(const TopologyDescriptor& topology, const TopologyOptions& options,
+                           const data::Partition& partition, const std::vector<std::int64_t>& labels, int classes,
+                           int ranks);
 
 // The partition with clients in the layout's order.
 data::Partition reorder(const data::Partition& partition, const std::vector<std::int64_t>& order);

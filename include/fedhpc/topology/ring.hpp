@@ -9,6 +9,6 @@ namespace fedhpc::topology {
 // each weighted by its holder's samples. Optimizer state stays with the
 // client. Passes inside a rank move buffers; passes across ranks are
 // neighbour sends.
-std::unique_ptr<Topology> make_ring(const TopologyContext& ctx);
+TopologyDescriptor ring_descriptor();
 
 }  // namespace fedhpc::topology

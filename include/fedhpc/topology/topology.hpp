@@ -3,18 +3,19 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
-#include <array>
-
-#include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/core/registry.hpp"
 #include "fedhpc/mpi/comm.hpp"
+#include "fedhpc/topology/options.hpp"
+#include "fedhpc/topology/round_result.hpp"
 
 namespace fedhpc::client {
 class LocalTrainer;
+class ClientBehaviour;
 struct MonitorSample;
-}
+}  // namespace fedhpc::client
 namespace fedhpc::data {
 struct Partition;
 }
@@ -33,46 +34,7 @@ struct ClientBlock {
 
 ClientBlock block_of_rank(std::int64_t num_clients, int rank, int ranks);
 
-// Sizes of the per-round buffers of one rank.
-struct RecordShape {
-  std::int64_t block = 0;
-  int iterations = 1;
-  std::int64_t params = 0;
-  bool keep_weights = false;
-  int monitored = 0;          // I' = I (every), 1 (last), 0 (off)
-  int weight_layers = 0;      // Lw
-  bool keep_gradients = false;
-};
-
-// What one round leaves on this rank, for its block of clients. Slots of
-// clients that did not train stay NaN (0 for the flags).
-struct RoundRecord {
-  std::vector<float> train_loss;            // [I][block]
-  std::vector<float> client_weights;        // [block][P] when kept
-  std::vector<std::uint8_t> participated;   // [block]
-  std::vector<std::uint8_t> nonfinite;      // [block]
-  std::vector<float> gsc;                   // [I'][block]
-  std::vector<float> gsc_profile;           // [I'][block][Lw]
-  std::vector<float> grad_mean_abs;         // [I'][block][Lw]
-  std::vector<float> grad_l2;               // [I'][block][Lw]
-  std::vector<float> update_sum;            // [I'][block]
-  std::vector<float> update_l1;             // [I'][block]
-  std::vector<float> gradients;             // [block][P] when kept
-  std::vector<float> iteration_test_loss;   // [I'][block]
-  std::int64_t nonfinite_skipped = 0;       // over all ranks
-  // Same on every rank:
-  std::array<double, 5> comm_bytes{};       // per level, see kCommLevels
-  double consensus_distance = 0.0;          // gossip
-  void reset(const RecordShape& shape);
-};
-
-// Levels of the communication accounting (/comm/bytes columns): model bytes
-// moved between the parties of the topology in one round.
-inline const std::array<const char*, 5> kCommLevels = {"client_server", "client_edge", "edge_server", "ring_hop",
-                                                       "gossip"};
-enum CommLevel { kClientServer = 0, kClientEdge = 1, kEdgeServer = 2, kRingHop = 3, kGossip = 4 };
-
-// Stores one monitored iteration of client `local` into slot `slot`.
+// Stores one monitored iterate of client `local` into slot `slot`.
 void record_sample(RoundRecord& record, std::int64_t block, int weight_layers, int slot, std::int64_t local,
                    const client::MonitorSample& sample);
 
@@ -81,39 +43,69 @@ struct TopologyContext {
   ClientBlock block;
   client::LocalTrainer& trainer;
   const data::Partition& partition;
-  const RunOptions& options;
+  const TopologyOptions& options;
+  const TopologyLayout& layout;
+  const client::ClientBehaviour& behaviour;
   std::int64_t num_params = 0;
   bool keep_client_weights = false;
   int weight_layers = 0;
-  const TopologyLayout* layout = nullptr;
+};
+
+// Who takes part in a round; one flag per client id (all N), the same on
+// every rank.
+struct RoundInput {
+  int round = 0;
+  const std::vector<std::uint8_t>& selected;
+  const std::vector<std::uint8_t>& dropped;  // trains, then drops out before upload
 };
 
 // A topology runs one global round: from the global model, through the
-// clients' local training and whatever mixing the topology does, to the new
-// global model. It is collective over ctx.comm.
+// clients' local training and whatever mixing and aggregation the topology
+// does, to the new global model. It is collective over ctx.comm. On entry
+// out.global holds the round's starting model and out.record is reset; the
+// topology leaves the new global model, its clients' outcomes, the models
+// its clients are evaluated on and its extras in out.
 class Topology {
  public:
   virtual ~Topology() = default;
-  // selected has one flag per client (all N); global is read and replaced.
-  virtual void run_round(int round, const std::vector<std::uint8_t>& selected, std::vector<float>& global,
-                         RoundRecord& record) = 0;
-  // The model a client's local test split is evaluated on after the round.
-  virtual const float* model_of_client(std::int64_t client, const std::vector<float>& global) const {
-    (void)client;
-    return global.data();
-  }
-  // Cluster of every client after the round (clustered topology), else empty.
-  virtual std::vector<std::int64_t> cluster_of_clients() const { return {}; }
-  // Cluster models after the round, K x P (clustered topology), else empty.
-  virtual const std::vector<float>& cluster_models() const {
-    static const std::vector<float> none;
-    return none;
-  }
+  virtual void run_round(const RoundInput& in, RoundResult& out) = 0;
 };
 
 using TopologyFactory = std::function<std::unique_ptr<Topology>(const TopologyContext&)>;
 
-// "centralized" is registered on first use.
-Registry<TopologyFactory>& topology_registry();
+// What the output file records of a topology besides the common datasets.
+struct TopologyExtras {
+  std::vector<std::pair<std::string, std::variant<std::int64_t, double, std::string>>> attributes;  // on /topology
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> client_datasets;  // /topology/NAME [N]
+  bool clusters = false;            // per round: /topology/cluster_of_client, /clusters/count, /clusters/weights
+  std::int64_t max_clusters = 0;    // rows of /clusters/weights
+  bool consensus_distance = false;  // per round: /global/consensus_distance
+};
+
+// label_hist[c][k]: training samples of class k held by client c.
+using LabelHistograms = std::vector<std::vector<std::int64_t>>;
+
+// Everything the rest of fedhpc knows of one topology, registered once.
+struct TopologyDescriptor {
+  std::string name;
+  // Refuses combinations that make no sense for this topology (InputError
+  // naming the option). Called before anything is loaded.
+  std::function<void(const TopologyOptions&)> validate;
+  // Group of every client (edge, ring) from the label histograms; empty when
+  // the topology does not group clients. Groups become contiguous id ranges.
+  std::function<std::vector<int>(const TopologyOptions&, const LabelHistograms&)> group;
+  // Each group's clients stay on as few ranks as possible (hierarchical
+  // edges); otherwise clients are split evenly.
+  bool group_aligned_blocks = false;
+  bool ring_positions = false;  // the layout records each client's position in its group
+  TopologyFactory make;
+  std::function<TopologyExtras(const TopologyOptions&, const TopologyLayout&)> extras;
+  // Run options that apply to this topology (for the stored configuration).
+  std::vector<std::string> option_keys;
+};
+
+// The five built-in topologies are registered on first use; user programs
+// may add their own before calling fedhpc::cli::main.
+Registry<TopologyDescriptor>& topology_registry();
 
 }  // namespace fedhpc::topology

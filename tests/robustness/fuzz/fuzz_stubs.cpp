@@ -37,10 +37,23 @@ Registry<ModelFactory>& model_registry() {
 }  // namespace fedhpc::model
 
 namespace fedhpc::topology {
-Registry<TopologyFactory>& topology_registry() {
-  static Registry<TopologyFactory> registry = [] {
-    Registry<TopologyFactory> r("topology");
-    for (const char* name : {"centralized", "hierarchical", "ring", "clustered", "gossip"}) r.add(name, nullptr);
+// Names and option keys only (the parser reads nothing else); they must match
+// the descriptors in src/topology/*.cpp.
+Registry<TopologyDescriptor>& topology_registry() {
+  static Registry<TopologyDescriptor> registry = [] {
+    Registry<TopologyDescriptor> r("topology");
+    const std::vector<std::pair<const char*, std::vector<std::string>>> topologies = {
+        {"centralized", {}},
+        {"hierarchical", {"edges", "edge-assignment", "edge-interval", "edge-aggregator"}},
+        {"ring", {"rings", "ring-grouping"}},
+        {"clustered", {"recluster-every", "cluster-threshold", "cluster-min-size"}},
+        {"gossip", {"gossip-graph", "gossip-k"}}};
+    for (const auto& [name, keys] : topologies) {
+      TopologyDescriptor d;
+      d.name = name;
+      d.option_keys = keys;
+      r.add(name, d);
+    }
     return r;
   }();
   return registry;

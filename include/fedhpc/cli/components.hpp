@@ -1,0 +1,23 @@
+#pragma once
+#include "fedhpc/aggregation/aggregator.hpp"
+#include "fedhpc/cli/run_options.hpp"
+#include "fedhpc/client/behaviour.hpp"
+#include "fedhpc/engine/round_engine.hpp"
+#include "fedhpc/model/scenario.hpp"
+#include "fedhpc/topology/options.hpp"
+
+namespace fedhpc::client {
+struct TrainOptions;
+}
+
+namespace fedhpc {
+
+// The per-component option structs of a run, built from the CLI's options
+// (after resolve_defaults). Nothing below cli/ sees RunOptions.
+topology::TopologyOptions topology_options(const RunOptions& options);
+aggregation::AggregatorOptions aggregator_options(const RunOptions& options, const std::string& name);
+client::BehaviourOptions behaviour_options(const RunOptions& options);
+engine::EngineOptions engine_options(const RunOptions& options);
+model::ScenarioOptions scenario_options(const RunOptions& options);
+
+}  // namespace fedhpc

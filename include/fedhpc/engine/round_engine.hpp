@@ -1,0 +1,77 @@
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "fedhpc/mpi/comm.hpp"
+#include "fedhpc/topology/round_result.hpp"
+#include "fedhpc/topology/topology.hpp"
+
+namespace fedhpc::client {
+class LocalTrainer;
+class ClientBehaviour;
+}  // namespace fedhpc::client
+namespace fedhpc::data {
+struct Partition;
+}
+namespace fedhpc::aggregation {
+class ServerOptimizer;
+}
+
+namespace fedhpc::engine {
+
+struct EngineOptions {
+  int rounds = 5;
+  std::int64_t clients = 10;
+  double participation = 1.0;  // fraction sampled per round, (0, 1]
+  std::uint64_t seed = 0;
+  std::int64_t eval_batch_size = 1000;
+  int fail_at_round = 0;       // fault injection: the last rank fails in this round (0 = never)
+};
+
+// What a run's rounds need; the engine keeps references, so the parts must
+// outlive it.
+struct EngineParts {
+  client::LocalTrainer& trainer;
+  const data::Partition& partition;
+  topology::Topology& topology;
+  const client::ClientBehaviour& behaviour;
+  // nullptr: the aggregate becomes the global model (plain FedAvg).
+  aggregation::ServerOptimizer* server_optimizer = nullptr;
+  std::vector<std::int64_t> client_keys;  // partition index of every client id
+  topology::ClientBlock block;            // this rank's clients
+  topology::RecordShape shape;            // per-round buffers of this rank
+  std::int64_t test_samples = 0;          // global test set size
+};
+
+// The round loop of every topology: client selection -> the topology's round
+// (local training, mixing, aggregation) -> server optimizer -> evaluation.
+// Collective over comm; every rank returns the same global model.
+class RoundEngine {
+ public:
+  RoundEngine(const mpi::Comm& comm, EngineOptions options, EngineParts parts, std::vector<float> initial);
+
+  // Global test loss and accuracy of the initial model.
+  std::pair<double, double> evaluate_initial();
+  // Runs round `round` (1-based, in order); the result stays valid until the
+  // next call.
+  const topology::RoundResult& run_round(int round);
+  const std::vector<float>& global() const { return global_; }
+
+  // Clients of a round: all, or round(f*N) (at least one) drawn from the
+  // server stream over partition indices, so a topology's renumbering does
+  // not change who takes part. One flag per client id.
+  static std::vector<std::uint8_t> select_clients(const EngineOptions& options, int round,
+                                                  const std::vector<std::int64_t>& client_keys);
+
+ private:
+  void evaluate(topology::RoundResult& result);
+  const mpi::Comm& comm_;
+  EngineOptions options_;
+  EngineParts parts_;
+  std::vector<float> global_;
+  topology::RoundResult result_;
+};
+
+}  // namespace fedhpc::engine

@@ -1,0 +1,44 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "fedhpc/aggregation/aggregator.hpp"
+#include "fedhpc/core/policies.hpp"
+
+namespace fedhpc::topology {
+
+// What a topology needs to know of the run, built by the CLI (or a test).
+struct TopologyOptions {
+  std::string name = "centralized";
+  std::int64_t clients = 10;
+  std::uint64_t seed = 0;
+  int local_iterations = 1;
+  // hierarchical
+  int edges = 5;
+  std::string edge_assignment = "label-balanced";
+  int edge_interval = 1;
+  // ring (hybrid STAR-rings)
+  int rings = 1;
+  std::string ring_grouping = "label-diverse";
+  // clustered
+  int recluster_every = 4;
+  double cluster_threshold = 5.0;
+  int cluster_min_size = 3;
+  // gossip
+  std::string gossip_graph = "ring";
+  int gossip_k = 4;
+  // per-client state of ring, gossip, hierarchical and clustered runs
+  double max_memory_gb = 16.0;
+  NonFinitePolicy on_nonfinite = NonFinitePolicy::Skip;
+  MonitorMode monitor = MonitorMode::Off;
+  bool save_gradients = false;
+  // The server's (centralized, ring, hierarchical), the clusters'
+  // (clustered) or the neighbourhoods' (gossip) aggregation.
+  aggregation::AggregatorOptions aggregator;
+  // hierarchical: the edges' aggregation.
+  aggregation::AggregatorOptions edge_aggregator;
+  bool server_optimizer = false;  // a server optimizer other than plain FedAvg
+  bool prox = false;              // FedProx's proximal term is on
+};
+
+}  // namespace fedhpc::topology

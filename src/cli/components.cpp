@@ -1,0 +1,74 @@
+#include "fedhpc/cli/components.hpp"
+
+#include "fedhpc/core/policies.hpp"
+
+namespace fedhpc {
+
+aggregation::AggregatorOptions aggregator_options(const RunOptions& o, const std::string& name) {
+  aggregation::AggregatorOptions a;
+  a.name = name;
+  a.trim_fraction = o.trim_fraction;
+  a.byzantine = o.byzantine;
+  a.krum_select = o.krum_select;
+  return a;
+}
+
+topology::TopologyOptions topology_options(const RunOptions& o) {
+  topology::TopologyOptions t;
+  t.name = o.topology;
+  t.clients = o.clients;
+  t.seed = o.seed;
+  t.local_iterations = o.local_iterations;
+  t.edges = o.edges;
+  t.edge_assignment = o.edge_assignment;
+  t.edge_interval = o.edge_interval;
+  t.rings = o.rings;
+  t.ring_grouping = o.ring_grouping;
+  t.recluster_every = o.recluster_every;
+  t.cluster_threshold = o.cluster_threshold;
+  t.cluster_min_size = o.cluster_min_size;
+  t.gossip_graph = o.gossip_graph;
+  t.gossip_k = o.gossip_k;
+  t.max_memory_gb = o.max_memory_gb;
+  t.on_nonfinite = parse_nonfinite_policy(o.on_nonfinite);
+  t.monitor = parse_monitor_mode(o.monitor);
+  t.save_gradients = o.save_gradients;
+  t.aggregator = aggregator_options(o, o.aggregator);
+  t.edge_aggregator = aggregator_options(o, o.edge_aggregator == "same" ? o.aggregator : o.edge_aggregator);
+  t.server_optimizer = !(o.server_optimizer == "sgd" && o.server_lr == 1.0 && o.server_momentum == 0.0);
+  t.prox = o.prox_mu > 0.0;
+  return t;
+}
+
+client::BehaviourOptions behaviour_options(const RunOptions& o) {
+  client::BehaviourOptions b;
+  b.dropout_rate = o.dropout_rate;
+  b.faulty_fraction = o.faulty_fraction;
+  b.fault = client::parse_fault(o.fault);
+  b.fault_scale = o.fault_scale;
+  b.seed = o.seed;
+  return b;
+}
+
+engine::EngineOptions engine_options(const RunOptions& o) {
+  engine::EngineOptions e;
+  e.rounds = o.rounds;
+  e.clients = o.clients;
+  e.participation = o.participation;
+  e.seed = o.seed;
+  e.eval_batch_size = o.eval_batch_size;
+  e.fail_at_round = o.fail_at_round;
+  return e;
+}
+
+model::ScenarioOptions scenario_options(const RunOptions& o) {
+  model::ScenarioOptions s;
+  s.scenario = o.scenario;
+  s.activation = o.activation;
+  s.conv_init = o.conv_init;
+  s.conv_bias_init = o.conv_bias_init;
+  s.clip_norm = o.clip_norm;
+  return s;
+}
+
+}  // namespace fedhpc

@@ -1,0 +1,85 @@
+#include "fedhpc/engine/round_engine.hpp"
+
+#include <cmath>
+
+#include "fedhpc/aggregation/server_optimizer.hpp"
+#include "fedhpc/client/behaviour.hpp"
+#include "fedhpc/core/error.hpp"
+#include "fedhpc/core/interrupt.hpp"
+#include "fedhpc/core/rng.hpp"
+#include "fedhpc/metrics/evaluation.hpp"
+
+namespace fedhpc::engine {
+
+RoundEngine::RoundEngine(const mpi::Comm& comm, EngineOptions options, EngineParts parts, std::vector<float> initial)
+    : comm_(comm), options_(options), parts_(std::move(parts)), global_(std::move(initial)) {}
+
+std::vector<std::uint8_t> RoundEngine::select_clients(const EngineOptions& o, int round,
+                                                      const std::vector<std::int64_t>& keys) {
+  std::vector<std::uint8_t> selected(std::size_t(o.clients), o.participation >= 1.0 ? 1 : 0);
+  if (o.participation >= 1.0) return selected;
+  const auto m = std::max<std::int64_t>(1, std::llround(o.participation * double(o.clients)));
+  std::vector<std::int64_t> ids(std::size_t(o.clients));
+  for (std::int64_t c = 0; c < o.clients; ++c) ids[std::size_t(c)] = c;
+  auto rng = stream(o.seed, StreamKind::Server, 0, std::uint64_t(round));
+  for (std::int64_t i = 0; i < m; ++i) {
+    const auto j = i + std::int64_t(rng.below(std::uint64_t(o.clients - i)));
+    std::swap(ids[std::size_t(i)], ids[std::size_t(j)]);
+    selected[std::size_t(ids[std::size_t(i)])] = 1;
+  }
+  std::vector<std::uint8_t> renumbered(selected.size());
+  for (std::size_t c = 0; c < keys.size(); ++c) renumbered[c] = selected[std::size_t(keys[c])];
+  return renumbered;
+}
+
+std::pair<double, double> RoundEngine::evaluate_initial() {
+  const auto r = metrics::evaluate_global(parts_.trainer, global_.data(), parts_.test_samples,
+                                          options_.eval_batch_size, comm_);
+  return {r.loss, r.accuracy};
+}
+
+const topology::RoundResult& RoundEngine::run_round(int round) {
+  comm_.barrier();
+  const double t0 = MPI_Wtime();
+  auto& r = result_;
+  r.round = round;
+  r.record.reset(parts_.shape);
+  r.global = global_;
+  r.client_models.clear();
+  r.cluster_of_client.clear();
+  r.cluster_models.clear();
+  mpi::collective_try(comm_, [&] {
+    throw_if_interrupted();
+    if (round == options_.fail_at_round && comm_.rank() == comm_.size() - 1)
+      throw RunError("injected failure in round " + std::to_string(round) + " (--fail-at-round)");
+  });
+  const auto selected = select_clients(options_, round, parts_.client_keys);
+  const auto dropped = parts_.behaviour.dropped(round, selected);
+  parts_.topology.run_round(topology::RoundInput{round, selected, dropped}, r);
+  r.record.nonfinite_skipped =
+      mpi::all_reduce(comm_, r.record.nonfinite_skipped, mpi::Op::Sum, "MPI_Allreduce(skipped)");
+  // The server optimizer steps from the previous global model towards the
+  // round's aggregate (FedOpt's pseudo-gradient).
+  if (parts_.server_optimizer) parts_.server_optimizer->step(global_.data(), r.global.data(), std::int64_t(global_.size()));
+  else global_ = r.global;
+  if (parts_.server_optimizer) r.global = global_;
+  evaluate(r);
+  r.seconds = mpi::all_reduce(comm_, MPI_Wtime() - t0, mpi::Op::Max, "MPI_Allreduce(time)");
+  return r;
+}
+
+void RoundEngine::evaluate(topology::RoundResult& r) {
+  const auto test = metrics::evaluate_global(parts_.trainer, r.global.data(), parts_.test_samples,
+                                             options_.eval_batch_size, comm_);
+  const auto local = metrics::evaluate_clients(
+      parts_.trainer, [&](std::int64_t c) { return r.client_models[std::size_t(c - parts_.block.begin)]; },
+      parts_.partition, parts_.block, comm_);
+  r.test_loss = test.loss;
+  r.test_accuracy = test.accuracy;
+  r.aggregated_loss = local.aggregated.loss;
+  r.aggregated_accuracy = local.aggregated.accuracy;
+  r.local_test_loss = local.loss;
+  r.local_test_accuracy = local.accuracy;
+}
+
+}  // namespace fedhpc::engine
