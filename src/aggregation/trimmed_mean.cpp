@@ -9,36 +9,25 @@
 #include <vector>
 
 #include "fedhpc/core/error.hpp"
+#include "float_order.hpp"
 
 namespace fedhpc::aggregation {
+using detail::from_key;
+using detail::kNanKey;
+using detail::order_key;
+
 namespace {
 
-// Maps a float to an unsigned key whose integer order is a strict total order
-// on values: -inf < ... < -0 < +0 < ... < +inf < NaN (every NaN, whatever its
-// sign or payload, gets the same largest key). Equal keys are thus identical
-// values, so the sorted column, and hence its sum, does not depend on the order
-// of the rows. Sorting integers is also faster than a NaN-aware comparator.
-std::uint32_t order_key(float x) {
-  if (std::isnan(x)) return 0xFFFFFFFFu;
-  std::uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
-}
-
-float from_key(std::uint32_t key) {
-  if (key == 0xFFFFFFFFu) return std::numeric_limits<float>::quiet_NaN();
-  const std::uint32_t bits = (key & 0x80000000u) ? key & 0x7FFFFFFFu : ~key;
-  float x;
-  std::memcpy(&x, &bits, sizeof x);
-  return x;
+void check_beta(double beta) {
+  if (!(beta >= 0.0 && beta < 0.5)) {
+    throw InputError("--trim-fraction: " + std::to_string(beta) + "; need 0 <= beta < 0.5");
+  }
 }
 
 }  // namespace
 
 void trimmed_mean(const float* values, std::int64_t m, std::int64_t len, double beta, float* out) {
-  if (!(beta >= 0.0 && beta < 0.5)) {
-    throw InputError("--trim-fraction: " + std::to_string(beta) + "; need 0 <= beta < 0.5");
-  }
+  check_beta(beta);
   const auto trim = static_cast<std::int64_t>(std::floor(beta * static_cast<double>(m)));
   const std::int64_t kept = m - 2 * trim;  // >= 1 when m >= 1, since beta < 0.5
   std::vector<std::uint32_t> column(static_cast<std::size_t>(std::max<std::int64_t>(m, 0)));
@@ -54,13 +43,38 @@ void trimmed_mean(const float* values, std::int64_t m, std::int64_t len, double 
     double sum = 0;
     bool nan = false;
     for (std::int64_t r = trim; r < trim + kept; ++r) {
-      nan = nan || column[r] == 0xFFFFFFFFu;
+      nan = nan || column[r] == kNanKey;
       sum += from_key(column[r]);
     }
-    // Canonical NaN: otherwise the payload could depend on which row came first.
-    out[j] = nan ? std::numeric_limits<float>::quiet_NaN()
+    // Canonical NaN: otherwise the payload could depend on which row came
+    // first, or (for -inf + inf among the kept values) on the hardware.
+    out[j] = nan || std::isnan(sum) ? std::numeric_limits<float>::quiet_NaN()
                  : static_cast<float>(sum / static_cast<double>(kept));
   }
+}
+
+TrimmedMean::TrimmedMean(double beta) : beta_(beta) {
+  check_beta(beta);
+  if (beta == 0.0) mean_ = std::make_unique<WeightedMean>();
+}
+
+void TrimmedMean::begin(std::int64_t num_params) {
+  if (mean_) mean_->begin(num_params);
+  else models_.begin(num_params);
+}
+
+void TrimmedMean::add(std::int64_t id, const float* params, std::int64_t weight) {
+  if (mean_) mean_->add(id, params, weight);
+  else models_.add(id, params, weight);
+}
+
+bool TrimmedMean::finish(float* out, const mpi::Comm& comm) {
+  if (mean_) return mean_->finish(out, comm);
+  const double beta = beta_;
+  return reduce_by_slices(models_, comm, out,
+                          [beta](const float* rows, std::int64_t m, std::int64_t len, float* slice) {
+                            trimmed_mean(rows, m, len, beta, slice);
+                          });
 }
 
 }  // namespace fedhpc::aggregation

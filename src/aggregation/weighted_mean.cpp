@@ -23,17 +23,4 @@ bool WeightedMean::finish(float* out, const mpi::Comm& comm) {
   return true;
 }
 
-Registry<AggregatorFactory>& aggregator_registry() {
-  static Registry<AggregatorFactory> registry = [] {
-    Registry<AggregatorFactory> r("aggregator");
-    r.add("fedavg", [](const AggregatorOptions&) { return std::make_unique<WeightedMean>(); });
-    return r;
-  }();
-  return registry;
-}
-
-std::unique_ptr<Aggregator> make_aggregator(const AggregatorOptions& options) {
-  return aggregator_registry().get(options.name, "aggregator")(options);
-}
-
 }  // namespace fedhpc::aggregation

@@ -1,7 +1,7 @@
 // Stand-ins for the registries the option parser looks names up in, so that
 // it links without torch's libraries. validate() only looks names up; the
 // names must match the real registrations (src/topology/topology.cpp,
-// src/aggregation/weighted_mean.cpp, src/data/dataset.cpp, src/data/partition.cpp,
+// src/aggregation/registry.cpp, src/data/dataset.cpp, src/data/partition.cpp,
 // src/model/models.cpp); a missing name only turns into an InputError, never a crash.
 #include "fedhpc/aggregation/aggregator.hpp"
 #include "fedhpc/data/dataset.hpp"
@@ -64,7 +64,7 @@ namespace fedhpc::aggregation {
 Registry<AggregatorFactory>& aggregator_registry() {
   static Registry<AggregatorFactory> registry = [] {
     Registry<AggregatorFactory> r("aggregator");
-    r.add("fedavg", nullptr);
+    for (const char* name : {"fedavg", "trimmed-mean", "median", "krum", "multi-krum"}) r.add(name, nullptr);
     return r;
   }();
   return registry;
