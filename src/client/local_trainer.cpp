@@ -4,6 +4,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <cmath>
+#include <stdexcept>
 
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
@@ -44,9 +45,16 @@ struct LocalTrainer::Impl {
   std::vector<double> iteration_loss;
   std::vector<MonitorSample> samples;
   std::vector<float> gradient;
+  std::int64_t num_classes = 0;
+  const float* anchor = nullptr;  // FedProx anchor; used only with prox_mu != 0
+  std::vector<float> block_anchor;  // train_block's copy of its start model
 
   Impl(const model::Model& m, const data::Dataset& d, const data::Partition& p, TrainOptions o)
-      : model(m), partition(p), options(std::move(o)) {
+      : model(m), partition(p), options(std::move(o)), num_classes(d.num_classes) {
+    if (!(options.prox_mu >= 0.0) || !std::isfinite(options.prox_mu))
+      throw std::invalid_argument("TrainOptions::prox_mu must be finite and >= 0");
+    if (!options.flip_labels.empty() && std::int64_t(options.flip_labels.size()) != p.num_clients())
+      throw std::invalid_argument("TrainOptions::flip_labels must be empty or have one entry per client");
     train_x = wrap_images(d.train);
     train_y = wrap_labels(d.train);
     test_x = wrap_images(d.test);
@@ -115,20 +123,39 @@ struct LocalTrainer::Impl {
     return index_tensor(map.data(), std::int64_t(map.size())).index_select(0, y);
   }
 
+  bool flips(std::int64_t client) const {
+    return client >= 0 && !options.flip_labels.empty() && options.flip_labels[std::size_t(client)] != 0;
+  }
+
+  // The labels client `client` trains on: its labels_of, flipped to C-1-y
+  // for a label-flipping client. Local test evaluation uses labels_of.
+  at::Tensor train_labels_of(std::int64_t client, const at::Tensor& y) const {
+    auto mapped = labels_of(client, y);
+    if (!flips(client)) return mapped;
+    return at::rsub(mapped, at::Scalar(num_classes - 1));
+  }
+
   // Returns the mean loss of the batch.
   double train_step(std::int64_t client, const std::vector<std::int64_t>& batch) {
     auto idx = index_tensor(batch.data(), std::int64_t(batch.size()));
     auto x = train_x.index_select(0, idx);
-    auto y = labels_of(client, train_y.index_select(0, idx));
+    auto y = train_labels_of(client, train_y.index_select(0, idx));
     auto loss = at::nll_loss(at::log_softmax(model.forward(views, x), 1), y);
     loss.backward();
     const double value = loss.item<double>();
     at::NoGradGuard no_grad;
     const auto& layers = model.layout().layers();
+    // FedProx: grad += mu (theta - anchor), before clipping and the optimizer.
+    const bool prox = options.prox_mu != 0.0 && anchor != nullptr;
+    at::Tensor anchor_flat;
+    if (prox) anchor_flat = at::from_blob(const_cast<float*>(anchor), {flat.numel()}, at::kFloat);
     for (std::size_t i = 0; i < views.size(); ++i) {
       auto g = grad.narrow(0, layers[i].offset, layers[i].size);
       g.copy_(views[i].grad().reshape({-1}));
       views[i].mutable_grad().reset();
+      if (prox)
+        g.add_(flat.narrow(0, layers[i].offset, layers[i].size) - anchor_flat.narrow(0, layers[i].offset, layers[i].size),
+               options.prox_mu);
       if (options.clip_norm > 0.0) clip(g);
     }
     apply_optimizer();
@@ -192,7 +219,7 @@ struct LocalTrainer::Impl {
       auto logits = model.forward(views, x, &taps);
       for (auto& t : taps)
         if (!t.is_leaf()) t.retain_grad();
-      auto y = labels_of(client, train_y.index_select(0, sel));
+      auto y = train_labels_of(client, train_y.index_select(0, sel));
       auto loss = at::nll_loss(at::log_softmax(logits, 1), y, {}, at::Reduction::Sum);
       loss.backward();
       d.loss_sum += loss.item<double>();
@@ -266,6 +293,17 @@ void LocalTrainer::train_block(const float* start, const std::vector<std::int64_
   const int iterations = s.options.local_iterations;
   s.iteration_loss.assign(std::size_t(iterations), 0.0);
   if (s.options.save_gradients) s.gradient.assign(std::size_t(num_params()), 0.0f);
+  // FedProx anchors every client of the block at the start model (copied, so
+  // a start that aliases params() stays put); set_anchor's value comes back after.
+  struct RestoreAnchor {
+    Impl& s;
+    const float* saved;
+    ~RestoreAnchor() { s.anchor = saved; }
+  } restore{s, s.anchor};
+  if (s.options.prox_mu != 0.0) {
+    s.block_anchor.assign(start, start + num_params());
+    s.anchor = s.block_anchor.data();
+  }
   for (auto client : clients) {
     begin_client(start);
     s.samples.clear();
@@ -299,6 +337,8 @@ void LocalTrainer::begin_client(const float* start) {
   impl_->load(start);
   impl_->reset_optimizer();
 }
+
+void LocalTrainer::set_anchor(const float* anchor) { impl_->anchor = anchor; }
 
 bool LocalTrainer::monitors(int iteration) const {
   const auto& mode = impl_->options.monitor;

@@ -35,6 +35,20 @@ struct TrainOptions {
   // in its training and local test data. Empty = labels as they are.
   std::vector<std::vector<std::int64_t>> label_maps;
   std::vector<int> label_map_of_client;
+  // FedProx (Li et al. 2020): mu of the proximal term (mu/2)||theta - anchor||^2
+  // added to the local objective. Each step adds mu (theta - anchor) to the
+  // minibatch gradient after backward, before clipping (--clip-norm clips the
+  // sum) and before the optimizer. The anchor is the round's start model in
+  // train_block(), the one given to set_anchor() for iterate(). The reported
+  // losses and the diagnostics stay the data loss alone. 0 = off: the term is
+  // skipped entirely, so results are bit-identical to a run without it.
+  double prox_mu = 0.0;
+  // Label flipping (a data-poisoning attacker): a client c with
+  // flip_labels[c] != 0 trains on label C-1-y (C classes), applied after its
+  // label map, in its training batches and its diagnostics, but not in its
+  // local test evaluation. Indexed by the trainer's client ids: size
+  // num_clients, or empty for no flipping.
+  std::vector<std::uint8_t> flip_labels;
   std::string monitor = "off";   // off | every | last: when to run diagnostics
   bool save_gradients = false;   // hand back dE_mean/dtheta at the end of the round
 };
@@ -103,6 +117,10 @@ class LocalTrainer {
   // iterations. begin_client loads parameters and clears optimizer state;
   // suspend/resume park a client mid-round (parameters plus optimizer state).
   void begin_client(const float* start);
+  // The FedProx anchor of later iterate() calls (num_params floats, owned by
+  // the caller, read at each step); nullptr = no proximal term. Unused when
+  // prox_mu is 0. train_block() uses its start model and restores this after.
+  void set_anchor(const float* anchor);
   // One local iteration of `client`. With sample, the iteration is monitored
   // (diagnostics, weight update, local test loss); with gradient too, the
   // full mean-loss gradient at the new parameters is stored there.
