@@ -116,7 +116,8 @@ template <class T>
 std::vector<T> all_gather(const Comm& comm, const T& value, const char* what) {
   const auto ranks = std::size_t(comm.size());
   std::vector<T> out(ranks);
-  detail::all_gatherv(comm, &value, 1, out.data(), std::vector<std::size_t>(ranks, 1), {}, datatype<T>(), what);
+  const std::vector<std::size_t> counts(ranks, 1);
+  detail::all_gatherv(comm, &value, 1, out.data(), counts, displacements(counts), datatype<T>(), what);
   return out;
 }
 
