@@ -35,7 +35,7 @@ topology::TopologyOptions topology_options(const RunOptions& o) {
   t.save_gradients = o.save_gradients;
   t.aggregator = aggregator_options(o, o.aggregator);
   t.edge_aggregator = aggregator_options(o, o.edge_aggregator == "same" ? o.aggregator : o.edge_aggregator);
-  t.server_optimizer = !(o.server_optimizer == "sgd" && o.server_lr == 1.0 && o.server_momentum == 0.0);
+  t.server_optimizer = !aggregation::is_identity(server_optimizer_options(o));
   t.prox = o.prox_mu > 0.0;
   return t;
 }
@@ -68,6 +68,17 @@ model::ScenarioOptions scenario_options(const RunOptions& o) {
   s.conv_init = o.conv_init;
   s.conv_bias_init = o.conv_bias_init;
   s.clip_norm = o.clip_norm;
+  return s;
+}
+
+aggregation::ServerOptimizerOptions server_optimizer_options(const RunOptions& o) {
+  aggregation::ServerOptimizerOptions s;
+  s.name = o.server_optimizer;
+  s.lr = o.server_lr;
+  s.momentum = o.server_momentum;
+  s.beta1 = o.server_beta1;
+  s.beta2 = o.server_beta2;
+  s.eps = o.server_eps;
   return s;
 }
 

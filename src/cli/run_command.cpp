@@ -68,6 +68,7 @@ client::TrainOptions train_options(const RunOptions& o, double clip_norm) {
   t.seed = o.seed;
   t.monitor = o.monitor;
   t.save_gradients = o.save_gradients;
+  t.prox_mu = o.prox_mu;
   return t;
 }
 
@@ -176,6 +177,7 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
   const auto& descriptor = topology::topology_registry().get(options.topology, "topology");
   descriptor.validate(s.topology);
   client::validate(behaviour_options(options));
+  aggregation::validate(server_optimizer_options(options));
   check_threads(options, comm);
   at::set_num_threads(options.threads);
   mpi::collective_try(comm, [&] {
@@ -239,6 +241,7 @@ io::RunHeader make_header(const Setup& s) {
 client::TrainOptions trainer_options(const Setup& s) {
   auto t = train_options(s.options, s.scenario.clip_norm);
   t.client_keys = s.layout.order;
+  if (s.behaviour->options().fault == client::Fault::LabelFlip) t.flip_labels = s.behaviour->faulty();
   add_concept_shift(t, s.options, s.layout.order, s.dataset.num_classes);
   return t;
 }
@@ -250,6 +253,7 @@ struct Session {
   topology::TopologyContext ctx;
   topology::RecordShape shape;
   std::unique_ptr<topology::Topology> topology;
+  std::unique_ptr<aggregation::ServerOptimizer> server_optimizer;
   std::unique_ptr<engine::RoundEngine> engine;
 
   Session(Setup& s, const mpi::Comm& comm)
@@ -273,7 +277,9 @@ struct Session {
     shape.weight_layers = ctx.weight_layers;
     shape.keep_gradients = o.save_gradients;
     topology = topology::topology_registry().get(o.topology, "topology").make(ctx);
-    engine::EngineParts parts{trainer, s.partition, *topology, *s.behaviour};
+    const auto server = server_optimizer_options(o);
+    if (!aggregation::is_identity(server)) server_optimizer = aggregation::make_server_optimizer(server);
+    engine::EngineParts parts{trainer, s.partition, *topology, *s.behaviour, server_optimizer.get(), {}, {}, {}, 0};
     parts.client_keys = s.layout.order;
     parts.block = ctx.block;
     parts.shape = shape;

@@ -70,6 +70,9 @@ void IterativeTopology::run_round(const RoundInput& in, RoundResult& out) {
     std::fill(optimizer_[std::size_t(c)].begin(), optimizer_[std::size_t(c)].end(), 0.0f);
   }
   start_round(in.round, out.global);
+  // FedProx pulls every client towards the model the round started from.
+  anchor_ = out.global;
+  ctx_.trainer.set_anchor(ctx_.options.prox ? anchor_.data() : nullptr);
   for (int it = 0; it < ctx_.options.local_iterations; ++it) {
     // Local phase first, agreed on by all ranks before any exchange.
     mpi::collective_try(ctx_.comm, [&] { train_iteration(outcome, in.round, it); });

@@ -1,5 +1,6 @@
 #pragma once
 #include "fedhpc/aggregation/aggregator.hpp"
+#include "fedhpc/aggregation/server_optimizer.hpp"
 #include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/client/behaviour.hpp"
 #include "fedhpc/engine/round_engine.hpp"
@@ -19,5 +20,6 @@ aggregation::AggregatorOptions aggregator_options(const RunOptions& options, con
 client::BehaviourOptions behaviour_options(const RunOptions& options);
 engine::EngineOptions engine_options(const RunOptions& options);
 model::ScenarioOptions scenario_options(const RunOptions& options);
+aggregation::ServerOptimizerOptions server_optimizer_options(const RunOptions& options);
 
 }  // namespace fedhpc

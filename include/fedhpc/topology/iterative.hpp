@@ -59,6 +59,7 @@ class IterativeTopology : public Topology {
   void train_iteration(OutcomeRecorder& outcome, int round, int it);
   void keep_outputs(OutcomeRecorder& outcome);
   std::vector<float> before_;  // a faulty client's model before its iteration
+  std::vector<float> anchor_;  // the round's starting model (FedProx)
 };
 
 }  // namespace fedhpc::topology
