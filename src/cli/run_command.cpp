@@ -371,6 +371,12 @@ void write_run(Setup& s, Session& session, const mpi::Comm& comm) {
     writer->finish("interrupted", e.what());
     throw Interrupted(e.signal(), "; the finished rounds are in " + leave_partial(output, comm) +
                                       " (status interrupted)");
+  } catch (const InputError& e) {
+    // Input that only shows as wrong mid-run (e.g. too few models for
+    // --byzantine at an aggregation point): still exit 2, file kept.
+    writer->finish("failed", e.what());
+    throw InputError(std::string(e.what()) + "; the finished rounds are in " + leave_partial(output, comm) +
+                     " (status failed)");
   } catch (const std::exception& e) {
     // Errors inside rounds are agreed on by every rank (collective_try and
     // the writer's per-round check), so the file can still be closed with

@@ -661,7 +661,9 @@ void validate(const RunOptions& o) {
 // Only the options that apply to the run's topology are written, so the dump
 // passes check_topology_options() when fed back; the [run] header lets
 // Python's configparser read it.
-std::string to_ini(const RunOptions& options) {
+std::string to_ini(const RunOptions& unresolved) {
+  RunOptions options = unresolved;
+  resolve_defaults(options);
   RunOptions copy = options;
   std::ostringstream out;
   out << "# fedhpc run configuration (fully resolved)\n[run]\n";

@@ -327,7 +327,7 @@ TEST(Options, IniDumpHasARunHeaderShortestDoublesAndOnlyItsTopology) {
   EXPECT_EQ(ini.find("edges"), std::string::npos) << ini;
   EXPECT_EQ(ini.find("gossip"), std::string::npos) << ini;
   const std::map<std::string, std::string> owned = {
-      {"hierarchical", "edge-interval"}, {"ring", "ring-grouping"}, {"clustered", "trim-fraction"},
+      {"hierarchical", "edge-interval"}, {"ring", "ring-grouping"}, {"clustered", "cluster-min-size"},
       {"gossip", "gossip-k"}};
   for (const std::string topology : {"centralized", "hierarchical", "ring", "clustered", "gossip"}) {
     RunOptions t;
@@ -336,10 +336,43 @@ TEST(Options, IniDumpHasARunHeaderShortestDoublesAndOnlyItsTopology) {
     const std::string dump = to_ini(t);
     for (const auto& [owner, key] : owned)
       EXPECT_EQ(dump.find("\n" + key + " = ") != std::string::npos, owner == topology) << topology << " " << key;
+    // Only clustered defaults to the trimmed mean, the one aggregator with a trim fraction.
+    EXPECT_EQ(dump.find("\ntrim-fraction = ") != std::string::npos, topology == "clustered") << topology;
+    EXPECT_EQ(dump.find("\naggregator = trimmed-mean\n") != std::string::npos, topology == "clustered") << topology;
     const std::string path = write_file("fedhpc_dump_" + topology + ".ini", dump);
     auto back = parse_run_options({"--config", path});
     EXPECT_NO_THROW(validate(back.options)) << topology;
     EXPECT_EQ(to_ini(back.options), dump) << topology;
     EXPECT_EQ(back.options.lr, t.lr);
   }
+}
+
+// Options of one aggregator, server optimizer or fault are refused with
+// another, naming the option and what it needs.
+TEST(Options, StrategyOptionsOnlyWithTheirStrategy) {
+  const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases = {
+      {{"--trim-fraction", "0.2"}, {"--trim-fraction", "trimmed-mean"}},
+      {{"--aggregator", "median", "--byzantine", "1"}, {"--byzantine", "krum"}},
+      {{"--aggregator", "krum", "--krum-select", "2"}, {"--krum-select", "multi-krum"}},
+      {{"--server-beta1", "0.5"}, {"--server-beta1", "adam"}},
+      {{"--server-optimizer", "adam", "--server-momentum", "0.5"}, {"--server-momentum", "sgd"}},
+      {{"--fault-scale", "3"}, {"--fault-scale", "sign-flip"}},
+      {{"--edge-aggregator", "median"}, {"--edge-aggregator", "hierarchical"}},
+      {{"--aggregator", "nope"}, {"--aggregator", "fedavg|krum|median|multi-krum|trimmed-mean"}},
+      {{"--fault", "melt"}, {"--fault", "sign-flip"}},
+      {{"--dropout-rate", "1"}, {"--dropout-rate", "[0, 1)"}},
+  };
+  for (const auto& [args, needles] : cases)
+    test::expect_input_error([&] { validate(parse_run_options(args).options); }, needles);
+  // Accepted combinations.
+  EXPECT_NO_THROW(validate(parse_run_options({"--aggregator", "trimmed-mean", "--trim-fraction", "0.2"}).options));
+  EXPECT_NO_THROW(validate(parse_run_options({"--topology", "hierarchical", "--aggregator", "median",
+                                              "--edge-aggregator", "trimmed-mean", "--trim-fraction", "0.1"})
+                               .options));
+  EXPECT_NO_THROW(validate(parse_run_options({"--server-optimizer", "adam", "--server-lr", "0.01",
+                                              "--server-beta1", "0.8"}).options));
+  const auto clustered = parse_run_options({"--topology", "clustered"}).options;
+  EXPECT_EQ(clustered.aggregator, "trimmed-mean");
+  const auto hier = parse_run_options({"--topology", "hierarchical", "--aggregator", "median"}).options;
+  EXPECT_EQ(hier.edge_aggregator, "median");
 }
