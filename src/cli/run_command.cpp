@@ -52,26 +52,6 @@ void add_concept_shift(client::TrainOptions& t, const RunOptions& o, const std::
   for (auto original : order) t.label_map_of_client.push_back(int(original * o.concept_shift / o.clients));
 }
 
-client::TrainOptions train_options(const RunOptions& o, double clip_norm) {
-  client::TrainOptions t;
-  t.optimizer = o.optimizer;
-  t.lr = o.lr;
-  t.momentum = o.momentum;
-  t.beta1 = o.beta1;
-  t.beta2 = o.beta2;
-  t.eps = o.eps;
-  t.clip_norm = clip_norm;
-  t.batch_size = o.batch_size;
-  t.local_iterations = o.local_iterations;
-  t.iteration_steps = o.iteration_steps;
-  t.eval_batch_size = o.eval_batch_size;
-  t.seed = o.seed;
-  t.monitor = o.monitor;
-  t.save_gradients = o.save_gradients;
-  t.prox_mu = o.prox_mu;
-  return t;
-}
-
 // Writes the scenario's choices back so the stored config is fully resolved.
 model::ScenarioSettings resolve(RunOptions& o) {
   resolve_defaults(o);
@@ -391,34 +371,6 @@ void write_run(Setup& s, Session& session, const mpi::Comm& comm) {
 }
 
 }  // namespace
-
-data::DatasetOptions dataset_options(const RunOptions& o) {
-  data::DatasetOptions d;
-  d.name = o.dataset;
-  d.data_dir = o.data_dir;
-  d.max_train_samples = o.max_train_samples;
-  d.max_test_samples = o.max_test_samples;
-  d.normalize = o.normalize;
-  d.seed = o.seed;
-  d.synthetic_train_samples = o.synthetic_train_samples;
-  d.synthetic_test_samples = o.synthetic_test_samples;
-  d.synthetic_classes = o.synthetic_classes;
-  d.synthetic_side = o.synthetic_side;
-  d.synthetic_noise = o.synthetic_noise;
-  return d;
-}
-
-data::PartitionOptions partition_options(const RunOptions& o) {
-  data::PartitionOptions p;
-  p.method = o.partition;
-  p.num_clients = o.clients;
-  p.seed = o.seed;
-  p.dirichlet_alpha = o.dirichlet_alpha;
-  p.dirichlet_min_samples = o.dirichlet_min_samples;
-  p.shards_per_client = o.shards_per_client;
-  p.local_test_fraction = o.local_test_fraction;
-  return p;
-}
 
 void run_simulation(RunOptions options, const mpi::Comm& comm) {
   Setup s = prepare(std::move(options), comm);

@@ -3,6 +3,8 @@
 #include "fedhpc/aggregation/server_optimizer.hpp"
 #include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/client/behaviour.hpp"
+#include "fedhpc/data/dataset.hpp"
+#include "fedhpc/data/partition.hpp"
 #include "fedhpc/engine/round_engine.hpp"
 #include "fedhpc/model/scenario.hpp"
 #include "fedhpc/topology/options.hpp"
@@ -20,6 +22,10 @@ aggregation::AggregatorOptions aggregator_options(const RunOptions& options, con
 client::BehaviourOptions behaviour_options(const RunOptions& options);
 engine::EngineOptions engine_options(const RunOptions& options);
 model::ScenarioOptions scenario_options(const RunOptions& options);
+// The local trainer's settings; clip_norm comes from the resolved scenario.
+client::TrainOptions train_options(const RunOptions& options, double clip_norm);
+data::DatasetOptions dataset_options(const RunOptions& options);
+data::PartitionOptions partition_options(const RunOptions& options);
 aggregation::ServerOptimizerOptions server_optimizer_options(const RunOptions& options);
 
 }  // namespace fedhpc

@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "fedhpc/cli/components.hpp"
 #include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/data/partition.hpp"
@@ -13,10 +14,6 @@ namespace fedhpc {
 // HDF5 file. Returns the exit status (0 ok, 2 bad input, 1 failed run).
 // Rank 0 prints progress and errors.
 int run_command(const std::vector<std::string>& args, const mpi::Comm& comm);
-
-// The dataset and partition a run with these options uses.
-data::DatasetOptions dataset_options(const RunOptions& options);
-data::PartitionOptions partition_options(const RunOptions& options);
 
 // The simulation itself, for callers that already hold options (tests,
 // benchmarks). Throws InputError / RunError on every rank alike.
