@@ -438,9 +438,7 @@ void RunWriter::commit(int r) {
 }
 
 void RunWriter::write_peak_memory(std::int64_t bytes_this_rank) {
-  std::vector<std::int64_t> all(std::size_t(comm_.size()));
-  mpi::check(MPI_Gather(&bytes_this_rank, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, 0, comm_.get()),
-             "MPI_Gather(peak memory)");
+  const auto all = mpi::all_gather(comm_, bytes_this_rank, "MPI_Allgather(peak memory)");
   put_root<std::int64_t>("/timing/peak_rss_bytes", {0}, {comm_.size()}, all.data());
 }
 

@@ -14,6 +14,7 @@
 #include "fedhpc/aggregation/weighted_mean.hpp"
 #include "fedhpc/client/behaviour.hpp"
 #include "fedhpc/client/local_trainer.hpp"
+#include "fedhpc/core/error.hpp"
 #include "fedhpc/core/rng.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/data/partition.hpp"
@@ -234,6 +235,40 @@ TEST(Engine, SignFlipReversesTheUpdate) {
   sent = theta;
   honest_behaviour.corrupt(id, 1, 0, from.data(), sent.data(), 2);
   EXPECT_EQ(sent, theta);
+}
+
+}  // namespace
+
+namespace {
+
+// The typed collectives: rank order, all-to-all round trip, and the one place
+// where MPI's int counts are checked.
+TEST(Collectives, TypedAndCountChecked) {
+  const auto world = mpi::Comm::world();
+  const int rank = world.rank(), size = world.size();
+  const auto ranks = mpi::all_gather(world, std::int64_t(10 * rank), "all_gather");
+  for (int r = 0; r < size; ++r) EXPECT_EQ(ranks[std::size_t(r)], 10 * r);
+  // Rank r sends q+1 copies of (100 r + q) to rank q.
+  std::vector<double> send;
+  std::vector<std::size_t> send_counts, recv_counts;
+  for (int q = 0; q < size; ++q) {
+    send_counts.push_back(std::size_t(q + 1));
+    recv_counts.push_back(std::size_t(rank + 1));
+    for (int k = 0; k <= q; ++k) send.push_back(100.0 * rank + q);
+  }
+  const auto got = mpi::all_to_allv(world, send, send_counts, recv_counts, "all_to_allv");
+  ASSERT_EQ(got.size(), std::size_t(size * (rank + 1)));
+  for (int q = 0; q < size; ++q)
+    for (int k = 0; k <= rank; ++k) EXPECT_EQ(got[std::size_t(q * (rank + 1) + k)], 100.0 * q + rank);
+  EXPECT_EQ(mpi::all_reduce(world, 1.5, mpi::Op::Max, "all_reduce"), 1.5);
+  EXPECT_EQ(mpi::all_reduce(world, std::int64_t(1), mpi::Op::Sum, "all_reduce"), size);
+  EXPECT_EQ(mpi::count_of(std::size_t(1) << 30, "fits"), 1 << 30);
+  try {
+    mpi::count_of(std::size_t(1) << 31, "MPI_Allgatherv(models)");
+    ADD_FAILURE() << "no RunError";
+  } catch (const RunError& e) {
+    EXPECT_NE(std::string(e.what()).find("MPI_Allgatherv(models)"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
