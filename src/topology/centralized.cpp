@@ -5,6 +5,8 @@
 #include "fedhpc/aggregation/aggregator.hpp"
 #include "fedhpc/client/local_trainer.hpp"
 #include "fedhpc/topology/client_outcome.hpp"
+#include "fedhpc/topology/iterative.hpp"
+#include "fedhpc/topology/layout.hpp"
 
 namespace fedhpc::topology {
 
@@ -13,7 +15,14 @@ namespace {
 class Centralized : public Topology {
  public:
   explicit Centralized(const TopologyContext& ctx)
-      : ctx_(ctx), aggregator_(aggregation::make_aggregator(ctx.options.aggregator)) {}
+      : ctx_(ctx), aggregator_(aggregation::make_aggregator(ctx.options.aggregator)) {
+    // Order statistics hold a copy of every model of the rank until finish().
+    if (!aggregator_->is_weighted_mean()) {
+      std::int64_t largest = 0;
+      for (const auto& b : ctx.layout.blocks) largest = std::max(largest, b.size());
+      check_client_memory(ctx.options, "centralized", largest, ctx.num_params);
+    }
+  }
 
   void run_round(const RoundInput& in, RoundResult& out) override {
     std::vector<std::int64_t> mine;

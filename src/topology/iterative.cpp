@@ -29,7 +29,9 @@ IterativeTopology::IterativeTopology(const TopologyContext& ctx, const char* nam
   // The largest block decides, so every rank reaches the same verdict.
   std::int64_t largest = 0;
   for (const auto& b : ctx.layout.blocks) largest = std::max(largest, b.size());
-  check_client_memory(ctx.options, name, largest, ctx.num_params + opt);
+  // A robust server aggregator also copies every client model of the rank.
+  const std::int64_t copies = server_->is_weighted_mean() ? 0 : ctx.num_params;
+  check_client_memory(ctx.options, name, largest, ctx.num_params + opt + copies);
   params_.assign(std::size_t(block_size()), std::vector<float>(std::size_t(ctx.num_params)));
   optimizer_.assign(std::size_t(block_size()), std::vector<float>(std::size_t(opt)));
 }

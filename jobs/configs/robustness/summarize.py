@@ -22,8 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-AGGREGATORS = ["fedavg", "trimmed", "median", "multikrum"]
-LABELS = {"fedavg": "FedAvg", "trimmed": "trimmed mean (β 0.2)", "median": "median", "multikrum": "multi-Krum (f 4)",
+AGGREGATORS = ["fedavg", "trimmed", "trimmed30", "median", "multikrum"]
+LABELS = {"fedavg": "FedAvg", "trimmed": "trimmed mean (β 0.2)", "trimmed30": "trimmed mean (β 0.3)", "median": "median", "multikrum": "multi-Krum (f 4)",
           "fedadam": "FedAdam", "fedprox": "FedProx (μ 0.01)"}
 
 
@@ -84,14 +84,14 @@ def figure(runs, out):
             base, base_sd, _ = stats(clean)
             ax.axhspan(base - 2, base + 2, color="0.9", label="clean FedAvg ± 2 points")
             ax.axhline(base, color="k", lw=1)
-        width = 0.2
+        width = 0.16
         for i, agg in enumerate(AGGREGATORS):
             xs, ms, sds = [], [], []
             for j, fault in enumerate(["signflip", "gaussian"]):
                 case = runs.get(f"{part}-{fault}-{agg}")
                 if case:
                     m, sd, _ = stats(case)
-                    xs.append(j + (i - 1.5) * width)
+                    xs.append(j + (i - 2) * width)
                     ms.append(m)
                     sds.append(sd)
             ax.bar(xs, ms, width, yerr=sds, label=LABELS[agg], capsize=2)
