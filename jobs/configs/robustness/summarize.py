@@ -7,7 +7,7 @@ Reads RESULTS_DIR/<case>-seed<S>.h5 (cases.txt x seeds), writes
 OUT_DIR/results.md (final global test accuracy, mean and standard deviation
 over the seeds, and the difference to the clean FedAvg run of the same
 partition) and OUT_DIR/robustness.png (the same as bars, plus the accuracy
-curves of the sign-flip runs).
+curves of the Dirichlet sign-flip runs).
 """
 import collections
 import glob
@@ -23,6 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 AGGREGATORS = ["fedavg", "trimmed", "trimmed30", "median", "multikrum"]
+COLORS = {"fedavg": "tab:blue", "trimmed": "tab:orange", "trimmed30": "tab:brown", "median": "tab:green",
+          "multikrum": "tab:purple"}
 LABELS = {"fedavg": "FedAvg", "trimmed": "trimmed mean (β 0.2)", "trimmed30": "trimmed mean (β 0.3)", "median": "median", "multikrum": "multi-Krum (f 4)",
           "fedadam": "FedAdam", "fedprox": "FedProx (μ 0.01)"}
 
@@ -62,7 +64,7 @@ def table(runs):
                 lines.append(f"| {part_name} | {fault_name} | {LABELS[agg]} | {m:.2f} ± {sd:.2f} | {m - base:+.2f} | {n} |")
     lines += ["", "| topology | server side (Dirichlet α 0.1) | final test accuracy (%) | vs FedAvg (points) | seeds |",
               "|---|---|---|---|---|"]
-    for topo, prefix in [("centralized", "dir01"), ("hierarchical (4 edges)", "dir01-hier")]:
+    for topo, prefix in [("centralized", "dir01"), ("hierarchical (4 edges, 2 local epochs, edges sync after each)", "dir01-hier")]:
         ref = runs.get(f"{prefix}-fedavg")
         if not ref:
             continue
@@ -77,7 +79,7 @@ def table(runs):
 
 
 def figure(runs, out):
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
     for ax, (part, part_name) in zip(axes[:2], [("iid", "IID"), ("dir05", "Dirichlet α 0.5")]):
         clean = runs.get(f"{part}-clean-fedavg")
         if clean:
@@ -94,26 +96,27 @@ def figure(runs, out):
                     xs.append(j + (i - 2) * width)
                     ms.append(m)
                     sds.append(sd)
-            ax.bar(xs, ms, width, yerr=sds, label=LABELS[agg], capsize=2)
+            if xs:
+                ax.bar(xs, ms, width, yerr=sds, label=LABELS[agg], capsize=2, color=COLORS[agg])
         ax.set_xticks([0, 1], ["sign-flip ×4 (20 %)", "gaussian σ 10 (20 %)"])
         ax.set_ylim(0, 100)
         ax.set_ylabel("final global test accuracy (%)")
         ax.set_title(f"{part_name}, 20 clients, 3 seeds")
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
     ax = axes[2]
     for agg in AGGREGATORS:
-        case = runs.get(f"iid-signflip-{agg}")
+        case = runs.get(f"dir05-signflip-{agg}")
         if case:
             curves = np.array(list(case.values())) * 100
-            ax.plot(np.arange(curves.shape[1]), curves.mean(0), label=LABELS[agg])
-    clean = runs.get("iid-clean-fedavg")
+            ax.plot(np.arange(curves.shape[1]), curves.mean(0), label=LABELS[agg], color=COLORS[agg])
+    clean = runs.get("dir05-clean-fedavg")
     if clean:
         curves = np.array(list(clean.values())) * 100
         ax.plot(np.arange(curves.shape[1]), curves.mean(0), "k--", label="clean FedAvg")
     ax.set_xlabel("round")
     ax.set_ylabel("global test accuracy (%)")
-    ax.set_title("IID, sign-flip ×4: accuracy per round (mean of 3 seeds)")
-    ax.legend(fontsize=7)
+    ax.set_title("Dirichlet α 0.5, sign-flip ×4: accuracy per round (mean of 3 seeds)", fontsize=10)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 
