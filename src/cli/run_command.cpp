@@ -273,7 +273,7 @@ double record_bytes(const Setup& s, const Session& session) {
   std::int64_t b = 0;
   for (const auto& block : s.layout.blocks) b = std::max(b, block.size());
   const auto& r = session.shape;
-  const double floats = double(b) * (double(r.iterations) + double(r.monitored) * (4.0 + 3.0 * r.weight_layers) +
+  const double floats = double(b) * (double(r.iterations) + double(r.monitored) * (5.0 + 3.0 * r.weight_layers) +
                                      (r.keep_weights ? double(r.params) : 0.0) +
                                      (r.keep_gradients ? double(r.params) : 0.0));
   return 4.0 * floats + 2.0 * double(b) + 8.0 * double(r.iterations);

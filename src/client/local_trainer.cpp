@@ -234,6 +234,7 @@ struct LocalTrainer::Impl {
     }
     const double e = std::fabs(d.loss_sum);
     d.gsc = std::sqrt(x_grad_sq) * std::sqrt(x_sq) / (std::sqrt(x_count) * e);
+    d.input_grad_rms = std::sqrt(x_grad_sq) / std::sqrt(x_count);
     for (std::size_t k = 0; k < lw; ++k) {
       d.gsc_profile.push_back(std::sqrt(tap_grad_sq[k]) * std::sqrt(tap_sq[k]) / (std::sqrt(tap_count[k]) * e));
       auto g = views[weights[k]].grad().to(at::kDouble) / double(n);
@@ -248,7 +249,7 @@ struct LocalTrainer::Impl {
       }
     }
     for (auto& v : views) v.mutable_grad().reset();
-    d.finite = std::isfinite(d.loss_sum) && std::isfinite(d.gsc);
+    d.finite = std::isfinite(d.loss_sum) && std::isfinite(d.gsc) && std::isfinite(d.input_grad_rms);
     for (std::size_t k = 0; k < lw; ++k)
       d.finite = d.finite && std::isfinite(d.gsc_profile[k]) && std::isfinite(d.grad_mean_abs[k]);
     return d;

@@ -99,7 +99,7 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
   s.push_back(spec<std::uint8_t>("/clients/nonfinite", {R, N}, false));
   s.push_back(spec<std::uint8_t>("/clients/dropped", {R, N}, false));
   if (M > 0) {
-    for (const char* name : {"gsc", "update_sum", "update_l1", "iteration_test_loss"})
+    for (const char* name : {"gsc", "input_grad_rms", "update_sum", "update_l1", "iteration_test_loss"})
       s.push_back(spec<float>(std::string("/clients/") + name, {R, M, N}));
     for (const char* name : {"gsc_profile", "grad_mean_abs", "grad_l2"})
       s.push_back(spec<float>(std::string("/clients/") + name, {R, M, N, Lw}));
@@ -396,6 +396,7 @@ void RunWriter::write_monitoring(int r, const topology::RoundRecord& record) {
   if (M > 0) {
     const std::int64_t Lw = std::int64_t(header_.layout->weight_layers().size());
     put_blocks<float>("/clients/gsc", {r - 1, 0, c0}, {1, M, b}, record.gsc.data());
+    put_blocks<float>("/clients/input_grad_rms", {r - 1, 0, c0}, {1, M, b}, record.input_grad_rms.data());
     put_blocks<float>("/clients/update_sum", {r - 1, 0, c0}, {1, M, b}, record.update_sum.data());
     put_blocks<float>("/clients/update_l1", {r - 1, 0, c0}, {1, M, b}, record.update_l1.data());
     put_blocks<float>("/clients/iteration_test_loss", {r - 1, 0, c0}, {1, M, b}, record.iteration_test_loss.data());

@@ -23,6 +23,7 @@ void RoundRecord::reset(const RecordShape& r) {
   dropped.assign(n(r.block), 0);
   nonfinite.assign(n(r.block), 0);
   gsc.assign(n(r.monitored, r.block), nan);
+  input_grad_rms.assign(n(r.monitored, r.block), nan);
   gsc_profile.assign(n(r.monitored, r.block, r.weight_layers), nan);
   grad_mean_abs.assign(n(r.monitored, r.block, r.weight_layers), nan);
   grad_l2.assign(n(r.monitored, r.block, r.weight_layers), nan);
@@ -40,6 +41,7 @@ void record_sample(RoundRecord& record, std::int64_t block, int weight_layers, i
   const auto b = std::size_t(block), lw = std::size_t(weight_layers), c = std::size_t(local);
   const auto s = std::size_t(slot);
   record.gsc[s * b + c] = static_cast<float>(m.diagnostics.gsc);
+  record.input_grad_rms[s * b + c] = static_cast<float>(m.diagnostics.input_grad_rms);
   record.update_sum[s * b + c] = static_cast<float>(m.update_sum);
   record.update_l1[s * b + c] = static_cast<float>(m.update_l1);
   record.iteration_test_loss[s * b + c] = static_cast<float>(m.local_test_loss);

@@ -118,6 +118,8 @@ TEST(GradientMonitor, GscMatchesCentralFiniteDifferences) {
     ASSERT_GT(reference, 1e-4);
     EXPECT_NEAR(diag.loss_sum, e, 1e-4 * std::fabs(e));
     EXPECT_NEAR(diag.gsc, reference, 1e-4 * reference) << model::to_string(act);
+    const double rms = std::sqrt(grad_sq) / std::sqrt(double(x.numel()));
+    EXPECT_NEAR(diag.input_grad_rms, rms, 1e-4 * rms) << model::to_string(act);
     // The profile's first entry is the same quantity at the first weight layer's input.
     ASSERT_EQ(diag.gsc_profile.size(), 2u);
     EXPECT_NEAR(diag.gsc_profile[0], diag.gsc, 1e-9 * diag.gsc);
@@ -151,6 +153,10 @@ TEST(GradientMonitor, GscIsInvariantToScalingInputAgainstFirstLayer) {
   const auto b = scaled.diagnose();
   EXPECT_NEAR(a.gsc, b.gsc, 1e-5 * a.gsc);
   EXPECT_NEAR(a.loss_sum, b.loss_sum, 1e-5 * a.loss_sum);
+  // Its scale-sensitive companion is not invariant: inputs 4x larger get
+  // input gradients 4x smaller.
+  EXPECT_NEAR(b.input_grad_rms, a.input_grad_rms / 4.0, 1e-5 * a.input_grad_rms);
+  EXPECT_GT(a.input_grad_rms, 0.0);
 }
 
 namespace {

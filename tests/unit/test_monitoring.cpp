@@ -52,6 +52,8 @@ TEST_F(Monitoring, LastRecordsExactlyTheLastIterationOfEachRound) {
   if (rank_ != 0) return;
   EXPECT_EQ(dims_of(every.output, "clients/gsc"), (h5::Dims{2, 3, 5}));
   EXPECT_EQ(dims_of(last.output, "clients/gsc"), (h5::Dims{2, 1, 5}));
+  EXPECT_EQ(dims_of(every.output, "clients/input_grad_rms"), (h5::Dims{2, 3, 5}));
+  EXPECT_EQ(dims_of(last.output, "clients/input_grad_rms"), (h5::Dims{2, 1, 5}));
   EXPECT_EQ(dims_of(last.output, "clients/gsc_profile"), (h5::Dims{2, 1, 5, 3}));
   EXPECT_EQ(dims_of(last.output, "clients/grad_mean_abs"), (h5::Dims{2, 1, 5, 3}));
   EXPECT_EQ(dims_of(last.output, "clients/grad_l2"), (h5::Dims{2, 1, 5, 3}));
@@ -65,8 +67,12 @@ TEST_F(Monitoring, LastRecordsExactlyTheLastIterationOfEachRound) {
   auto b = read<float>(last.output, "clients/gsc");
   auto ua = read<float>(every.output, "clients/update_l1");
   auto ub = read<float>(last.output, "clients/update_l1");
+  auto ra = read<float>(every.output, "clients/input_grad_rms");
+  auto rb = read<float>(last.output, "clients/input_grad_rms");
   for (int r = 0; r < 2; ++r)
     for (int c = 0; c < 5; ++c) {
+      EXPECT_EQ(rb[std::size_t(r * 5 + c)], ra[std::size_t((r * 3 + 2) * 5 + c)]);
+      EXPECT_GT(rb[std::size_t(r * 5 + c)], 0.0f);
       EXPECT_EQ(b[std::size_t(r * 5 + c)], a[std::size_t((r * 3 + 2) * 5 + c)]);
       EXPECT_EQ(ub[std::size_t(r * 5 + c)], ua[std::size_t((r * 3 + 2) * 5 + c)]);
       EXPECT_GT(b[std::size_t(r * 5 + c)], 0.0f);

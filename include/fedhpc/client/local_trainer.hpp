@@ -65,6 +65,7 @@ struct EvalTotals {
 struct Diagnostics {
   double loss_sum = 0.0;                // E: summed cross-entropy
   double gsc = 0.0;                     // ||dE/dX||_F ||X||_F / (sqrt(n) |E|)
+  double input_grad_rms = 0.0;          // ||dE/dX||_F / sqrt(n): the scale-sensitive part of the GSC
   std::vector<double> gsc_profile;      // the same with X = input of weight layer k
   std::vector<double> grad_mean_abs;    // mean |dE_mean/dW_k| per weight tensor
   std::vector<double> grad_l2;          // ||dE_mean/dW_k||_2 per weight tensor

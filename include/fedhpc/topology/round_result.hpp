@@ -25,6 +25,7 @@ struct RoundRecord {
   std::vector<std::uint8_t> dropped;        // [block]: trained, then dropped out before upload
   std::vector<std::uint8_t> nonfinite;      // [block]
   std::vector<float> gsc;                   // [I'][block]
+  std::vector<float> input_grad_rms;        // [I'][block]
   std::vector<float> gsc_profile;           // [I'][block][Lw]
   std::vector<float> grad_mean_abs;         // [I'][block][Lw]
   std::vector<float> grad_l2;               // [I'][block][Lw]
