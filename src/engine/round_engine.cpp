@@ -60,9 +60,12 @@ const topology::RoundResult& RoundEngine::run_round(int round) {
       mpi::all_reduce(comm_, r.record.nonfinite_skipped, mpi::Op::Sum, "MPI_Allreduce(skipped)");
   // The server optimizer steps from the previous global model towards the
   // round's aggregate (FedOpt's pseudo-gradient).
-  if (parts_.server_optimizer) parts_.server_optimizer->step(global_.data(), r.global.data(), std::int64_t(global_.size()));
-  else global_ = r.global;
-  if (parts_.server_optimizer) r.global = global_;
+  if (parts_.server_optimizer) {
+    parts_.server_optimizer->step(global_.data(), r.global.data(), std::int64_t(global_.size()));
+    r.global = global_;
+  } else {
+    global_ = r.global;
+  }
   evaluate(r);
   r.seconds = mpi::all_reduce(comm_, MPI_Wtime() - t0, mpi::Op::Max, "MPI_Allreduce(time)");
   return r;
