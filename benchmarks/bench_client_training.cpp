@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "fedhpc/client/local_trainer.hpp"
+#include "fedhpc/core/blas_info.hpp"
 #include "fedhpc/core/rng.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/data/partition.hpp"
@@ -286,6 +287,7 @@ double median(std::vector<double> v) {
 
 int bench(const Options& o, int rank, int ranks) {
   at::set_num_threads(o.threads);
+  set_blas_threads(o.threads);  // as `fedhpc run` does: OpenBLAS's pthread build ignores OpenMP's count
   const std::int64_t total = o.clients * o.samples_per_client;
 
   data::DatasetOptions d;
@@ -410,6 +412,7 @@ int bench(const Options& o, int rank, int ranks) {
       std::printf("# final-params check (warm-up, last client of each block): max_abs_diff=%.3g max_abs_param=%.3g\n",
                   diff, scale);
     std::printf("# checksum %.6g\n", checksum);
+    std::printf("# blas %s\n", blas_info().description.c_str());
     std::printf(
         "model=%s dataset=%s ranks=%d threads=%d clients=%lld samples_per_client=%lld batch=%lld iterations=%d "
         "clip=%g steps=%lld repeats=%d fedhpc=%.3fs bare=%.3fs ratio=%.3f fedhpc_samples_per_s=%.0f "

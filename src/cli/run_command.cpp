@@ -14,6 +14,7 @@
 #include "fedhpc/aggregation/server_optimizer.hpp"
 #include "fedhpc/client/behaviour.hpp"
 #include "fedhpc/client/local_trainer.hpp"
+#include "fedhpc/core/blas_info.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/data/dataset.hpp"
@@ -105,6 +106,16 @@ void check_threads(const RunOptions& o, const mpi::Comm& comm) {
   });
 }
 
+// Torch's OpenMP threads and the BLAS's own: OpenBLAS's pthread build
+// ignores omp_set_num_threads and would start one thread per core in every
+// rank. Rank 0 warns (once) when the slow reference BLAS is active.
+void set_threads(int threads, const mpi::Comm& comm) {
+  at::set_num_threads(threads);
+  set_blas_threads(threads);
+  const auto warning = reference_blas_warning(blas_info());
+  if (comm.rank() == 0 && !warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
+}
+
 std::string gigabytes(double bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g GB", bytes / 1e9);
@@ -159,7 +170,7 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
   client::validate(behaviour_options(options));
   aggregation::validate(server_optimizer_options(options));
   check_threads(options, comm);
-  at::set_num_threads(options.threads);
+  set_threads(options.threads, comm);
   mpi::collective_try(comm, [&] {
     s.dataset = data::load_dataset(dataset_options(options));
     s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partition_options(options));

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "fedhpc/core/blas_info.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/version.hpp"
 #include "fedhpc/data/partition.hpp"
@@ -266,6 +267,8 @@ void RunWriter::take_reservation_failure() {
 void RunWriter::create_schema(const RunHeader& h) {
   auto root = file_->root();
   root.set_attribute("fedhpc_version", std::string(kVersion));
+  // Weights depend on the BLAS in their last bits: record which one ran.
+  root.set_attribute("blas", blas_info().description);
   root.set_attribute("status", std::string("running"));
   root.set_attribute("config", h.config_ini);
   root.set_attribute("num_ranks", std::int64_t(comm_.size()));

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "fedhpc/io/hdf5.hpp"
 #include "test_support.hpp"
@@ -98,6 +99,41 @@ TEST(Cli, SuccessfulRunAndOverwrite) {
   auto file = fedhpc::h5::File::open(out, MPI_COMM_NULL, false);
   EXPECT_EQ(file.root().get_attribute_string("status"), "complete");
   EXPECT_EQ(file.root().get_attribute_int64("num_ranks"), 2);
+  // The BLAS that ran is recorded; the reference-BLAS warning appears exactly
+  // when that BLAS is the reference one.
+  const auto blas = file.root().get_attribute_string("blas");
+  EXPECT_FALSE(blas.empty());
+  EXPECT_EQ(count_lines_with(r.output, "fedhpc: warning: LibTorch uses the reference BLAS"),
+            blas.rfind("reference BLAS", 0) == 0 ? 1 : 0)
+      << blas << "\n" << r.output;
+}
+
+// Under the reference BLAS (libblas3, put first with LD_LIBRARY_PATH) rank 0
+// warns once, on stderr, how to switch, the run still succeeds, and the file
+// names the reference BLAS.
+TEST(Cli, ReferenceBlasWarnsOnceAndIsRecorded) {
+  const std::string reference_dir = "/usr/lib/x86_64-linux-gnu/blas";
+  if (!std::filesystem::exists(reference_dir + "/libblas.so.3"))
+    GTEST_SKIP() << "no reference BLAS at " << reference_dir << " (Debian: libblas3)";
+  const std::string out = temp_dir() + "/refblas.h5";
+  const std::string err = temp_dir() + "/refblas.err";
+  // In braces so run_command's own 2>&1 does not take stderr back.
+  const auto r = fedhpc::test::run_command(
+      "{ LD_LIBRARY_PATH=" + reference_dir + " " FEDHPC_MPIEXEC " -x LD_LIBRARY_PATH --oversubscribe -n 2 " FEDHPC_BINARY
+      " run --output " + out + " --overwrite" + kSmall + " 2>" + err + "; }");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(err);
+  const std::string stderr_text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(count_lines_with(stderr_text, "fedhpc: warning: LibTorch uses the reference BLAS"), 1) << stderr_text;
+  EXPECT_NE(stderr_text.find("update-alternatives --set libblas.so.3-x86_64-linux-gnu "
+                             "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3"),
+            std::string::npos)
+      << stderr_text;
+  EXPECT_EQ(r.output.find("warning"), std::string::npos) << "stdout: " << r.output;
+  auto file = fedhpc::h5::File::open(out, MPI_COMM_NULL, false);
+  EXPECT_EQ(file.root().get_attribute_string("status"), "complete");
+  EXPECT_EQ(file.root().get_attribute_string("blas").rfind("reference BLAS (" + reference_dir, 0), 0u)
+      << file.root().get_attribute_string("blas");
 }
 
 TEST(Cli, HelpListsOptionsAndExitsZero) {
