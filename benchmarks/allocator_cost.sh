@@ -23,7 +23,7 @@ args=(run --dataset fashion-mnist --max-train-samples 3000 --clients 10 --rounds
   --model seed-cnn --threads 1 --quiet --overwrite --output "$tmp/run.h5")
 # shellcheck disable=SC2206
 args+=(${FEDHPC_ARGS:-})
-echo "# allocator_cost.sh $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p') nproc=$(nproc) repeats=$repeats"
+echo "# allocator_cost.sh $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p') nproc=$(getconf _NPROCESSORS_ONLN) repeats=$repeats"
 for r in $(seq 1 "$repeats"); do
   for v in "$@"; do
     name=${v%%=*}

@@ -99,7 +99,7 @@ logreg_common=(--model logreg --clients 1000 --local-test-fraction 0 --batch-siz
   --local-iterations 1 --rounds 3 --optimizer sgd --lr 0.05 --clip-norm 0 --max-test-samples 1000)
 logreg_fedhpc=(--dataset fashion-mnist --partition iid "${logreg_common[@]}")
 
-echo "# compare_peer.sh $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p') nproc=$(nproc) repeats=$repeats extra=[${extra[*]}]"
+echo "# compare_peer.sh $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p') nproc=$(getconf _NPROCESSORS_ONLN) repeats=$repeats extra=[${extra[*]}]"
 for r in $(seq 1 "$repeats"); do
   if [[ $workload == all || $workload == quickstart ]]; then
     run_fedhpc quickstart 1 "$r" "${quickstart_fedhpc[@]}"
