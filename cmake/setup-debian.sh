@@ -11,7 +11,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache
   libtorch-dev libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev libeigen3-dev zlib1g-dev
-  libopenblas0-pthread libtcmalloc-minimal4 libgoogle-perftools-dev libblas3
+  libopenblas0-openmp libtcmalloc-minimal4 libgoogle-perftools-dev libblas3
   libgtest-dev libbenchmark-dev dataset-fashion-mnist clang libclang-rt-14-dev
   python3-matplotlib python3-h5py
 )
@@ -29,15 +29,18 @@ if ((${#missing[@]})); then
 fi
 
 # LibTorch calls whatever libblas.so.3 the alternatives point at; pick
-# OpenBLAS (pthread) explicitly so every machine runs the same BLAS (the
-# reference BLAS is ~5x slower and gives other bits). libblas3, the reference,
-# stays installed only for the test of fedhpc's warning about it.
+# OpenBLAS explicitly so every machine runs the same BLAS (the reference BLAS
+# is ~5x slower and gives other bits). The OpenMP build shares LibTorch's
+# libgomp thread pool; the pthread build adds its own spinning workers and was
+# 1.6-2x slower at --threads 2 (benchmarks/RESULTS.md; equal at --threads 1).
+# libblas3, the reference, stays installed only for the test of fedhpc's
+# warning about it.
 for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
   name="${lib}-x86_64-linux-gnu"
-  target="/usr/lib/x86_64-linux-gnu/openblas-pthread/${lib}"
+  target="/usr/lib/x86_64-linux-gnu/openblas-openmp/${lib}"
   if [[ "$(readlink -f "/etc/alternatives/$name")" != "$(readlink -f "$target")" ]] ||
      update-alternatives --query "$name" | grep -q '^Status: auto'; then
-    echo "== selecting OpenBLAS (pthread) for ${lib}"
+    echo "== selecting OpenBLAS (OpenMP build) for ${lib}"
     "${sudo_cmd[@]}" update-alternatives --set "$name" "$target" >/dev/null
   fi
 done

@@ -102,7 +102,7 @@ std::string reference_blas_warning(const BlasInfo& info) {
   if (info.kind != BlasInfo::Kind::Reference) return "";
   return "fedhpc: warning: LibTorch uses the reference BLAS (" + info.path +
          "), several times slower than OpenBLAS; switch with: update-alternatives --set "
-         "libblas.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3";
+         "libblas.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3";
 }
 
 }  // namespace fedhpc

@@ -126,7 +126,7 @@ TEST(Cli, ReferenceBlasWarnsOnceAndIsRecorded) {
   const std::string stderr_text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(count_lines_with(stderr_text, "fedhpc: warning: LibTorch uses the reference BLAS"), 1) << stderr_text;
   EXPECT_NE(stderr_text.find("update-alternatives --set libblas.so.3-x86_64-linux-gnu "
-                             "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3"),
+                             "/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3"),
             std::string::npos)
       << stderr_text;
   EXPECT_EQ(r.output.find("warning"), std::string::npos) << "stdout: " << r.output;

@@ -49,7 +49,7 @@ TEST(BlasInfo, WarningOnlyForTheReferenceBlas) {
   EXPECT_EQ(w.rfind("fedhpc: warning:", 0), 0u) << w;
   EXPECT_NE(w.find(reference.path), std::string::npos) << w;
   EXPECT_NE(w.find("update-alternatives --set libblas.so.3-x86_64-linux-gnu "
-                   "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3"),
+                   "/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3"),
             std::string::npos)
       << w;
   EXPECT_EQ(w.find('\n'), std::string::npos);
