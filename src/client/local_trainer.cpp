@@ -39,6 +39,7 @@ struct LocalTrainer::Impl {
   TrainOptions options;
   at::Tensor train_x, train_y, test_x, test_y;
   at::Tensor flat, grad, moment1, moment2;
+  at::Tensor denom;  // Adam's denominator, kept to save two allocations per step
   std::vector<at::Tensor> views;
   std::int64_t step = 0;
   std::vector<std::int64_t> order;
@@ -64,6 +65,7 @@ struct LocalTrainer::Impl {
     grad = at::zeros({total}, at::kFloat);
     moment1 = at::zeros({total}, at::kFloat);
     moment2 = at::zeros({total}, at::kFloat);
+    denom = at::empty({total}, at::kFloat);
     // The parameters are views into one flat buffer, so the optimizer and
     // the aggregation see the model as a single vector without copies.
     // Their .grad() are views into the flat gradient buffer, set once:
@@ -189,7 +191,7 @@ struct LocalTrainer::Impl {
     const double bc2 = 1.0 - std::pow(options.beta2, double(step));
     moment1.mul_(options.beta1).add_(grad, 1.0 - options.beta1);
     moment2.mul_(options.beta2).addcmul_(grad, grad, 1.0 - options.beta2);
-    auto denom = (moment2.sqrt() / std::sqrt(bc2)).add_(options.eps);
+    at::sqrt_out(denom, moment2).div_(std::sqrt(bc2)).add_(options.eps);
     flat.addcdiv_(moment1, denom, -options.lr / bc1);
   }
 
