@@ -111,37 +111,91 @@ __attribute__((always_inline)) inline std::int64_t split_loop(const float* __res
   return any;
 }
 
-using SplitFn = std::int64_t (*)(const float*, std::size_t, double, std::int64_t*, std::int64_t*, std::int64_t*,
-                                 std::int64_t*);
-
-std::int64_t split_plain(const float* v, std::size_t n, double s, std::int64_t* w, std::int64_t* w1, std::int64_t* w2,
-                         std::int64_t* bad) {
-  return split_loop(v, n, s, w, w1, w2, bad);
+// The row kernels of summary(), pack() and unpack() for blocks that only use
+// the window; uniform shifts per call, so they vectorise.
+__attribute__((always_inline)) inline void row_bits_loop(const std::int64_t* __restrict row, std::size_t n,
+                                                         std::uint64_t* any, std::uint64_t* magnitude) {
+  std::uint64_t o = 0, m = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    o |= static_cast<std::uint64_t>(row[i]);
+    m |= static_cast<std::uint64_t>(row[i] < 0 ? -row[i] : row[i]);
+  }
+  *any = o;
+  *magnitude = m;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2"))) std::int64_t split_avx2(const float* v, std::size_t n, double s, std::int64_t* w,
-                                                        std::int64_t* w1, std::int64_t* w2, std::int64_t* bad) {
-  return split_loop(v, n, s, w, w1, w2, bad);
+// out[i] += row[i] * 2^shift, exact modulo 2^64 (a negative shift drops zero bits only).
+__attribute__((always_inline)) inline void shift_add_loop(const std::int64_t* __restrict row, std::size_t n,
+                                                          int shift, std::int64_t* __restrict out) {
+  if (shift >= 64 || shift <= -64) return;
+  if (shift >= 0)
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = static_cast<std::int64_t>(static_cast<std::uint64_t>(out[i]) + (static_cast<std::uint64_t>(row[i]) << shift));
+  else
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = static_cast<std::int64_t>(static_cast<std::uint64_t>(out[i]) + static_cast<std::uint64_t>(row[i] >> -shift));
 }
 
-__attribute__((target("avx512f"))) std::int64_t split_avx512(const float* v, std::size_t n, double s,
-                                                             std::int64_t* w, std::int64_t* w1, std::int64_t* w2,
-                                                             std::int64_t* bad) {
-  return split_loop(v, n, s, w, w1, w2, bad);
+// x * 2^shift (shift in [0, 64)) as window digits: bits 0-31, bits 32-63, the rest (signed).
+__attribute__((always_inline)) inline void spread_loop(const std::int64_t* __restrict in, std::size_t n, int shift,
+                                                       std::int64_t* __restrict w0, std::int64_t* __restrict w1,
+                                                       std::int64_t* __restrict w2) {
+  const int high = shift == 0 ? 63 : 64 - shift;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t u = static_cast<std::uint64_t>(in[i]) << shift;
+    w0[i] = static_cast<std::int64_t>(u & 0xffffffffu);
+    w1[i] = static_cast<std::int64_t>(u >> 32);
+    w2[i] = in[i] >> high;
+  }
 }
-#endif
 
-SplitFn pick_split() {
-#if defined(__x86_64__) && defined(__GNUC__)
+enum class Isa { plain, avx2, avx512 };
+
+Isa detect_isa() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(FEDHPC_EXACT_SUM_PLAIN)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return split_avx512;
-  if (__builtin_cpu_supports("avx2")) return split_avx2;
+  if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
+  if (__builtin_cpu_supports("avx2")) return Isa::avx2;
 #endif
-  return split_plain;
+  return Isa::plain;
 }
 
-const SplitFn split_into_window = pick_split();
+const Isa kIsa = detect_isa();
+
+// Each kernel compiled for the x86-64 baseline, AVX2 and AVX-512 (GCC only
+// vectorises the 64-bit masks and shifts above from SSE4.2/AVX2 on), picked
+// once at start-up. Integer and correctly rounded operations only, so every
+// version gives the same bits.
+// (-DFEDHPC_EXACT_SUM_PLAIN builds only the baseline versions, to test them.)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(FEDHPC_EXACT_SUM_PLAIN)
+#define FEDHPC_DISPATCH(ret, name, params, args)                                        \
+  ret name##_plain params { return name##_loop args; }                                  \
+  __attribute__((target("avx2"))) ret name##_avx2 params { return name##_loop args; }   \
+  __attribute__((target("avx512f"))) ret name##_avx512 params { return name##_loop args; } \
+  ret name params {                                                                     \
+    switch (kIsa) {                                                                     \
+      case Isa::avx512: return name##_avx512 args;                                      \
+      case Isa::avx2: return name##_avx2 args;                                          \
+      default: return name##_plain args;                                                \
+    }                                                                                   \
+  }
+#else
+#define FEDHPC_DISPATCH(ret, name, params, args) \
+  ret name params { return name##_loop args; }
+#endif
+
+FEDHPC_DISPATCH(std::int64_t, split,
+                (const float* v, std::size_t n, double s, std::int64_t* w, std::int64_t* w1, std::int64_t* w2,
+                 std::int64_t* bad),
+                (v, n, s, w, w1, w2, bad))
+FEDHPC_DISPATCH(void, row_bits, (const std::int64_t* row, std::size_t n, std::uint64_t* any, std::uint64_t* magnitude),
+                (row, n, any, magnitude))
+FEDHPC_DISPATCH(void, shift_add, (const std::int64_t* row, std::size_t n, int shift, std::int64_t* out),
+                (row, n, shift, out))
+FEDHPC_DISPATCH(void, spread,
+                (const std::int64_t* in, std::size_t n, int shift, std::int64_t* w0, std::int64_t* w1,
+                 std::int64_t* w2),
+                (in, n, shift, w0, w1, w2))
 
 }  // namespace
 
@@ -318,7 +372,7 @@ void ExactSum::add_scaled(const float* values, double weight) {
   std::int64_t bad[kChunk];
   for (std::size_t start = 0; start < length_; start += kChunk) {
     const std::size_t n = std::min(kChunk, length_ - start);
-    if (!split_into_window(values + start, n, scale, w0 + start, w0 + length_ + start, w0 + 2 * length_ + start, bad))
+    if (!split(values + start, n, scale, w0 + start, w0 + length_ + start, w0 + 2 * length_ + start, bad))
       continue;
     for (std::size_t j = 0; j < n; ++j)
       if (bad[j]) add(start + j, weight * static_cast<double>(values[start + j]));
@@ -402,13 +456,8 @@ void ExactSum::summary(std::int16_t* out) const {
     } else if (base_ >= 0) {
       int high = -1;
       for (int k = 0; k < kWindowWords; ++k) {
-        const std::int64_t* row = window_.data() + std::size_t(k) * length_;
         std::uint64_t any = 0, magnitude = 0;
-        for (std::size_t i = begin; i < end; ++i) {
-          const std::int64_t x = row[i];
-          any |= static_cast<std::uint64_t>(x);
-          magnitude |= static_cast<std::uint64_t>(x < 0 ? -x : x);
-        }
+        row_bits(window_.data() + std::size_t(k) * length_ + begin, end - begin, &any, &magnitude);
         if (any == 0) continue;
         low = std::min(low, 32 * (base_ + k) + __builtin_ctzll(any));
         high = std::max(high, 32 * (base_ + k) + bit_length(magnitude));
@@ -438,12 +487,7 @@ void ExactSum::pack(const std::int16_t* summary, int parties, std::int64_t* out)
       // and every right shift drops only zero bits.
       std::fill(out, out + (end - begin), 0);
       for (int k = 0; base_ >= 0 && k < kWindowWords; ++k) {
-        const std::int64_t* row = window_.data() + std::size_t(k) * length_;
-        const int shift = 32 * (base_ + k) - l.low;
-        if (shift >= 64 || shift <= -64) continue;
-        for (std::size_t i = begin; i < end; ++i)
-          out[i - begin] += shift >= 0 ? static_cast<std::int64_t>(static_cast<std::uint64_t>(row[i]) << shift)
-                                       : row[i] >> -shift;
+        shift_add(window_.data() + std::size_t(k) * length_ + begin, end - begin, 32 * (base_ + k) - l.low, out);
       }
       out += end - begin;
     } else if (l.single) {
@@ -479,13 +523,9 @@ void ExactSum::unpack(const std::int16_t* summary, int parties, const std::int64
     if (l.top < 0) continue;
     const int shift = l.low - 32 * base_;
     if (l.single && base_ >= 0 && shift >= 0 && shift < 64) {
-      std::int64_t* w0 = window_.data();
-      for (std::size_t i = begin; i < end; ++i) {
-        const auto v = static_cast<__int128>(static_cast<unsigned __int128>(static_cast<__int128>(*in++)) << shift);
-        w0[i] = static_cast<std::int64_t>(v & kDigitMask);
-        w0[length_ + i] = static_cast<std::int64_t>((v >> 32) & kDigitMask);
-        w0[2 * length_ + i] = static_cast<std::int64_t>(v >> 64);
-      }
+      std::int64_t* w0 = window_.data() + begin;
+      spread(in, end - begin, shift, w0, w0 + length_, w0 + 2 * length_);
+      in += end - begin;
     } else if (l.single) {
       for (std::size_t i = begin; i < end; ++i) {
         const auto v =
