@@ -19,6 +19,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <time.h>
 #include <vector>
 
 #include "fedhpc/core/exact_sum.hpp"
@@ -116,14 +117,27 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+double cpu_now() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// Wall and CPU seconds of f, each the largest over the ranks. The CPU time
+// does not count the time a busy machine keeps the rank off a core.
+struct Timing {
+  double wall = 0, cpu = 0;
+};
+
 template <class F>
-double timed(F&& f) {
+Timing timed(F&& f) {
   MPI_Barrier(MPI_COMM_WORLD);
-  double t = MPI_Wtime();
+  double t[2] = {MPI_Wtime(), cpu_now()};
   f();
-  t = MPI_Wtime() - t;
-  MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  return t;
+  t[0] = MPI_Wtime() - t[0];
+  t[1] = cpu_now() - t[1];
+  MPI_Allreduce(MPI_IN_PLACE, t, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  return {t[0], t[1]};
 }
 
 struct Options {
@@ -163,22 +177,24 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
   std::vector<OldExactSum> old;
   if (old_too) old.emplace_back(P);
   const auto world = fedhpc::mpi::Comm::world();
-  std::vector<double> t_add, t_reduce, t_plain, t_old_add, t_old_reduce;
+  std::vector<double> t_add, t_reduce, t_plain, t_old_add, t_old_reduce, c_add, c_reduce, c_plain, c_old_add;
   const std::string load_before = loadavg();
   for (int r = -1; r < o.repeats; ++r) {  // r = -1: warm-up
     sum.clear();
-    const double a = timed([&] { sum.add_scaled(client.data(), weight); });
-    const double b = timed([&] { fedhpc::mpi::allreduce(sum, world); });
+    const Timing a = timed([&] { sum.add_scaled(client.data(), weight); });
+    const Timing b = timed([&] { fedhpc::mpi::allreduce(sum, world); });
     std::copy(client.begin(), client.end(), plain.begin());
-    const double c = timed([&] { MPI_Allreduce(MPI_IN_PLACE, plain.data(), int(P), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); });
-    double d = 0, e = 0;
+    const Timing c = timed([&] { MPI_Allreduce(MPI_IN_PLACE, plain.data(), int(P), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); });
+    Timing d, e;
     if (old_too) {
       old[0].clear();
       d = timed([&] { old[0].add_scaled(client.data(), weight); });
       e = timed([&] { old[0].allreduce(MPI_COMM_WORLD); });
     }
     if (r < 0) continue;
-    t_add.push_back(a), t_reduce.push_back(b), t_plain.push_back(c), t_old_add.push_back(d), t_old_reduce.push_back(e);
+    t_add.push_back(a.wall), t_reduce.push_back(b.wall), t_plain.push_back(c.wall);
+    t_old_add.push_back(d.wall), t_old_reduce.push_back(e.wall);
+    c_add.push_back(a.cpu), c_reduce.push_back(b.cpu), c_plain.push_back(c.cpu), c_old_add.push_back(d.cpu);
   }
   // The new and old sums must give the same bits.
   std::string identical = "n/a";
@@ -200,7 +216,10 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
     std::printf(" old_add_ns_per_elem=%.3f old_reduce_ms=%.3f old_reduce/plain=%.2f add_speedup=%.1f bits_identical=%s",
                 median(t_old_add) / double(P) * 1e9, median(t_old_reduce) * 1e3, median(t_old_reduce) / flat,
                 median(t_old_add) / add, identical.c_str());
-  std::printf(" loadavg=%s/%s\n", load_before.c_str(), loadavg().c_str());
+  std::printf(" | cpu: add_ns_per_elem=%.3f reduce/plain=%.2f", median(c_add) / double(P) * 1e9,
+              median(c_reduce) / median(c_plain));
+  if (old_too) std::printf(" old_add_ns_per_elem=%.3f", median(c_old_add) / double(P) * 1e9);
+  std::printf(" | loadavg=%s/%s\n", load_before.c_str(), loadavg().c_str());
   std::fflush(stdout);
 }
 

@@ -197,6 +197,21 @@ FEDHPC_DISPATCH(void, spread,
                  std::int64_t* w2),
                 (in, n, shift, w0, w1, w2))
 
+
+// A block's header word in the one-message form: lowest bit, highest bit
+// (-1: empty) and a non-finite flag.
+std::int64_t header(int low, int top, bool nonfinite) {
+  return static_cast<std::int64_t>(std::uint64_t(std::uint16_t(low)) | std::uint64_t(std::uint16_t(top)) << 16 |
+                                   std::uint64_t(nonfinite) << 32);
+}
+int header_low(std::int64_t h) { return std::int16_t(h & 0xffff); }
+int header_top(std::int64_t h) { return std::int16_t((h >> 16) & 0xffff); }
+bool header_nonfinite(std::int64_t h) { return (h >> 32) & 1; }
+
+// Whether values with these bits, summed over the parties, fit an int64 after
+// dropping the low zero bits (the same test as layout_of's).
+bool fits(int low, int top, int parties) { return top + 2 + party_bits(parties) - low <= 64; }
+
 }  // namespace
 
 // The normalised digits of one coordinate's exact value.
@@ -441,29 +456,35 @@ namespace fedhpc {
 // Blocks without slow digits get their bounds from the window rows with
 // OR-reductions (vectorised): a sum of multiples of 2^k is one, and
 // sum_k |d_k| 2^(32k) bounds the value. Both bounds are safe, if a bit loose.
+void ExactSum::block_bits(std::size_t b, int& low, int& top) const {
+  const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
+  low = std::numeric_limits<int>::max();
+  top = -1;
+  if (slow_blocks_[b]) {
+    Big big;
+    for (std::size_t i = begin; i < end; ++i) {
+      load(i, big);
+      if (big.empty()) continue;
+      low = std::min(low, big.low_bit());
+      top = std::max(top, big.high_bit());
+    }
+  } else if (base_ >= 0) {
+    int high = -1;
+    for (int k = 0; k < kWindowWords; ++k) {
+      std::uint64_t any = 0, magnitude = 0;
+      row_bits(window_.data() + std::size_t(k) * length_ + begin, end - begin, &any, &magnitude);
+      if (any == 0) continue;
+      low = std::min(low, 32 * (base_ + k) + __builtin_ctzll(any));
+      high = std::max(high, 32 * (base_ + k) + bit_length(magnitude));
+    }
+    if (high >= 0) top = high + 1;
+  }
+}
+
 void ExactSum::summary(std::int16_t* out) const {
   for (std::size_t b = 0; b < blocks(); ++b) {
-    const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
-    int low = std::numeric_limits<int>::max(), top = -1;
-    if (slow_blocks_[b]) {
-      Big big;
-      for (std::size_t i = begin; i < end; ++i) {
-        load(i, big);
-        if (big.empty()) continue;
-        low = std::min(low, big.low_bit());
-        top = std::max(top, big.high_bit());
-      }
-    } else if (base_ >= 0) {
-      int high = -1;
-      for (int k = 0; k < kWindowWords; ++k) {
-        std::uint64_t any = 0, magnitude = 0;
-        row_bits(window_.data() + std::size_t(k) * length_ + begin, end - begin, &any, &magnitude);
-        if (any == 0) continue;
-        low = std::min(low, 32 * (base_ + k) + __builtin_ctzll(any));
-        high = std::max(high, 32 * (base_ + k) + bit_length(magnitude));
-      }
-      if (high >= 0) top = high + 1;
-    }
+    int low, top;
+    block_bits(b, low, top);
     out[2 * b] = static_cast<std::int16_t>(top < 0 ? -32768 : -low);
     out[2 * b + 1] = static_cast<std::int16_t>(top);
   }
@@ -476,25 +497,33 @@ std::size_t ExactSum::packed_size(const std::int16_t* summary, std::size_t lengt
   return total;
 }
 
+// x = value >> low for every coordinate of block b (which must fit an int64).
+void ExactSum::pack_single(std::size_t b, int low, std::int64_t* out) const {
+  const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
+  if (!slow_blocks_[b]) {
+    // x = sum_k d_k 2^(32(base+k) - low) modulo 2^64, exact since x fits and
+    // every right shift drops only zero bits.
+    std::fill(out, out + (end - begin), 0);
+    for (int k = 0; base_ >= 0 && k < kWindowWords; ++k)
+      shift_add(window_.data() + std::size_t(k) * length_ + begin, end - begin, 32 * (base_ + k) - low, out);
+    return;
+  }
+  Big big;
+  for (std::size_t i = begin; i < end; ++i) {
+    load(i, big);
+    *out++ = static_cast<std::int64_t>(big.bits_from(low));
+  }
+}
+
 void ExactSum::pack(const std::int16_t* summary, int parties, std::int64_t* out) const {
   Big big;
   for (std::size_t b = 0; b < blocks(); ++b) {
     const BlockLayout l = layout_of(summary, b, parties);
     if (l.top < 0) continue;
     const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
-    if (l.single && !slow_blocks_[b]) {
-      // x = sum_k d_k 2^(32(base+k) - low) modulo 2^64, exact since x fits
-      // and every right shift drops only zero bits.
-      std::fill(out, out + (end - begin), 0);
-      for (int k = 0; base_ >= 0 && k < kWindowWords; ++k) {
-        shift_add(window_.data() + std::size_t(k) * length_ + begin, end - begin, 32 * (base_ + k) - l.low, out);
-      }
+    if (l.single) {
+      pack_single(b, l.low, out);
       out += end - begin;
-    } else if (l.single) {
-      for (std::size_t i = begin; i < end; ++i) {
-        load(i, big);
-        *out++ = static_cast<std::int64_t>(big.bits_from(l.low));
-      }
     } else {
       for (std::size_t i = begin; i < end; ++i) {
         load(i, big);
@@ -504,42 +533,127 @@ void ExactSum::pack(const std::int16_t* summary, int parties, std::int64_t* out)
   }
 }
 
-void ExactSum::unpack(const std::int16_t* summary, int parties, const std::int64_t* in) {
-  if (base_ < 0) {
-    int top = -1;
-    for (std::size_t b = 0; b < blocks(); ++b) top = std::max(top, int(summary[2 * b + 1]));
-    if (top >= 0) base_ = std::clamp(top / 32 - (kWindowWords - 1), 0, kWords - kWindowWords);
+void ExactSum::choose_window_for(int top) {
+  if (base_ < 0 && top >= 0) base_ = std::clamp(top / 32 - (kWindowWords - 1), 0, kWords - kWindowWords);
+}
+
+void ExactSum::clear_block(std::size_t b) {
+  const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
+  for (int k = 0; k < kWindowWords; ++k)
+    std::fill(window_.data() + k * length_ + begin, window_.data() + k * length_ + end, 0);
+  if (slow_blocks_[b]) {
+    for (int w = low_word_; w <= high_word_; ++w)
+      std::fill(slow_.get() + w * length_ + begin, slow_.get() + w * length_ + end, 0);
+    slow_blocks_[b] = 0;
   }
+}
+
+// Block b becomes x_i * 2^low: in the window when it fits there, else slow.
+void ExactSum::unpack_single(std::size_t b, int low, const std::int64_t* in) {
+  const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
+  clear_block(b);
+  const int shift = low - 32 * base_;
+  if (base_ >= 0 && shift >= 0 && shift < 64) {
+    std::int64_t* w0 = window_.data() + begin;
+    spread(in, end - begin, shift, w0, w0 + length_, w0 + 2 * length_);
+    return;
+  }
+  for (std::size_t i = begin; i < end; ++i) {
+    const auto v = static_cast<__int128>(static_cast<unsigned __int128>(static_cast<__int128>(*in++)) << (low % 32));
+    const std::int64_t d[3] = {static_cast<std::int64_t>(v & kDigitMask),
+                               static_cast<std::int64_t>((v >> 32) & kDigitMask), static_cast<std::int64_t>(v >> 64)};
+    add_slow_digits(i, low / 32, d, 3);
+  }
+}
+
+// Blocks that are empty in the summary are left as they are: every party's
+// own block is empty then (or holds digits that sum to zero).
+void ExactSum::unpack(const std::int16_t* summary, int parties, const std::int64_t* in) {
+  int top = -1;
+  for (std::size_t b = 0; b < blocks(); ++b) top = std::max(top, int(summary[2 * b + 1]));
+  choose_window_for(top);
   for (std::size_t b = 0; b < blocks(); ++b) {
     const BlockLayout l = layout_of(summary, b, parties);
-    const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
-    for (int k = 0; k < kWindowWords; ++k)
-      std::fill(window_.data() + k * length_ + begin, window_.data() + k * length_ + end, 0);
-    if (slow_blocks_[b]) {
-      for (int w = low_word_; w <= high_word_; ++w)
-        std::fill(slow_.get() + w * length_ + begin, slow_.get() + w * length_ + end, 0);
-      slow_blocks_[b] = 0;
-    }
     if (l.top < 0) continue;
-    const int shift = l.low - 32 * base_;
-    if (l.single && base_ >= 0 && shift >= 0 && shift < 64) {
-      std::int64_t* w0 = window_.data() + begin;
-      spread(in, end - begin, shift, w0, w0 + length_, w0 + 2 * length_);
-      in += end - begin;
-    } else if (l.single) {
-      for (std::size_t i = begin; i < end; ++i) {
-        const auto v =
-            static_cast<__int128>(static_cast<unsigned __int128>(static_cast<__int128>(*in++)) << (l.low % 32));
-        const std::int64_t d[3] = {static_cast<std::int64_t>(v & kDigitMask),
-                                   static_cast<std::int64_t>((v >> 32) & kDigitMask),
-                                   static_cast<std::int64_t>(v >> 64)};
-        add_slow_digits(i, l.low / 32, d, 3);
-      }
+    const std::size_t count = std::min(length_, (b + 1) * kBlock) - b * kBlock;
+    if (l.single) {
+      unpack_single(b, l.low, in);
+      in += count;
+      continue;
+    }
+    clear_block(b);
+    const int rows = l.row_high - l.row_low + 1;
+    for (std::size_t i = b * kBlock; i < b * kBlock + count; ++i, in += rows) add_slow_digits(i, l.row_low, in, rows);
+  }
+}
+
+void ExactSum::pack_blocks(std::int64_t* out) const {
+  for (std::size_t b = 0; b < blocks(); ++b, out += kBlockWords) {
+    const std::size_t begin = b * kBlock, count = std::min(length_, begin + kBlock) - begin;
+    bool nonfinite = false;
+    if (nonfinite_ != 0)
+      for (std::size_t i = begin; i < begin + count; ++i) nonfinite |= flags_[i] != 0;
+    int low, top;
+    block_bits(b, low, top);
+    std::fill(out + 1, out + kBlockWords, 0);
+    out[0] = header(top < 0 ? 0 : low, top, nonfinite);
+    if (top >= 0 && fits(low, top, 1)) pack_single(b, low, out + 1);
+  }
+}
+
+void ExactSum::merge_blocks(const std::int64_t* in, std::int64_t* inout, std::size_t count, int parties) {
+  for (std::size_t b = 0; b < count; ++b, in += kBlockWords, inout += kBlockWords) {
+    const bool nonfinite = header_nonfinite(in[0]) || header_nonfinite(inout[0]);
+    const int low_a = header_low(in[0]), top_a = header_top(in[0]);
+    const int low_b = header_low(inout[0]), top_b = header_top(inout[0]);
+    if (top_a < 0) {
+      inout[0] = header(low_b, top_b, nonfinite);
+      continue;
+    }
+    if (top_b < 0) {
+      std::copy(in + 1, in + kBlockWords, inout + 1);
+      inout[0] = header(low_a, top_a, nonfinite);
+      continue;
+    }
+    const int low = std::min(low_a, low_b), top = std::max(top_a, top_b);
+    inout[0] = header(low, top, nonfinite);
+    // The partial sums are bounded like the full one, so when the union of
+    // the bit ranges fits, neither realignment nor the sum can overflow. When
+    // it does not, the block goes the multi-row way and its words here are
+    // zeroed, so every merge order gives the same words.
+    if (!fits(low, top, parties)) {
+      std::fill(inout + 1, inout + kBlockWords, 0);
+      continue;
+    }
+    const int shift_a = low_a - low, shift_b = low_b - low;
+    for (std::size_t i = 1; i < kBlockWords; ++i)
+      inout[i] = static_cast<std::int64_t>((static_cast<std::uint64_t>(inout[i]) << shift_b) +
+                                           (static_cast<std::uint64_t>(in[i]) << shift_a));
+  }
+}
+
+bool ExactSum::unpack_blocks(const std::int64_t* in, int parties, std::int16_t* summary, bool* nonfinite) {
+  int highest = -1;
+  for (std::size_t b = 0; b < blocks(); ++b) highest = std::max(highest, header_top(in[b * kBlockWords]));
+  choose_window_for(highest);
+  bool rest = false;
+  *nonfinite = false;
+  for (std::size_t b = 0; b < blocks(); ++b) {
+    const std::int64_t* block = in + b * kBlockWords;
+    const int low = header_low(block[0]), top = header_top(block[0]);
+    *nonfinite |= header_nonfinite(block[0]);
+    summary[2 * b] = -32768;
+    summary[2 * b + 1] = -1;
+    if (top < 0) continue;
+    if (fits(low, top, parties)) {
+      unpack_single(b, low, block + 1);
     } else {
-      const int rows = l.row_high - l.row_low + 1;
-      for (std::size_t i = begin; i < end; ++i, in += rows) add_slow_digits(i, l.row_low, in, rows);
+      summary[2 * b] = static_cast<std::int16_t>(-low);
+      summary[2 * b + 1] = static_cast<std::int16_t>(top);
+      rest = true;
     }
   }
+  return rest;
 }
 
 }  // namespace fedhpc

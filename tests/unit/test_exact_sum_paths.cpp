@@ -289,3 +289,70 @@ TEST(ExactSumPaths, AllReduceMatchesTheReferenceAtAnyRankCount) {
     expect_matches(mine, reference(size), "second allreduce");
   }
 }
+
+namespace {
+
+std::vector<float> normals(std::size_t n, std::uint64_t key, double scale) {
+  auto rng = stream(key, StreamKind::Init);
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>(scale * rng.normal());
+  return v;
+}
+
+}  // namespace
+
+TEST(ExactSumPaths, OneMessageFormMergesInAnyOrder) {
+  // Three parties with different windows; block 2 of party c is too wide for
+  // one int64 per coordinate. Every merge order gives the same words.
+  const std::size_t n = 300;
+  ExactSum a(n), b(n), c(n);
+  a.add_scaled(normals(n, 1, 0.05).data(), 600.0);
+  b.add_scaled(normals(n, 2, 3e-4).data(), 17.0);
+  c.add_scaled(normals(n, 3, 40.0).data(), 1.0);
+  c.add(130, 1e-30);
+  std::vector<std::vector<std::int64_t>> packs;
+  for (const ExactSum* s : {&a, &b, &c}) {
+    packs.emplace_back(a.blocks() * ExactSum::kBlockWords);
+    s->pack_blocks(packs.back().data());
+  }
+  auto merged = [&](int first, int second, int third) {
+    std::vector<std::int64_t> acc = packs[std::size_t(third)];
+    std::vector<std::int64_t> pair = packs[std::size_t(second)];
+    ExactSum::merge_blocks(packs[std::size_t(first)].data(), pair.data(), a.blocks(), 3);
+    ExactSum::merge_blocks(pair.data(), acc.data(), a.blocks(), 3);
+    return acc;
+  };
+  const auto abc = merged(0, 1, 2);
+  EXPECT_EQ(abc, merged(2, 1, 0));
+  EXPECT_EQ(abc, merged(1, 2, 0));
+  ExactSum total(n);
+  std::vector<std::int16_t> summary(2 * total.blocks());
+  bool nonfinite = true;
+  EXPECT_TRUE(total.unpack_blocks(abc.data(), 3, summary.data(), &nonfinite));  // block 2 needs rows
+  EXPECT_FALSE(nonfinite);
+  EXPECT_EQ(summary[2 * 2 + 1] >= 0, true);
+  EXPECT_EQ(summary[2 * 1 + 1], -1);
+}
+
+TEST(ExactSumPaths, AllReduceOfModelLikeSumsIsOneMessageAndExact) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  const std::size_t n = 5000;
+  const int clients = 7;
+  Reference r(n);
+  ExactSum mine(n);
+  for (int c = 0; c < clients; ++c) {
+    const auto v = normals(n, 500 + c, 0.05 * (c + 1));
+    r.add_scaled(v.data(), double(300 + 11 * c));
+    if (c % size == rank) mine.add_scaled(v.data(), double(300 + 11 * c));
+  }
+  // One wide block (the rest travel as one int64 per coordinate), a
+  // non-finite term, and a coordinate that cancels to zero.
+  r.add(4100, 1e-25);
+  if (rank == size - 1) mine.add(4100, 1e-25);
+  r.add(7, std::numeric_limits<double>::quiet_NaN());
+  if (rank == 0) mine.add(7, std::numeric_limits<double>::quiet_NaN());
+  mpi::allreduce(mine, mpi::Comm::world());
+  expect_matches(mine, r, "model-like allreduce");
+}

@@ -76,6 +76,21 @@ class ExactSum {
   void pack(const std::int16_t* summary, int parties, std::int64_t* out) const;
   void unpack(const std::int16_t* summary, int parties, const std::int64_t* in);
 
+  // The one-message form: per block one header word (its own lowest and
+  // highest bit, and whether it holds a non-finite flag) and kBlock int64,
+  // the values shifted right by that lowest bit (zeros when they do not fit).
+  // merge_blocks() adds two such forms (realigning each block to the lower of
+  // the two lowest bits): commutative and associative, so it serves as an
+  // MPI_Op, and all parties agree on which blocks did not fit (their bit range
+  // over all parties is too wide), which unpack_blocks() leaves untouched and
+  // returns as a summary (the rest empty) for pack()/unpack().
+  static constexpr std::size_t kBlockWords = kBlock + 1;
+  void pack_blocks(std::int64_t* out) const;
+  static void merge_blocks(const std::int64_t* in, std::int64_t* inout, std::size_t count, int parties);
+  // Returns whether any block needs the summary route; *nonfinite: whether
+  // any party has non-finite terms.
+  bool unpack_blocks(const std::int64_t* in, int parties, std::int16_t* summary, bool* nonfinite);
+
   int window_base() const { return base_; }
 
  private:
@@ -86,6 +101,11 @@ class ExactSum {
   void load(std::size_t i, Big& big) const;
   void choose_window(const float* values, double weight);
   bool slow_in_use() const { return high_word_ >= low_word_; }
+  void block_bits(std::size_t b, int& low, int& top) const;
+  void pack_single(std::size_t b, int low, std::int64_t* out) const;
+  void unpack_single(std::size_t b, int low, const std::int64_t* in);
+  void clear_block(std::size_t b);
+  void choose_window_for(int top);
 
   std::size_t length_;
   std::vector<std::int64_t> window_;  // word base_ + k of coordinate i at k * size() + i
