@@ -4,10 +4,11 @@
 // below as OldExactSum: word-major Kulisch digits, one scalar add per term,
 // every digit row in use travels).
 //
-// For each P: every rank holds one client's P floats (normal, std-dev 0.05,
-// a few tiny ones) and an integer weight. Each repeat, interleaved: (a) clear
-// + add_scaled (only add_scaled is timed), (b) the exact all-reduce, (c) the
-// plain float all-reduce, then the same two steps for the old class. Timing:
+// For each P: every rank holds two clients' P floats (normal, std-dev 0.05,
+// a few tiny ones) and integer weights. Each repeat, interleaved: (a) clear
+// (untimed) + add_scaled of the first client (into an empty sum) and of the
+// second (into a non-empty one), (b) the exact all-reduce, (c) the plain
+// float all-reduce, then (a) and (b) for the old class. Timing:
 // MPI_Barrier, MPI_Wtime, slowest rank (MPI_MAX); medians of the repeats.
 #include <mpi.h>
 
@@ -169,32 +170,37 @@ Options parse(int argc, char** argv) {
 
 void run(std::size_t P, const Options& o, int rank, int ranks) {
   auto rng = fedhpc::stream(1000 + std::uint64_t(rank), fedhpc::StreamKind::Init);
-  std::vector<float> client(P), plain(P);
-  for (auto& x : client) x = static_cast<float>(0.05 * rng.normal() * (rng.uniform(0, 1) < 0.001 ? 1e-6 : 1.0));
-  const double weight = 500 + 37 * rank;
+  std::vector<float> client(P), second(P), plain(P);
+  for (auto* v : {&client, &second})
+    for (auto& x : *v) x = static_cast<float>(0.05 * rng.normal() * (rng.uniform(0, 1) < 0.001 ? 1e-6 : 1.0));
+  const double weight = 500 + 37 * rank, weight2 = 611 + 5 * rank;
   const bool old_too = P <= o.old_max;
   fedhpc::ExactSum sum(P);
   std::vector<OldExactSum> old;
   if (old_too) old.emplace_back(P);
   const auto world = fedhpc::mpi::Comm::world();
-  std::vector<double> t_add, t_reduce, t_plain, t_old_add, t_old_reduce, c_add, c_reduce, c_plain, c_old_add;
+  std::vector<double> t_add, t_next, t_reduce, t_plain, t_old_add, t_old_next, t_old_reduce;
+  std::vector<double> c_add, c_next, c_reduce, c_plain, c_old_add, c_old_next;
   const std::string load_before = loadavg();
   for (int r = -1; r < o.repeats; ++r) {  // r = -1: warm-up
     sum.clear();
     const Timing a = timed([&] { sum.add_scaled(client.data(), weight); });
+    const Timing a2 = timed([&] { sum.add_scaled(second.data(), weight2); });
     const Timing b = timed([&] { fedhpc::mpi::allreduce(sum, world); });
     std::copy(client.begin(), client.end(), plain.begin());
     const Timing c = timed([&] { MPI_Allreduce(MPI_IN_PLACE, plain.data(), int(P), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); });
-    Timing d, e;
+    Timing d, d2, e;
     if (old_too) {
       old[0].clear();
       d = timed([&] { old[0].add_scaled(client.data(), weight); });
+      d2 = timed([&] { old[0].add_scaled(second.data(), weight2); });
       e = timed([&] { old[0].allreduce(MPI_COMM_WORLD); });
     }
     if (r < 0) continue;
-    t_add.push_back(a.wall), t_reduce.push_back(b.wall), t_plain.push_back(c.wall);
-    t_old_add.push_back(d.wall), t_old_reduce.push_back(e.wall);
-    c_add.push_back(a.cpu), c_reduce.push_back(b.cpu), c_plain.push_back(c.cpu), c_old_add.push_back(d.cpu);
+    t_add.push_back(a.wall), t_next.push_back(a2.wall), t_reduce.push_back(b.wall), t_plain.push_back(c.wall);
+    t_old_add.push_back(d.wall), t_old_next.push_back(d2.wall), t_old_reduce.push_back(e.wall);
+    c_add.push_back(a.cpu), c_next.push_back(a2.cpu), c_reduce.push_back(b.cpu), c_plain.push_back(c.cpu);
+    c_old_add.push_back(d.cpu), c_old_next.push_back(d2.cpu);
   }
   // The new and old sums must give the same bits.
   std::string identical = "n/a";
@@ -209,16 +215,18 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
   }
   if (rank != 0) return;
   const double add = median(t_add), reduce = median(t_reduce), flat = median(t_plain);
-  std::printf("P=%zu ranks=%d repeats=%d add_ns_per_elem=%.3f reduce_ms=%.3f plain_ms=%.3f reduce/plain=%.2f "
-              "(add+reduce)/plain=%.2f",
-              P, ranks, o.repeats, add / double(P) * 1e9, reduce * 1e3, flat * 1e3, reduce / flat, (add + reduce) / flat);
+  const auto ns = [P](const std::vector<double>& t) { return median(t) / double(P) * 1e9; };
+  std::printf("P=%zu ranks=%d repeats=%d add_ns_per_elem=%.3f next_add_ns_per_elem=%.3f reduce_ms=%.3f plain_ms=%.3f "
+              "reduce/plain=%.2f (add+reduce)/plain=%.2f",
+              P, ranks, o.repeats, ns(t_add), ns(t_next), reduce * 1e3, flat * 1e3, reduce / flat, (add + reduce) / flat);
   if (old_too)
-    std::printf(" old_add_ns_per_elem=%.3f old_reduce_ms=%.3f old_reduce/plain=%.2f add_speedup=%.1f bits_identical=%s",
-                median(t_old_add) / double(P) * 1e9, median(t_old_reduce) * 1e3, median(t_old_reduce) / flat,
-                median(t_old_add) / add, identical.c_str());
-  std::printf(" | cpu: add_ns_per_elem=%.3f reduce/plain=%.2f", median(c_add) / double(P) * 1e9,
+    std::printf(" old_add_ns_per_elem=%.3f old_next_add_ns_per_elem=%.3f old_reduce_ms=%.3f old_reduce/plain=%.2f "
+                "bits_identical=%s",
+                ns(t_old_add), ns(t_old_next), median(t_old_reduce) * 1e3, median(t_old_reduce) / flat,
+                identical.c_str());
+  std::printf(" | cpu: add_ns_per_elem=%.3f next_add_ns_per_elem=%.3f reduce/plain=%.2f", ns(c_add), ns(c_next),
               median(c_reduce) / median(c_plain));
-  if (old_too) std::printf(" old_add_ns_per_elem=%.3f", median(c_old_add) / double(P) * 1e9);
+  if (old_too) std::printf(" old_add_ns_per_elem=%.3f old_next_add_ns_per_elem=%.3f", ns(c_old_add), ns(c_old_next));
   std::printf(" | loadavg=%s/%s\n", load_before.c_str(), loadavg().c_str());
   std::fflush(stdout);
 }

@@ -88,6 +88,7 @@ BlockLayout layout_of(const std::int16_t* summary, std::size_t block, int partie
 // exact or correctly rounded (no FMA is enabled, and a fused multiply-add
 // would not change an exact product anyway), so all versions give the same
 // bits.
+template <bool kAdd>
 __attribute__((always_inline)) inline std::int64_t split_loop(const float* __restrict v, std::size_t n, double scale,
                                                               std::int64_t* __restrict w, std::int64_t* __restrict w1,
                                                               std::int64_t* __restrict w2,
@@ -102,9 +103,11 @@ __attribute__((always_inline)) inline std::int64_t split_loop(const float* __res
     const double r2 = r - (b - kMagic) * 0x1p32;
     const double c = r2 + kMagic;
     const std::int64_t keep = -static_cast<std::int64_t>((std::fabs(t) < 0x1p96) & ((c - kMagic) == r2));
-    w[j] += (bits_of(c) - magic) & keep;
-    w1[j] += (bits_of(b) - magic) & keep;
-    w2[j] += (bits_of(a) - magic) & keep;
+    const std::int64_t d0 = (bits_of(c) - magic) & keep, d1 = (bits_of(b) - magic) & keep,
+                       d2 = (bits_of(a) - magic) & keep;
+    w[j] = kAdd ? w[j] + d0 : d0;
+    w1[j] = kAdd ? w1[j] + d1 : d1;
+    w2[j] = kAdd ? w2[j] + d2 : d2;
     bad[j] = ~keep;
     any |= ~keep;
   }
@@ -184,10 +187,20 @@ const Isa kIsa = detect_isa();
   ret name params { return name##_loop args; }
 #endif
 
-FEDHPC_DISPATCH(std::int64_t, split,
+// split_add adds the digits to the window, split_store writes them (the
+// first add after clear(), which leaves the window unzeroed).
+#define split_add_loop split_loop<true>
+#define split_store_loop split_loop<false>
+FEDHPC_DISPATCH(std::int64_t, split_add,
                 (const float* v, std::size_t n, double s, std::int64_t* w, std::int64_t* w1, std::int64_t* w2,
                  std::int64_t* bad),
                 (v, n, s, w, w1, w2, bad))
+FEDHPC_DISPATCH(std::int64_t, split_store,
+                (const float* v, std::size_t n, double s, std::int64_t* w, std::int64_t* w1, std::int64_t* w2,
+                 std::int64_t* bad),
+                (v, n, s, w, w1, w2, bad))
+#undef split_add_loop
+#undef split_store_loop
 FEDHPC_DISPATCH(void, row_bits, (const std::int64_t* row, std::size_t n, std::uint64_t* any, std::uint64_t* magnitude),
                 (row, n, any, magnitude))
 FEDHPC_DISPATCH(void, shift_add, (const std::int64_t* row, std::size_t n, int shift, std::int64_t* out),
@@ -294,8 +307,9 @@ void ExactSum::ensure_slow() {
   slow_.reset(static_cast<std::int64_t*>(p));
 }
 
+// The window is not zeroed: while base_ < 0 its content means nothing, and
+// the call that picks a base writes it whole.
 void ExactSum::clear() {
-  std::fill(window_.begin(), window_.end(), 0);
   base_ = -1;
   if (slow_in_use())
     std::fill(slow_.get() + std::size_t(low_word_) * length_, slow_.get() + std::size_t(high_word_ + 1) * length_, 0);
@@ -377,14 +391,20 @@ void ExactSum::choose_window(const float* values, double weight) {
 // whose term is not an integer there (bits below the window), too large or not
 // finite adds nothing here and is added by add() instead.
 void ExactSum::add_scaled(const float* values, double weight) {
-  if (base_ < 0) choose_window(values, weight);
-  const double scale = std::ldexp(weight, -(32 * base_ + kMinExponent));
+  bool fresh = false;  // the window was just picked: write it, do not add
+  if (base_ < 0) {
+    choose_window(values, weight);
+    fresh = base_ >= 0;
+  }
+  const double scale = base_ < 0 ? 0.0 : std::ldexp(weight, -(32 * base_ + kMinExponent));
   if (base_ < 0 || !std::isfinite(scale) || (scale == 0.0 && weight != 0.0)) {
+    if (fresh) std::fill(window_.begin(), window_.end(), 0);
     for (std::size_t i = 0; i < length_; ++i) add(i, weight * static_cast<double>(values[i]));
     return;
   }
   std::int64_t* w0 = window_.data();
   std::int64_t bad[kChunk];
+  const auto split = fresh ? split_store : split_add;
   for (std::size_t start = 0; start < length_; start += kChunk) {
     const std::size_t n = std::min(kChunk, length_ - start);
     if (!split(values + start, n, scale, w0 + start, w0 + length_ + start, w0 + 2 * length_ + start, bad))
@@ -397,8 +417,10 @@ void ExactSum::add_scaled(const float* values, double weight) {
 void ExactSum::merge(const ExactSum& other) {
   if (other.length_ != length_) throw std::invalid_argument("ExactSum::merge: length mismatch");
   if (other.base_ >= 0) {
-    if (base_ < 0) base_ = other.base_;
-    if (base_ == other.base_) {
+    if (base_ < 0) {
+      base_ = other.base_;
+      window_ = other.window_;
+    } else if (base_ == other.base_) {
       for (std::size_t k = 0; k < window_.size(); ++k) window_[k] += other.window_[k];
     } else {
       for (std::size_t i = 0; i < length_; ++i) {
@@ -534,7 +556,9 @@ void ExactSum::pack(const std::int16_t* summary, int parties, std::int64_t* out)
 }
 
 void ExactSum::choose_window_for(int top) {
-  if (base_ < 0 && top >= 0) base_ = std::clamp(top / 32 - (kWindowWords - 1), 0, kWords - kWindowWords);
+  if (base_ >= 0 || top < 0) return;
+  base_ = std::clamp(top / 32 - (kWindowWords - 1), 0, kWords - kWindowWords);
+  std::fill(window_.begin(), window_.end(), 0);
 }
 
 void ExactSum::clear_block(std::size_t b) {
