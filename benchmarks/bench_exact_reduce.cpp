@@ -8,7 +8,8 @@
 // a few tiny ones) and integer weights. Each repeat, interleaved: (a) clear
 // (untimed) + add_scaled of the first client (into an empty sum) and of the
 // second (into a non-empty one), (b) the exact all-reduce, (c) the plain
-// float all-reduce, then (a) and (b) for the old class. Timing:
+// float all-reduce, (d) an int64 MPI_SUM of the exact reduction's message
+// size, then (a) and (b) for the old class. Timing:
 // MPI_Barrier, MPI_Wtime, slowest rank (MPI_MAX); medians of the repeats.
 #include <mpi.h>
 
@@ -179,7 +180,10 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
   std::vector<OldExactSum> old;
   if (old_too) old.emplace_back(P);
   const auto world = fedhpc::mpi::Comm::world();
-  std::vector<double> t_add, t_next, t_reduce, t_plain, t_old_add, t_old_next, t_old_reduce;
+  std::vector<double> t_add, t_next, t_reduce, t_plain, t_words, t_old_add, t_old_next, t_old_reduce;
+  // (d): an MPI_SUM of as many int64 as the exact reduction's message, the
+  // cost of moving and adding its bytes with MPI's own integer sum.
+  std::vector<std::int64_t> words(sum.blocks() * fedhpc::ExactSum::kBlockWords, 1);
   std::vector<double> c_add, c_next, c_reduce, c_plain, c_old_add, c_old_next;
   const std::string load_before = loadavg();
   for (int r = -1; r < o.repeats; ++r) {  // r = -1: warm-up
@@ -189,6 +193,9 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
     const Timing b = timed([&] { fedhpc::mpi::allreduce(sum, world); });
     std::copy(client.begin(), client.end(), plain.begin());
     const Timing c = timed([&] { MPI_Allreduce(MPI_IN_PLACE, plain.data(), int(P), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); });
+    const Timing w = timed([&] {
+      MPI_Allreduce(MPI_IN_PLACE, words.data(), int(words.size()), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+    });
     Timing d, d2, e;
     if (old_too) {
       old[0].clear();
@@ -198,6 +205,7 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
     }
     if (r < 0) continue;
     t_add.push_back(a.wall), t_next.push_back(a2.wall), t_reduce.push_back(b.wall), t_plain.push_back(c.wall);
+    t_words.push_back(w.wall);
     t_old_add.push_back(d.wall), t_old_next.push_back(d2.wall), t_old_reduce.push_back(e.wall);
     c_add.push_back(a.cpu), c_next.push_back(a2.cpu), c_reduce.push_back(b.cpu), c_plain.push_back(c.cpu);
     c_old_add.push_back(d.cpu), c_old_next.push_back(d2.cpu);
@@ -217,8 +225,9 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
   const double add = median(t_add), reduce = median(t_reduce), flat = median(t_plain);
   const auto ns = [P](const std::vector<double>& t) { return median(t) / double(P) * 1e9; };
   std::printf("P=%zu ranks=%d repeats=%d add_ns_per_elem=%.3f next_add_ns_per_elem=%.3f reduce_ms=%.3f plain_ms=%.3f "
-              "reduce/plain=%.2f (add+reduce)/plain=%.2f",
-              P, ranks, o.repeats, ns(t_add), ns(t_next), reduce * 1e3, flat * 1e3, reduce / flat, (add + reduce) / flat);
+              "reduce/plain=%.2f (add+reduce)/plain=%.2f same_bytes_int64_ms=%.3f same_bytes_int64/plain=%.2f",
+              P, ranks, o.repeats, ns(t_add), ns(t_next), reduce * 1e3, flat * 1e3, reduce / flat, (add + reduce) / flat,
+              median(t_words) * 1e3, median(t_words) / flat);
   if (old_too)
     std::printf(" old_add_ns_per_elem=%.3f old_next_add_ns_per_elem=%.3f old_reduce_ms=%.3f old_reduce/plain=%.2f "
                 "bits_identical=%s",
