@@ -29,10 +29,12 @@ struct TrainOptions {
   std::int64_t batch_size = 16;     // 0 = full batch
   int local_iterations = 1;
   std::int64_t iteration_steps = 0;  // 0 = one pass over the local training split
-  // Samples per forward pass of evaluation and diagnostics: sized for the
-  // cache (see README). Evaluation results do not depend on it (losses are
-  // summed exactly per sample); diagnostics sum per chunk.
-  std::int64_t eval_batch_size = 128;
+  // Samples per forward pass of evaluation and diagnostics, sized for the
+  // cache (README, --eval-batch-size). Evaluation sums losses exactly per
+  // sample, so the summation does not depend on it; the forward pass itself
+  // may round a sample differently at another batch size (seen at 32 vs 64
+  // with OpenBLAS), so the bits may. Diagnostics sum per chunk.
+  std::int64_t eval_batch_size = 64;
   std::uint64_t seed = 0;
   // Stream key of each client id (its index in the original partition, so a
   // renumbering by the topology does not change its randomness); empty = id.
@@ -151,8 +153,8 @@ class LocalTrainer {
 
   // Evaluation of a parameter vector (it overwrites the worker's parameters),
   // in forward passes of eval_batch_size samples. Totals go into an exact sum
-  // of 3 coordinates (loss, correct, count), one term per sample, so where
-  // the samples are cut into batches or dealt to ranks does not matter.
+  // of 3 coordinates (loss, correct, count), one term per sample, so the
+  // order in which batches are summed, or dealt to ranks, does not matter.
   void evaluate_test(const float* params, std::int64_t begin, std::int64_t end, ExactSum& totals);
   // The client's local test split; also added to *totals when given.
   EvalTotals evaluate_client(const float* params, std::int64_t client, ExactSum* totals = nullptr);

@@ -27,7 +27,7 @@ struct EngineOptions {
   std::int64_t clients = 10;
   double participation = 1.0;  // fraction sampled per round, (0, 1]
   std::uint64_t seed = 0;
-  std::int64_t eval_batch_size = 128;  // samples per forward pass and per unit dealt to ranks
+  std::int64_t eval_batch_size = 64;   // samples per forward pass and per unit dealt to ranks
   int eval_every = 1;          // evaluate every k rounds and in the last round
   int fail_at_round = 0;       // fault injection: the last rank fails in this round (0 = never)
 };

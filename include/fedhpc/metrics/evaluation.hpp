@@ -19,8 +19,8 @@ struct LossAccuracy {
 
 // The global test set, cut into fixed chunks of `chunk` samples (one forward
 // pass each) that are dealt to ranks round-robin. Every sample's loss is one
-// term of an exact sum, so the result depends neither on the number of ranks
-// nor on where the chunks are cut. Collective.
+// term of an exact sum, so the result does not depend on the number of ranks
+// or on which rank evaluated which chunk. Collective.
 LossAccuracy evaluate_global(client::LocalTrainer& trainer, const float* params, std::int64_t test_samples,
                              std::int64_t chunk, const mpi::Comm& comm);
 
