@@ -202,6 +202,8 @@ TEST(Options, NumericOptionsMustBeFiniteAndInRange) {
   bad({"--batch-size", "-1"}, {"--batch-size"});
   bad({"--threads", "5000"}, {"--threads", "[1, 4096]"});
   bad({"--eval-batch-size", "0"}, {"--eval-batch-size"});
+  bad({"--eval-every", "0"}, {"--eval-every", "[1, 100000000]"});
+  bad({"--eval-every", "1.5"}, {"--eval-every", "integer"});
   bad({"--max-memory-gb", "inf"}, {"--max-memory-gb", "(0, 1e+06]"});
   bad({"--max-memory-gb", "0"}, {"--max-memory-gb"});
   bad({"--fail-at-round", "-1"}, {"--fail-at-round"});
