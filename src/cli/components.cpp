@@ -58,6 +58,7 @@ engine::EngineOptions engine_options(const RunOptions& o) {
   e.participation = o.participation;
   e.seed = o.seed;
   e.eval_batch_size = o.eval_batch_size;
+  e.eval_every = o.eval_every;
   e.fail_at_round = o.fail_at_round;
   return e;
 }

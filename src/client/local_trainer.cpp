@@ -3,10 +3,12 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
 
 #include "fedhpc/core/error.hpp"
+#include "fedhpc/core/exact_sum.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/rng.hpp"
 #include "fedhpc/data/dataset.hpp"
@@ -39,6 +41,7 @@ struct LocalTrainer::Impl {
   TrainOptions options;
   at::Tensor train_x, train_y, test_x, test_y;
   at::Tensor flat, grad, moment1, moment2;
+  at::Tensor denom;  // Adam's denominator, kept to save two allocations per step
   std::vector<at::Tensor> views;
   std::int64_t step = 0;
   std::vector<std::int64_t> order;
@@ -48,6 +51,23 @@ struct LocalTrainer::Impl {
   std::int64_t num_classes = 0;
   const float* anchor = nullptr;  // FedProx anchor; used only with prox_mu != 0
   std::vector<float> block_anchor;  // train_block's copy of its start model
+  double training_seconds = 0.0;
+  int training_depth = 0;           // nested training calls count once
+
+  // Adds the wall time of the outermost training call to training_seconds.
+  struct Clock {
+    Impl& s;
+    std::chrono::steady_clock::time_point start;
+    explicit Clock(Impl& impl) : s(impl) {
+      if (s.training_depth++ == 0) start = std::chrono::steady_clock::now();
+    }
+    ~Clock() {
+      if (--s.training_depth == 0)
+        s.training_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    Clock(const Clock&) = delete;
+    Clock& operator=(const Clock&) = delete;
+  };
 
   Impl(const model::Model& m, const data::Dataset& d, const data::Partition& p, TrainOptions o)
       : model(m), partition(p), options(std::move(o)), num_classes(d.num_classes) {
@@ -64,10 +84,16 @@ struct LocalTrainer::Impl {
     grad = at::zeros({total}, at::kFloat);
     moment1 = at::zeros({total}, at::kFloat);
     moment2 = at::zeros({total}, at::kFloat);
+    denom = at::empty({total}, at::kFloat);
     // The parameters are views into one flat buffer, so the optimizer and
     // the aggregation see the model as a single vector without copies.
-    for (const auto& layer : m.layout().layers())
+    // Their .grad() are views into the flat gradient buffer, set once:
+    // backward() adds each gradient straight into place (zeroed before every
+    // backward; 0 + g == g), with no per-step copy and no allocation.
+    for (const auto& layer : m.layout().layers()) {
       views.push_back(flat.narrow(0, layer.offset, layer.size).view(layer.shape).requires_grad_(true));
+      views.back().mutable_grad() = grad.narrow(0, layer.offset, layer.size).view(layer.shape);
+    }
   }
 
   void load(const float* params) {
@@ -140,6 +166,7 @@ struct LocalTrainer::Impl {
     auto idx = index_tensor(batch.data(), std::int64_t(batch.size()));
     auto x = train_x.index_select(0, idx);
     auto y = train_labels_of(client, train_y.index_select(0, idx));
+    grad.zero_();
     auto loss = at::nll_loss(at::log_softmax(model.forward(views, x), 1), y);
     loss.backward();
     const double value = loss.item<double>();
@@ -151,8 +178,6 @@ struct LocalTrainer::Impl {
     if (prox) anchor_flat = at::from_blob(const_cast<float*>(anchor), {flat.numel()}, at::kFloat);
     for (std::size_t i = 0; i < views.size(); ++i) {
       auto g = grad.narrow(0, layers[i].offset, layers[i].size);
-      g.copy_(views[i].grad().reshape({-1}));
-      views[i].mutable_grad().reset();
       if (prox)
         g.add_(flat.narrow(0, layers[i].offset, layers[i].size) - anchor_flat.narrow(0, layers[i].offset, layers[i].size),
                options.prox_mu);
@@ -185,7 +210,7 @@ struct LocalTrainer::Impl {
     const double bc2 = 1.0 - std::pow(options.beta2, double(step));
     moment1.mul_(options.beta1).add_(grad, 1.0 - options.beta1);
     moment2.mul_(options.beta2).addcmul_(grad, grad, 1.0 - options.beta2);
-    auto denom = (moment2.sqrt() / std::sqrt(bc2)).add_(options.eps);
+    at::sqrt_out(denom, moment2).div_(std::sqrt(bc2)).add_(options.eps);
     flat.addcdiv_(moment1, denom, -options.lr / bc1);
   }
 
@@ -210,7 +235,7 @@ struct LocalTrainer::Impl {
     std::vector<double> tap_sq(lw, 0.0), tap_grad_sq(lw, 0.0), tap_count(lw, 0.0);
     double x_sq = 0.0, x_grad_sq = 0.0, x_count = 0.0;
     Diagnostics d;
-    for (auto& v : views) v.mutable_grad().reset();
+    grad.zero_();
     for (std::int64_t lo = 0; lo < n; lo += options.eval_batch_size) {
       const std::int64_t hi = std::min(n, lo + options.eval_batch_size);
       auto sel = index_tensor(idx + lo, hi - lo);
@@ -248,18 +273,18 @@ struct LocalTrainer::Impl {
         std::copy_n(g.data_ptr<float>(), layers[i].size, gradient + layers[i].offset);
       }
     }
-    for (auto& v : views) v.mutable_grad().reset();
     d.finite = std::isfinite(d.loss_sum) && std::isfinite(d.gsc) && std::isfinite(d.input_grad_rms);
     for (std::size_t k = 0; k < lw; ++k)
       d.finite = d.finite && std::isfinite(d.gsc_profile[k]) && std::isfinite(d.grad_mean_abs[k]);
     return d;
   }
 
-  // client < 0: no label map (the global test set).
-  EvalTotals evaluate(const at::Tensor& x_all, const at::Tensor& y_all, const std::int64_t* idx,
-                      std::int64_t begin, std::int64_t end, std::int64_t client = -1) {
+  // client < 0: no label map (the global test set). Adds one term per
+  // sample to totals (loss, correct, count): exact sums, so the batching
+  // does not change the result.
+  void evaluate(const at::Tensor& x_all, const at::Tensor& y_all, const std::int64_t* idx, std::int64_t begin,
+                std::int64_t end, std::int64_t client, ExactSum& totals) {
     at::NoGradGuard no_grad;
-    EvalTotals totals;
     for (std::int64_t lo = begin; lo < end; lo += options.eval_batch_size) {
       throw_if_interrupted();
       const std::int64_t hi = std::min(end, lo + options.eval_batch_size);
@@ -273,12 +298,23 @@ struct LocalTrainer::Impl {
         y = y_all.narrow(0, lo, hi - lo);
       }
       auto logits = model.forward(views, x);
-      auto losses = at::nll_loss(at::log_softmax(logits, 1), y, {}, at::Reduction::None);
-      totals.loss_sum += losses.to(at::kDouble).sum().item<double>();
-      totals.correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
-      totals.count += hi - lo;
+      const auto losses = at::nll_loss(at::log_softmax(logits, 1), y, {}, at::Reduction::None).contiguous();
+      const float* loss = losses.data_ptr<float>();
+      for (std::int64_t i = 0; i < hi - lo; ++i) totals.add(0, double(loss[i]));
+      totals.add(1, double(logits.argmax(1).eq(y).sum().item<std::int64_t>()));
+      totals.add(2, double(hi - lo));
     }
-    return totals;
+  }
+
+  EvalTotals evaluate_split(std::int64_t client, ExactSum* into) {
+    ExactSum totals(3);
+    evaluate(train_x, train_y, partition.test_begin(client), 0, partition.test_count(client), client, totals);
+    if (into) into->merge(totals);
+    EvalTotals t;
+    t.loss_sum = totals.value(0);
+    t.correct = std::int64_t(totals.value(1));
+    t.count = std::int64_t(totals.value(2));
+    return t;
   }
 };
 
@@ -306,22 +342,25 @@ void LocalTrainer::train_block(const float* start, const std::vector<std::int64_
     s.anchor = s.block_anchor.data();
   }
   for (auto client : clients) {
-    begin_client(start);
-    s.samples.clear();
     bool finite = true;
-    for (int it = 0; it < iterations; ++it) {
-      const bool last = it == iterations - 1;
-      MonitorSample sample;
-      const bool watch = monitors(it);
-      float* gradient = last && s.options.save_gradients ? s.gradient.data() : nullptr;
-      s.iteration_loss[it] = iterate(client, round, it, watch ? &sample : nullptr, watch ? gradient : nullptr);
-      finite = finite && std::isfinite(s.iteration_loss[it]);
-      if (!watch) continue;
-      finite = finite && sample.diagnostics.finite;
-      s.samples.push_back(std::move(sample));
+    {
+      Impl::Clock clock(s);  // the sink (aggregation) is not training time
+      begin_client(start);
+      s.samples.clear();
+      for (int it = 0; it < iterations; ++it) {
+        const bool last = it == iterations - 1;
+        MonitorSample sample;
+        const bool watch = monitors(it);
+        float* gradient = last && s.options.save_gradients ? s.gradient.data() : nullptr;
+        s.iteration_loss[it] = iterate(client, round, it, watch ? &sample : nullptr, watch ? gradient : nullptr);
+        finite = finite && std::isfinite(s.iteration_loss[it]);
+        if (!watch) continue;
+        finite = finite && sample.diagnostics.finite;
+        s.samples.push_back(std::move(sample));
+      }
+      if (s.options.save_gradients && !monitors(iterations - 1)) s.diagnose(client, s.gradient.data());
+      finite = finite && params_finite();
     }
-    if (s.options.save_gradients && !monitors(iterations - 1)) s.diagnose(client, s.gradient.data());
-    finite = finite && params_finite();
     ClientUpdate update;
     update.client = client;
     update.train_samples = s.partition.train_count(client);
@@ -349,6 +388,7 @@ bool LocalTrainer::monitors(int iteration) const {
 double LocalTrainer::iterate(std::int64_t client, int round, int iteration, MonitorSample* sample,
                              float* gradient) {
   auto& s = *impl_;
+  Impl::Clock clock(s);
   at::Tensor before;
   if (sample) before = s.flat.clone();
   const double loss = s.run_iteration(client, round, iteration);
@@ -358,8 +398,7 @@ double LocalTrainer::iterate(std::int64_t client, int round, int iteration, Moni
   sample->update_sum = delta.sum().item<double>();
   sample->update_l1 = delta.abs().sum().item<double>();
   sample->diagnostics = s.diagnose(client, gradient);
-  const auto& p = s.partition;
-  const auto t = s.evaluate(s.train_x, s.train_y, p.test_begin(client), 0, p.test_count(client), client);
+  const auto t = s.evaluate_split(client, nullptr);
   sample->local_test_loss = t.count > 0 ? t.loss_sum / double(t.count) : std::nan("");
   return loss;
 }
@@ -390,18 +429,20 @@ void LocalTrainer::resume(const float* params, const float* optimizer_state) {
 }
 
 Diagnostics LocalTrainer::diagnose(std::int64_t client, float* gradient) {
+  Impl::Clock clock(*impl_);
   return impl_->diagnose(client, gradient);
 }
 
-EvalTotals LocalTrainer::evaluate_test(const float* params, std::int64_t begin, std::int64_t end) {
+void LocalTrainer::evaluate_test(const float* params, std::int64_t begin, std::int64_t end, ExactSum& totals) {
   impl_->load(params);
-  return impl_->evaluate(impl_->test_x, impl_->test_y, nullptr, begin, end);
+  impl_->evaluate(impl_->test_x, impl_->test_y, nullptr, begin, end, -1, totals);
 }
 
-EvalTotals LocalTrainer::evaluate_client(const float* params, std::int64_t client) {
+EvalTotals LocalTrainer::evaluate_client(const float* params, std::int64_t client, ExactSum* totals) {
   impl_->load(params);
-  const auto& p = impl_->partition;
-  return impl_->evaluate(impl_->train_x, impl_->train_y, p.test_begin(client), 0, p.test_count(client), client);
+  return impl_->evaluate_split(client, totals);
 }
+
+double LocalTrainer::training_seconds() const { return impl_->training_seconds; }
 
 }  // namespace fedhpc::client

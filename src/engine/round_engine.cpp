@@ -1,9 +1,12 @@
 #include "fedhpc/engine/round_engine.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "fedhpc/aggregation/server_optimizer.hpp"
 #include "fedhpc/client/behaviour.hpp"
+#include "fedhpc/client/local_trainer.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/rng.hpp"
@@ -38,6 +41,10 @@ std::pair<double, double> RoundEngine::evaluate_initial() {
   return {r.loss, r.accuracy};
 }
 
+bool RoundEngine::evaluates(const EngineOptions& o, int round) {
+  return round % std::max(1, o.eval_every) == 0 || round >= o.rounds;
+}
+
 const topology::RoundResult& RoundEngine::run_round(int round) {
   comm_.barrier();
   const double t0 = MPI_Wtime();
@@ -55,6 +62,8 @@ const topology::RoundResult& RoundEngine::run_round(int round) {
   });
   const auto selected = select_clients(options_, round, parts_.client_keys);
   const auto dropped = parts_.behaviour.dropped(round, selected);
+  const double t1 = MPI_Wtime();
+  const double trained_before = parts_.trainer.training_seconds();
   parts_.topology.run_round(topology::RoundInput{round, selected, dropped}, r);
   r.record.nonfinite_skipped =
       mpi::all_reduce(comm_, r.record.nonfinite_skipped, mpi::Op::Sum, "MPI_Allreduce(skipped)");
@@ -66,9 +75,34 @@ const topology::RoundResult& RoundEngine::run_round(int round) {
   } else {
     global_ = r.global;
   }
-  evaluate(r);
-  r.seconds = mpi::all_reduce(comm_, MPI_Wtime() - t0, mpi::Op::Max, "MPI_Allreduce(time)");
+  const double t2 = MPI_Wtime();
+  if (evaluates(options_, round)) evaluate(r);
+  else skip_evaluation(r);
+  const double t3 = MPI_Wtime();
+  // Everything of the topology's round that is not local training is
+  // aggregation: mixing, model exchange, the aggregator, waiting for peers.
+  const double train = parts_.trainer.training_seconds() - trained_before;
+  gather_phases(r, {t1 - t0, train, (t2 - t1) - train, t3 - t2});
   return r;
+}
+
+// One all-gather gives every rank every rank's phases; the row reported is
+// that of the rank that trained longest (lowest rank on a tie), whose other
+// phases hold the least waiting for peers.
+void RoundEngine::gather_phases(topology::RoundResult& r, const std::array<double, 4>& mine) const {
+  const std::size_t ranks = std::size_t(comm_.size());
+  std::vector<double> all(4 * ranks);
+  mpi::all_gatherv(comm_, mine.data(), 4, all.data(), std::vector<std::size_t>(ranks, 4), {},
+                   "MPI_Allgatherv(phases)");
+  std::size_t slowest = 0;
+  r.seconds = 0.0;
+  for (std::size_t q = 0; q < ranks; ++q) {
+    const double* row = all.data() + 4 * q;
+    r.seconds = std::max(r.seconds, row[0] + row[1] + row[2] + row[3]);
+    if (row[topology::kTrain] > all[4 * slowest + topology::kTrain]) slowest = q;
+  }
+  r.phase_seconds.fill(0.0);
+  std::copy_n(all.data() + 4 * slowest, 4, r.phase_seconds.begin());
 }
 
 void RoundEngine::evaluate(topology::RoundResult& r) {
@@ -77,12 +111,21 @@ void RoundEngine::evaluate(topology::RoundResult& r) {
   const auto local = metrics::evaluate_clients(
       parts_.trainer, [&](std::int64_t c) { return r.client_models[std::size_t(c - parts_.block.begin)]; },
       parts_.partition, parts_.block, comm_);
+  r.evaluated = true;
   r.test_loss = test.loss;
   r.test_accuracy = test.accuracy;
   r.aggregated_loss = local.aggregated.loss;
   r.aggregated_accuracy = local.aggregated.accuracy;
   r.local_test_loss = local.loss;
   r.local_test_accuracy = local.accuracy;
+}
+
+void RoundEngine::skip_evaluation(topology::RoundResult& r) const {
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  r.evaluated = false;
+  r.test_loss = r.test_accuracy = r.aggregated_loss = r.aggregated_accuracy = nan;
+  r.local_test_loss.assign(std::size_t(parts_.block.size()), std::numeric_limits<float>::quiet_NaN());
+  r.local_test_accuracy = r.local_test_loss;
 }
 
 }  // namespace fedhpc::engine

@@ -115,6 +115,7 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
   if (h.extras.consensus_distance) s.push_back(spec<double>("/global/consensus_distance", {R}));
   s.push_back(spec<double>("/comm/bytes", {R, std::int64_t(topology::kCommLevels.size())}));
   s.push_back(spec<double>("/timing/round_seconds", {R}));
+  s.push_back(spec<double>("/timing/phases", {R, std::int64_t(topology::kPhaseNames.size())}));
   (void)ranks;
   return s;
 }
@@ -326,6 +327,8 @@ void RunWriter::write_topology_layout() {
     topo.create_dataset<std::int64_t>(name, dims({N})).write_all(values);
   file_->root().group("comm").set_attribute(
       "level_names", std::vector<std::string>(topology::kCommLevels.begin(), topology::kCommLevels.end()));
+  file_->root().dataset("timing/phases")
+      .set_attribute("names", std::vector<std::string>(topology::kPhaseNames.begin(), topology::kPhaseNames.end()));
 }
 
 void RunWriter::write_model(const ParamLayout& layout) {
@@ -439,6 +442,10 @@ void RunWriter::commit(int r) {
   });
   reserve_next();
   agree("round " + std::to_string(r));
+}
+
+void RunWriter::write_phases(int r, const std::array<double, 5>& seconds) {
+  put_root<double>("/timing/phases", {r - 1, 0}, {1, std::int64_t(seconds.size())}, seconds.data());
 }
 
 void RunWriter::write_peak_memory(std::int64_t bytes_this_rank) {

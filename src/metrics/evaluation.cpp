@@ -21,12 +21,6 @@ LossAccuracy reduce(ExactSum& totals, const mpi::Comm& comm) {
   return {totals.value(0) / count, totals.value(1) / count};
 }
 
-void add(ExactSum& totals, const client::EvalTotals& t) {
-  totals.add(0, t.loss_sum);
-  totals.add(1, double(t.correct));
-  totals.add(2, double(t.count));
-}
-
 }  // namespace
 
 LossAccuracy evaluate_global(client::LocalTrainer& trainer, const float* params, std::int64_t test_samples,
@@ -35,7 +29,7 @@ LossAccuracy evaluate_global(client::LocalTrainer& trainer, const float* params,
   mpi::collective_try(comm, [&] {
     const std::int64_t chunks = (test_samples + chunk - 1) / chunk;
     for (std::int64_t c = comm.rank(); c < chunks; c += comm.size())
-      add(totals, trainer.evaluate_test(params, c * chunk, std::min(test_samples, (c + 1) * chunk)));
+      trainer.evaluate_test(params, c * chunk, std::min(test_samples, (c + 1) * chunk), totals);
   });
   return reduce(totals, comm);
 }
@@ -51,10 +45,9 @@ ClientEvaluation evaluate_clients(client::LocalTrainer& trainer,
   mpi::collective_try(comm, [&] {
     for (auto c = block.begin; c < block.end; ++c) {
       if (partition.test_count(c) == 0) continue;
-      const auto t = trainer.evaluate_client(model_of(c), c);
+      const auto t = trainer.evaluate_client(model_of(c), c, &totals);
       out.loss[std::size_t(c - block.begin)] = static_cast<float>(t.loss_sum / double(t.count));
       out.accuracy[std::size_t(c - block.begin)] = static_cast<float>(double(t.correct) / double(t.count));
-      add(totals, t);
     }
   });
   out.aggregated = reduce(totals, comm);

@@ -204,3 +204,87 @@ TEST(Cli, PlotScriptWritesTheFigures) {
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("/nonexistent.h5"), std::string::npos) << bad.output;
 }
+
+namespace {
+
+std::vector<double> read_doubles(const std::string& file, const std::string& path) {
+  auto f = fedhpc::h5::File::open(file, MPI_COMM_NULL, false);
+  return f.root().dataset(path).read_all<double>();
+}
+
+std::vector<float> read_floats(const std::string& file, const std::string& path) {
+  auto f = fedhpc::h5::File::open(file, MPI_COMM_NULL, false);
+  return f.root().dataset(path).read_all<float>();
+}
+
+bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+}  // namespace
+
+// --eval-every 2 over 5 rounds evaluates rounds 2, 4 and 5 (always the last):
+// those rows equal a run with every round evaluated, bit for bit; the others
+// stay NaN, and the progress line shows "-" for them.
+TEST(Cli, EvalEveryLeavesSkippedRoundsNaN) {
+  const std::string args =
+      " --overwrite --dataset synthetic --synthetic-train-samples 400 --synthetic-test-samples 100"
+      " --synthetic-side 12 --clients 4 --rounds 5 --model mlp --hidden 8";
+  const std::string every = temp_dir() + "/eval-every1.h5", thinned = temp_dir() + "/eval-every2.h5";
+  ASSERT_EQ(run_fedhpc(2, "--output " + every + args + " --quiet").status, 0);
+  auto r = run_fedhpc(2, "--output " + thinned + args + " --eval-every 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(count_lines_with(r.output, "test_acc -  agg_acc -  agg_loss -"), 2) << r.output;
+  for (const char* path : {"global/test_loss", "global/test_accuracy"}) {
+    const auto a = read_doubles(every, path), b = read_doubles(thinned, path);
+    ASSERT_EQ(a.size(), 6u);
+    ASSERT_EQ(b.size(), 6u);
+    for (int row : {0, 2, 4, 5}) EXPECT_TRUE(same_bits(a[row], b[row])) << path << " row " << row;
+    for (int row : {1, 3}) EXPECT_TRUE(std::isnan(b[row])) << path << " row " << row;
+  }
+  for (const char* path : {"global/aggregated_loss", "global/aggregated_accuracy"}) {
+    const auto a = read_doubles(every, path), b = read_doubles(thinned, path);
+    for (int row : {1, 3, 4}) EXPECT_TRUE(same_bits(a[row], b[row])) << path << " row " << row;
+    for (int row : {0, 2}) EXPECT_TRUE(std::isnan(b[row])) << path << " row " << row;
+  }
+  for (const char* path : {"clients/local_test_loss", "clients/local_test_accuracy"}) {
+    const auto a = read_floats(every, path), b = read_floats(thinned, path);
+    ASSERT_EQ(a.size(), b.size());
+    const std::size_t n = a.size() / 5;  // [R, N]
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const auto row = i / n;
+      if (row == 1 || row == 3 || row == 4) EXPECT_EQ(std::memcmp(&a[i], &b[i], sizeof(float)), 0) << path << " " << i;
+      else EXPECT_TRUE(std::isnan(b[i])) << path << " " << i;
+    }
+  }
+  // Training does not depend on evaluation.
+  const auto wa = read_floats(every, "global/weights"), wb = read_floats(thinned, "global/weights");
+  EXPECT_EQ(std::memcmp(wa.data(), wb.data(), wa.size() * sizeof(float)), 0);
+}
+
+// /timing/phases [R, 5]: named columns, finite non-negative seconds; the
+// engine's four phases fit inside the round's time; the progress line names
+// the two largest.
+TEST(Cli, PhaseTimesPerRound) {
+  const std::string out = temp_dir() + "/phases.h5";
+  auto r = run_fedhpc(2, "--output " + out + " --overwrite --rounds 3" +
+                             std::string(" --dataset synthetic --synthetic-train-samples 400 --synthetic-test-samples 100"
+                                         " --synthetic-side 12 --clients 4 --model mlp --hidden 8"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(count_lines_with(r.output, " s, "), 3) << r.output;
+  auto f = fedhpc::h5::File::open(out, MPI_COMM_NULL, false);
+  auto phases = f.root().dataset("timing/phases");
+  EXPECT_EQ(phases.dims(), (fedhpc::h5::Dims{3, 5}));
+  EXPECT_EQ(phases.attribute("names").read_strings(),
+            (std::vector<std::string>{"select", "train", "aggregate", "evaluate", "write"}));
+  const auto t = phases.read_all<double>();
+  const auto seconds = f.root().dataset("timing/round_seconds").read_all<double>();
+  for (int row = 0; row < 3; ++row) {
+    double engine = 0.0;
+    for (int k = 0; k < 5; ++k) {
+      const double v = t[std::size_t(row * 5 + k)];
+      EXPECT_TRUE(std::isfinite(v) && v >= 0.0) << row << "," << k << ": " << v;
+      if (k < 4) engine += v;
+    }
+    EXPECT_GT(t[std::size_t(row * 5 + 1)], 0.0);  // training takes time
+    EXPECT_LE(engine, seconds[std::size_t(row)] * (1 + 1e-9) + 1e-6) << "round " << row + 1;
+  }
+}

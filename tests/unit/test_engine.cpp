@@ -71,11 +71,12 @@ struct Outcome {
   std::vector<std::uint8_t> dropped;
   std::vector<float> client_weights;  // the last round, this rank's block
   topology::ClientBlock block;
+  std::vector<topology::RoundResult> results;  // every round (client_models dangle)
 };
 
 // Two rounds of `topology` with `aggregator` on comm.
 Outcome run(const mpi::Comm& comm, const std::string& name, const std::string& aggregator,
-            client::BehaviourOptions behaviour_options = {}) {
+            client::BehaviourOptions behaviour_options = {}, int rounds = 2, int eval_every = 1) {
   auto& w = world();
   topology::TopologyOptions t;
   t.name = name;
@@ -115,15 +116,17 @@ Outcome run(const mpi::Comm& comm, const std::string& name, const std::string& a
   parts.shape.keep_weights = true;
   parts.test_samples = w.data.test.count;
   engine::EngineOptions e;
-  e.rounds = 2;
+  e.rounds = rounds;
   e.clients = kClients;
   e.seed = 3;
   e.eval_batch_size = 64;
+  e.eval_every = eval_every;
   engine::RoundEngine engine(comm, e, std::move(parts), w.initial);
   Outcome out;
   out.block = block;
-  for (int round = 1; round <= 2; ++round) {
+  for (int round = 1; round <= rounds; ++round) {
     const auto& r = engine.run_round(round);
+    out.results.push_back(r);
     out.global.insert(out.global.end(), r.global.begin(), r.global.end());
     out.dropped = r.record.dropped;
     out.client_weights = r.record.client_weights;
@@ -164,6 +167,58 @@ INSTANTIATE_TEST_SUITE_P(
         if (c == '-') c = '_';
       return s;
     });
+
+bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// --eval-every 2 over 5 rounds: rounds 2, 4 and 5 (the last) are evaluated
+// with the bits of an every-round run, on every rank count; rounds 1 and 3
+// are NaN; training is untouched.
+TEST(Engine, EvalEveryThinsTheEvaluation) {
+  const auto every = run(mpi::Comm::self(), "centralized", "fedavg", {}, 5, 1);
+  const auto thinned = run(mpi::Comm::world(), "centralized", "fedavg", {}, 5, 2);
+  EXPECT_TRUE(same_bits(every.global, thinned.global));
+  for (int round = 1; round <= 5; ++round) {
+    const auto& a = every.results[std::size_t(round - 1)];
+    const auto& b = thinned.results[std::size_t(round - 1)];
+    const bool evaluated = round % 2 == 0 || round == 5;
+    EXPECT_EQ(b.evaluated, evaluated) << round;
+    EXPECT_TRUE(a.evaluated);
+    const std::vector<std::pair<double, double>> metrics = {{a.test_loss, b.test_loss},
+                                                            {a.test_accuracy, b.test_accuracy},
+                                                            {a.aggregated_loss, b.aggregated_loss},
+                                                            {a.aggregated_accuracy, b.aggregated_accuracy}};
+    for (const auto& [x, y] : metrics) {
+      ASSERT_TRUE(std::isfinite(x));
+      if (evaluated) EXPECT_TRUE(same_bits(x, y)) << round;
+      else EXPECT_TRUE(std::isnan(y)) << round;
+    }
+    ASSERT_EQ(b.local_test_loss.size(), std::size_t(thinned.block.size()));
+    for (std::size_t i = 0; i < b.local_test_loss.size(); ++i) {
+      const float x = a.local_test_loss[std::size_t(thinned.block.begin) + i], y = b.local_test_loss[i];
+      if (evaluated) EXPECT_EQ(std::memcmp(&x, &y, sizeof x), 0) << round;
+      else EXPECT_TRUE(std::isnan(y)) << round;
+    }
+  }
+}
+
+// The engine's phases: non-negative, training takes time, and select..evaluate
+// of the reported rank add up to no more than the round's time.
+TEST(Engine, PhaseSecondsFitTheRound) {
+  const auto out = run(mpi::Comm::world(), "hierarchical", "fedavg", {}, 2, 1);
+  for (const auto& r : out.results) {
+    double sum = 0.0;
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_GE(r.phase_seconds[std::size_t(k)], 0.0) << k;
+      sum += r.phase_seconds[std::size_t(k)];
+    }
+    EXPECT_EQ(r.phase_seconds[topology::kWrite], 0.0);
+    EXPECT_GT(r.phase_seconds[topology::kTrain], 0.0);
+    EXPECT_LE(sum, r.seconds * (1 + 1e-12));
+    // Every rank reports the same row.
+    const auto max = mpi::all_reduce(mpi::Comm::world(), r.phase_seconds[topology::kTrain], mpi::Op::Max, "max");
+    EXPECT_EQ(max, r.phase_seconds[topology::kTrain]);
+  }
+}
 
 // A robust aggregator changes the result: the aggregator is really used.
 TEST(Engine, EveryTopologyUsesItsAggregator) {

@@ -87,7 +87,8 @@ struct RunOptions {
   double fault_scale = 1.0;
   int rounds = 5;
   std::uint64_t seed = 0;
-  std::int64_t eval_batch_size = 1000;
+  std::int64_t eval_batch_size = 64;
+  int eval_every = 1;
   // output
   std::string output = "fedhpc.h5";
   bool overwrite = false;

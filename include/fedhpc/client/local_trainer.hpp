@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+namespace fedhpc {
+class ExactSum;
+}
 namespace fedhpc::data {
 struct Dataset;
 struct Partition;
@@ -26,7 +29,12 @@ struct TrainOptions {
   std::int64_t batch_size = 16;     // 0 = full batch
   int local_iterations = 1;
   std::int64_t iteration_steps = 0;  // 0 = one pass over the local training split
-  std::int64_t eval_batch_size = 1000;
+  // Samples per forward pass of evaluation and diagnostics, sized for the
+  // cache (README, --eval-batch-size). Evaluation sums losses exactly per
+  // sample, so the summation does not depend on it; the forward pass itself
+  // may round a sample differently at another batch size (seen at 32 vs 64
+  // with OpenBLAS), so the bits may. Diagnostics sum per chunk.
+  std::int64_t eval_batch_size = 64;
   std::uint64_t seed = 0;
   // Stream key of each client id (its index in the original partition, so a
   // renumbering by the topology does not change its randomness); empty = id.
@@ -53,7 +61,9 @@ struct TrainOptions {
   bool save_gradients = false;   // hand back dE_mean/dtheta at the end of the round
 };
 
-// Summed loss, correct predictions and sample count of an evaluation.
+// Summed loss, correct predictions and sample count of an evaluation. The
+// loss is the exact sum of the per-sample float losses, rounded once, so it
+// does not depend on how the samples were batched.
 struct EvalTotals {
   double loss_sum = 0.0;
   std::int64_t correct = 0;
@@ -141,9 +151,17 @@ class LocalTrainer {
   // With gradient (num_params floats) the full mean-loss gradient is stored too.
   Diagnostics diagnose(std::int64_t client, float* gradient = nullptr);
 
-  // Evaluation of a parameter vector (it overwrites the worker's parameters).
-  EvalTotals evaluate_test(const float* params, std::int64_t begin, std::int64_t end);
-  EvalTotals evaluate_client(const float* params, std::int64_t client);
+  // Evaluation of a parameter vector (it overwrites the worker's parameters),
+  // in forward passes of eval_batch_size samples. Totals go into an exact sum
+  // of 3 coordinates (loss, correct, count), one term per sample, so the
+  // order in which batches are summed, or dealt to ranks, does not matter.
+  void evaluate_test(const float* params, std::int64_t begin, std::int64_t end, ExactSum& totals);
+  // The client's local test split; also added to *totals when given.
+  EvalTotals evaluate_client(const float* params, std::int64_t client, ExactSum* totals = nullptr);
+
+  // Wall seconds spent so far in local training (train_block without its
+  // sink, iterate, diagnose): the round engine's "train" phase.
+  double training_seconds() const;
 
  private:
   struct Impl;

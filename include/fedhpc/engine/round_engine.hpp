@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,7 +27,8 @@ struct EngineOptions {
   std::int64_t clients = 10;
   double participation = 1.0;  // fraction sampled per round, (0, 1]
   std::uint64_t seed = 0;
-  std::int64_t eval_batch_size = 1000;
+  std::int64_t eval_batch_size = 64;   // samples per forward pass and per unit dealt to ranks
+  int eval_every = 1;          // evaluate every k rounds and in the last round
   int fail_at_round = 0;       // fault injection: the last rank fails in this round (0 = never)
 };
 
@@ -55,7 +57,7 @@ class RoundEngine {
   // Global test loss and accuracy of the initial model.
   std::pair<double, double> evaluate_initial();
   // Runs round `round` (1-based, in order); the result stays valid until the
-  // next call.
+  // next call. Rounds --eval-every skips leave the evaluation NaN.
   const topology::RoundResult& run_round(int round);
   const std::vector<float>& global() const { return global_; }
 
@@ -64,9 +66,13 @@ class RoundEngine {
   // not change who takes part. One flag per client id.
   static std::vector<std::uint8_t> select_clients(const EngineOptions& options, int round,
                                                   const std::vector<std::int64_t>& client_keys);
+  // Whether round `round` is evaluated: every eval_every rounds and the last.
+  static bool evaluates(const EngineOptions& options, int round);
 
  private:
   void evaluate(topology::RoundResult& result);
+  void skip_evaluation(topology::RoundResult& result) const;
+  void gather_phases(topology::RoundResult& result, const std::array<double, 4>& mine) const;
   const mpi::Comm& comm_;
   EngineOptions options_;
   EngineParts parts_;

@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -74,6 +75,9 @@ class RunWriter {
   // call after write_round: it marks the round complete, flushes and throws
   // RunError on every rank if any write of the round failed.
   void write_topology_round(const topology::RoundResult& result);
+  // /timing/phases row of round r (after write_topology_round, which it
+  // times): kept in memory by HDF5 until the next round's flush or finish().
+  void write_phases(int round, const std::array<double, 5>& seconds);
   void write_peak_memory(std::int64_t bytes_this_rank);
   // status: "complete", "failed" or "interrupted"; message goes into the
   // `error` attribute. Closes the file. A "complete" that cannot be written

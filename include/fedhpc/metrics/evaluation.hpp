@@ -17,9 +17,10 @@ struct LossAccuracy {
   double accuracy = 0.0;  // fraction correct (NaN without samples)
 };
 
-// The global test set, cut into fixed chunks of eval_batch_size that are
-// dealt to ranks round-robin; totals are summed exactly, so the result does
-// not depend on the number of ranks. Collective.
+// The global test set, cut into fixed chunks of `chunk` samples (one forward
+// pass each) that are dealt to ranks round-robin. Every sample's loss is one
+// term of an exact sum, so the result does not depend on the number of ranks
+// or on which rank evaluated which chunk. Collective.
 LossAccuracy evaluate_global(client::LocalTrainer& trainer, const float* params, std::int64_t test_samples,
                              std::int64_t chunk, const mpi::Comm& comm);
 

@@ -46,6 +46,11 @@ inline const std::array<const char*, 5> kCommLevels = {"client_server", "client_
                                                        "gossip"};
 enum CommLevel { kClientServer = 0, kClientEdge = 1, kEdgeServer = 2, kRingHop = 3, kGossip = 4 };
 
+// Phases of a round (/timing/phases columns). The engine times the first
+// four; the caller that writes the round times "write".
+inline const std::array<const char*, 5> kPhaseNames = {"select", "train", "aggregate", "evaluate", "write"};
+enum Phase { kSelect = 0, kTrain = 1, kAggregate = 2, kEvaluate = 3, kWrite = 4 };
+
 // Everything one round produces. The topology fills global, record,
 // client_models and the cluster fields; the engine adds the evaluation.
 struct RoundResult {
@@ -57,7 +62,9 @@ struct RoundResult {
   std::vector<const float*> client_models;
   std::vector<std::int64_t> cluster_of_client;  // clustered: all N, else empty
   std::vector<float> cluster_models;            // clustered: K x P, else empty
-  // Filled by the engine.
+  // Filled by the engine. Rounds that --eval-every skips are not evaluated:
+  // the losses and accuracies below are NaN.
+  bool evaluated = true;
   double test_loss = 0.0;
   double test_accuracy = 0.0;
   double aggregated_loss = 0.0;
@@ -65,6 +72,10 @@ struct RoundResult {
   std::vector<float> local_test_loss;      // per client of the block
   std::vector<float> local_test_accuracy;  // per client of the block
   double seconds = 0.0;
+  // Wall seconds per phase (kPhaseNames) on the rank that trained longest,
+  // the same on every rank; select..evaluate add up to that rank's round
+  // time (<= seconds). kWrite stays 0 here.
+  std::array<double, 5> phase_seconds{};
 };
 
 }  // namespace fedhpc::topology

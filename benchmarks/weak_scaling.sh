@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Weak scaling of a fedhpc round: the same work per rank at 1 and 2 ranks
+# (CLIENTS_PER_RANK clients of SAMPLES training samples each, and
+# TEST_PER_RANK global test samples per rank, so evaluation scales too),
+# centralized FedAvg, for each model in MODELS. Efficiency = t1 / t2, t the
+# median over rounds 2..R (round 1 warms up) of /timing/round_seconds (the
+# slowest rank per round), then the median over REPEATS interleaved repeats
+# (np1, np2, np1, np2, ...); the same from each side's fastest repeat, which
+# other jobs on a shared machine disturb least. Also prints the median /timing/phases of each
+# side and the 1-minute load average before every figure.
+#
+#   benchmarks/weak_scaling.sh [build-dir]        (default build-release)
+#   env: MODELS="seed-cnn logreg" CLIENTS_PER_RANK=5 SAMPLES=300 TEST_PER_RANK=1000
+#        ROUNDS=4 REPEATS=3 RANKS="1 2" OUT=/tmp/fedhpc-weak
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build-release}
+fedhpc=$build/src/fedhpc
+: "${MODELS:=seed-cnn logreg}" "${CLIENTS_PER_RANK:=5}" "${SAMPLES:=300}" "${TEST_PER_RANK:=1000}"
+: "${ROUNDS:=4}" "${REPEATS:=3}" "${RANKS:=1 2}" "${OUT:=/tmp/fedhpc-weak-$$}"
+# shellcheck source=/dev/null
+source "$here/cmake/mpi-env.sh"
+mkdir -p "$OUT"
+load() { cut -d' ' -f1 /proc/loadavg; }
+
+run_one() {  # model ranks repeat
+  local model=$1 n=$2 rep=$3 clients=$(( CLIENTS_PER_RANK * $2 ))
+  # The local test split takes 20 % of each client's samples: ask for
+  # SAMPLES / 0.8 per client so SAMPLES remain for training.
+  local train=$(( clients * SAMPLES * 5 / 4 ))
+  mpirun -n "$n" --oversubscribe "$fedhpc" run --dataset fashion-mnist --model "$model" --clients "$clients" \
+    --partition iid --max-train-samples "$train" --max-test-samples $(( TEST_PER_RANK * n )) \
+    --rounds "$ROUNDS" --batch-size 16 --local-iterations 1 --save-weights none --quiet --overwrite \
+    --output "$OUT/$model-np$n-rep$rep.h5" >/dev/null
+}
+
+for model in $MODELS; do
+  for rep in $(seq 1 "$REPEATS"); do
+    for n in $RANKS; do
+      echo "# $model np$n repeat $rep: load $(load)"
+      run_one "$model" "$n" "$rep"
+    done
+  done
+  echo "# $model done: load $(load)"
+  /usr/bin/python3 - "$OUT" "$model" "$REPEATS" $RANKS <<'PY'
+import sys, statistics, h5py
+out, model, repeats, ranks = sys.argv[1], sys.argv[2], int(sys.argv[3]), [int(r) for r in sys.argv[4:]]
+t, tmin, phases = {}, {}, {}
+for n in ranks:
+    per_run, rows = [], []
+    for rep in range(1, repeats + 1):
+        with h5py.File(f"{out}/{model}-np{n}-rep{rep}.h5", "r") as f:
+            s = f["timing/round_seconds"][1:]
+            per_run.append(statistics.median(s))
+            rows.extend(f["timing/phases"][1:])
+            names = list(f["timing/phases"].attrs["names"])
+    t[n] = statistics.median(per_run)
+    tmin[n] = min(per_run)
+    phases[n] = {k: statistics.median(r[i] for r in rows) for i, k in enumerate(names)}
+    print(f"{model} np{n}: round {t[n]:.3f} s (repeats: {', '.join(f'{x:.3f}' for x in per_run)}); phases "
+          + ", ".join(f"{k} {v:.3f}" for k, v in phases[n].items()))
+base = ranks[0]
+for n in ranks[1:]:
+    print(f"{model} weak-scaling efficiency t{base}/t{n} = {t[base] / t[n]:.3f} (medians; "
+          f"of the fastest repeats: {tmin[base] / tmin[n]:.3f})")
+PY
+done
