@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "fedhpc/client/batched_trainer.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/rng.hpp"
@@ -48,6 +49,7 @@ struct LocalTrainer::Impl {
   std::int64_t num_classes = 0;
   const float* anchor = nullptr;  // FedProx anchor; used only with prox_mu != 0
   std::vector<float> block_anchor;  // train_block's copy of its start model
+  std::unique_ptr<BatchedTrainer> batched;  // client-batched train_block, or none
 
   Impl(const model::Model& m, const data::Dataset& d, const data::Partition& p, TrainOptions o)
       : model(m), partition(p), options(std::move(o)), num_classes(d.num_classes) {
@@ -68,6 +70,20 @@ struct LocalTrainer::Impl {
     // the aggregation see the model as a single vector without copies.
     for (const auto& layer : m.layout().layers())
       views.push_back(flat.narrow(0, layer.offset, layer.size).view(layer.shape).requires_grad_(true));
+    if (options.client_batch < 0) throw std::invalid_argument("TrainOptions::client_batch must be >= 0");
+    const std::int64_t k = clients_per_batch(d);
+    if (k > 1) batched = std::make_unique<BatchedTrainer>(m, d, p, options, k);
+  }
+
+  // Diagnostics and gradients are per-client work: they keep the loop.
+  std::int64_t clients_per_batch(const data::Dataset& d) const {
+    if (options.client_batch == 1 || !model.supports_batched() || options.monitor != "off" || options.save_gradients)
+      return 1;
+    if (options.client_batch > 1) return options.client_batch;
+    std::int64_t largest = 0;
+    for (std::int64_t c = 0; c < partition.num_clients(); ++c) largest = std::max(largest, partition.train_count(c));
+    const std::int64_t b = options.batch_size == 0 ? largest : std::min(options.batch_size, largest);
+    return automatic_client_batch(model, b, d.train.sample_size());
   }
 
   void load(const float* params) {
@@ -305,6 +321,7 @@ void LocalTrainer::train_block(const float* start, const std::vector<std::int64_
     s.block_anchor.assign(start, start + num_params());
     s.anchor = s.block_anchor.data();
   }
+  if (s.batched) return s.batched->train_block(start, clients, round, s.anchor, sink);
   for (auto client : clients) {
     begin_client(start);
     s.samples.clear();
@@ -367,6 +384,10 @@ double LocalTrainer::iterate(std::int64_t client, int round, int iteration, Moni
 float* LocalTrainer::params() { return impl_->flat.data_ptr<float>(); }
 
 std::int64_t LocalTrainer::num_params() const { return impl_->flat.numel(); }
+
+std::int64_t LocalTrainer::clients_per_batch() const {
+  return impl_->batched ? impl_->batched->clients_per_batch() : 1;
+}
 
 bool LocalTrainer::params_finite() const { return impl_->flat.isfinite().all().item<bool>(); }
 
