@@ -235,7 +235,7 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"eps", {0, 1, true}},              {"batch-size", {0, 1e8}},
       {"local-iterations", {1, 1e8}},     {"iteration-steps", {0, 1e9}},
       {"threads", {1, 4096}},             {"rounds", {1, 1e8}},
-      {"client-batch", {0, 1e6}},
+      {"client-batch", {0, 65536}},
       {"eval-batch-size", {1, 1e7}},      {"max-memory-gb", {0, 1e6, true}},
       {"edges", {1, 1e8}},                {"edge-interval", {1, 1e8}},
       {"rings", {1, 1e8}},                {"recluster-every", {1, 1e8}},

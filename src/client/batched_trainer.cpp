@@ -284,9 +284,11 @@ void BatchedTrainer::train_block(const float* start, const std::vector<std::int6
 
 std::int64_t automatic_client_batch(const model::Model& model, std::int64_t batch_size, std::int64_t inputs) {
   if (!model.supports_batched()) return 1;
-  constexpr double budget = 16.0 * 1024 * 1024;
+  // Measured (benchmarks/RESULTS.md): past a few MiB of stacked rows the
+  // element-wise passes leave the cache and a larger K stops paying.
+  constexpr double budget = 8.0 * 1024 * 1024;
   const double per_client = 16.0 * double(row_stride(model.layout().total())) + 8.0 * double(batch_size) * double(inputs);
-  return std::clamp<std::int64_t>(std::int64_t(budget / per_client), 1, 256);
+  return std::clamp<std::int64_t>(std::int64_t(budget / per_client), 1, 64);
 }
 
 }  // namespace fedhpc::client

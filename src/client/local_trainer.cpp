@@ -79,7 +79,8 @@ struct LocalTrainer::Impl {
   std::int64_t clients_per_batch(const data::Dataset& d) const {
     if (options.client_batch == 1 || !model.supports_batched() || options.monitor != "off" || options.save_gradients)
       return 1;
-    if (options.client_batch > 1) return options.client_batch;
+    // Never more rows than clients: K's stacked state is 16 bytes per parameter and client.
+    if (options.client_batch > 1) return std::min(options.client_batch, partition.num_clients());
     std::int64_t largest = 0;
     for (std::int64_t c = 0; c < partition.num_clients(); ++c) largest = std::max(largest, partition.train_count(c));
     const std::int64_t b = options.batch_size == 0 ? largest : std::min(options.batch_size, largest);
