@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/rng.hpp"
