@@ -7,10 +7,15 @@
 //           aggregation and evaluation (the sink only adds to a checksum);
 //   bare:   torch::nn modules of the same architecture, a fresh
 //           torch::optim::Adam per client, clip_grad_norm_ per tensor, the
-//           starting weights copied in from a saved state for every client.
+//           starting weights copied in from a saved state for every client;
+//           contiguous NCHW tensors (the reference);
+//   bare-cl: the same loop with the conv weights and the input batches in
+//           channels-last memory format (what `model.to(channels_last)`
+//           and `x.to(channels_last)` do in Python).
 // Timing is heFFTe-style: MPI_Barrier, MPI_Wtime, run, slowest rank
 // (MPI_Allreduce MAX). One warm-up per side, then repeats interleaved
-// (fedhpc, bare, fedhpc, bare, ...); the medians and their ratio are printed.
+// (fedhpc, bare, bare-cl, fedhpc, ...); the medians and fedhpc's ratio to
+// each bare side are printed.
 #include <mpi.h>
 
 #include <ATen/Parallel.h>
@@ -53,7 +58,10 @@ struct Options {
   int threads = 1;
   double clip_norm = 1.0;
   std::uint64_t seed = 1;
-  std::string side = "both";  // both | fedhpc | bare (one side only, e.g. under perf)
+  std::string side = "all";  // all | both (fedhpc and bare) | fedhpc | bare | bare-cl (e.g. under perf)
+  bool runs(const std::string& s) const {
+    return side == "all" || side == s || (side == "both" && (s == "fedhpc" || s == "bare"));
+  }
 };
 
 const char* kUsage =
@@ -68,7 +76,9 @@ const char* kUsage =
     "  --threads N                 torch intra-op threads per rank (default 1)\n"
     "  --clip-norm X               per-tensor clip norm, 0 = off (default 1.0)\n"
     "  --seed N                    seed of data, partition, init and shuffles (default 1)\n"
-    "  --side both|fedhpc|bare     time one side only, e.g. to profile it (default both)\n";
+    "  --side all|both|fedhpc|bare|bare-cl\n"
+    "                              sides to time: all three, fedhpc and bare (both),\n"
+    "                              or one, e.g. to profile it (default all)\n";
 
 bool dir_exists(const char* path) {
   struct stat info;
@@ -100,8 +110,8 @@ Options parse(int argc, char** argv, bool& help) {
     else throw std::invalid_argument("unknown option " + arg);
   }
   if (o.dataset.empty()) o.dataset = dir_exists(kDataDir) ? "fashion-mnist" : "synthetic";
-  if (o.side != "both" && o.side != "fedhpc" && o.side != "bare")
-    throw std::invalid_argument("--side: both, fedhpc or bare");
+  if (o.side != "all" && o.side != "both" && o.side != "fedhpc" && o.side != "bare" && o.side != "bare-cl")
+    throw std::invalid_argument("--side: all, both, fedhpc, bare or bare-cl");
   if (o.model != "seed-cnn" && o.model != "mlp") throw std::invalid_argument("--model: seed-cnn or mlp");
   if (o.dataset != "fashion-mnist" && o.dataset != "synthetic")
     throw std::invalid_argument("--dataset: fashion-mnist or synthetic");
@@ -168,6 +178,12 @@ struct BareMlp : BareNet {
   torch::Tensor forward(const torch::Tensor& x) override { return fc2(leaky(fc1(x.flatten(1)))); }
 };
 
+// x in channels-last memory format, as Python's x.to(memory_format=...)
+// (a copy; with one channel only the strides change).
+torch::Tensor to_channels_last(const torch::Tensor& x) {
+  return x.to(x.options(), false, false, torch::MemoryFormat::ChannelsLast);
+}
+
 struct BareTrainer {
   std::shared_ptr<BareNet> net;
   std::vector<torch::Tensor> params;
@@ -175,10 +191,16 @@ struct BareTrainer {
   torch::Tensor train_x, train_y;
   const data::Partition& partition;
   const Options& o;
+  bool channels_last = false;  // conv weights and input batches in channels-last
 
-  BareTrainer(std::shared_ptr<BareNet> n, const data::Dataset& d, const data::Partition& p, const Options& opt)
-      : net(std::move(n)), partition(p), o(opt) {
+  BareTrainer(std::shared_ptr<BareNet> n, const data::Dataset& d, const data::Partition& p, const Options& opt,
+              bool cl = false)
+      : net(std::move(n)), partition(p), o(opt), channels_last(cl) {
     params = net->parameters();
+    // Python's model.to(memory_format=torch.channels_last): every 4-d parameter.
+    if (channels_last)
+      for (auto& q : params)
+        if (q.dim() == 4) q.set_data(to_channels_last(q.detach()));
     const auto& t = d.train;
     train_x = torch::from_blob(const_cast<float*>(t.pixels.data()), {t.count, t.channels, t.height, t.width},
                                torch::kFloat);
@@ -215,6 +237,7 @@ struct BareTrainer {
           auto idx = torch::from_blob(const_cast<std::int64_t*>(batch.data()), {std::int64_t(batch.size())},
                                       torch::kLong);
           auto x = train_x.index_select(0, idx);
+          if (channels_last) x = to_channels_last(x);
           auto y = train_y.index_select(0, idx);
           auto loss = torch::nll_loss(torch::log_softmax(net->forward(x), 1), y);
           loss.backward();
@@ -335,13 +358,14 @@ int bench(const Options& o, int rank, int ranks) {
   to.seed = o.seed;
   client::LocalTrainer trainer(*model, dataset, partition, to);
 
-  std::shared_ptr<BareNet> net;
-  if (o.model == "seed-cnn")
-    net = std::make_shared<BareCnn>(mo.channels, mo.height, mo.width, mo.classes);
-  else
-    net = std::make_shared<BareMlp>(std::int64_t(mo.channels) * mo.height * mo.width, mo.hidden, mo.classes);
-  BareTrainer bare(net, dataset, partition, o);
+  const auto make_net = [&]() -> std::shared_ptr<BareNet> {
+    if (o.model == "seed-cnn") return std::make_shared<BareCnn>(mo.channels, mo.height, mo.width, mo.classes);
+    return std::make_shared<BareMlp>(std::int64_t(mo.channels) * mo.height * mo.width, mo.hidden, mo.classes);
+  };
+  BareTrainer bare(make_net(), dataset, partition, o);
+  BareTrainer bare_cl(make_net(), dataset, partition, o, true);
   bare.set_start(global, model->layout());
+  bare_cl.set_start(global, model->layout());
 
   const auto block = topology::block_of_rank(o.clients, rank, ranks);
   std::vector<std::int64_t> clients;
@@ -364,59 +388,72 @@ int bench(const Options& o, int rank, int ranks) {
     checksum += double(u.params[0]) + u.iteration_loss[0];
   };
 
-  // Warm-up (round 0) doubles as a check that both sides do the same work:
+  // Warm-up (round 0) doubles as a check that the sides do the same work:
   // the last client of the block must end at (nearly) the same parameters.
-  const bool both = o.side == "both";
-  if (o.side != "bare") trainer.train_block(global.data(), clients, 0, keep_last);
-  if (o.side != "fedhpc") bare.train_block(block, 0);
-  double diff = 0.0, scale = 0.0;
-  if (both && !clients.empty()) {
-    const auto b = bare.flat();
-    for (std::size_t i = 0; i < b.size(); ++i) {
-      diff = std::max(diff, double(std::fabs(b[i] - last_fedhpc[i])));
-      scale = std::max(scale, double(std::fabs(b[i])));
+  const bool run_f = o.runs("fedhpc"), run_b = o.runs("bare"), run_c = o.runs("bare-cl");
+  if (run_f) trainer.train_block(global.data(), clients, 0, keep_last);
+  if (run_b) bare.train_block(block, 0);
+  if (run_c) bare_cl.train_block(block, 0);
+  const auto check = [&](const BareTrainer& side, bool ran) {
+    double diff[2] = {0.0, 0.0};  // max |bare - fedhpc|, max |bare|
+    if (ran && run_f && !clients.empty()) {
+      const auto b = side.flat();
+      for (std::size_t i = 0; i < b.size(); ++i) {
+        diff[0] = std::max(diff[0], double(std::fabs(b[i] - last_fedhpc[i])));
+        diff[1] = std::max(diff[1], double(std::fabs(b[i])));
+      }
     }
-  }
-  MPI_Allreduce(MPI_IN_PLACE, &diff, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Allreduce(MPI_IN_PLACE, &scale, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, diff, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return std::make_pair(diff[0], diff[1]);
+  };
+  const auto check_b = check(bare, run_b), check_c = check(bare_cl, run_c);
 
   const std::string load_before = loadavg();
-  std::vector<double> t_fedhpc, t_bare, c_fedhpc, c_bare;
+  std::vector<double> t_f, t_b, t_c, c_f, c_b, c_c;
   for (int r = 0; r < o.repeats; ++r) {
     const int round = r + 1;
-    Timing f, b;
-    if (o.side != "bare") f = timed([&] { trainer.train_block(global.data(), clients, round, sink); });
-    if (o.side != "fedhpc") b = timed([&] { checksum += bare.train_block(block, round); });
-    t_fedhpc.push_back(f.wall);
-    t_bare.push_back(b.wall);
-    c_fedhpc.push_back(f.cpu);
-    c_bare.push_back(b.cpu);
+    Timing f, b, c;
+    if (run_f) f = timed([&] { trainer.train_block(global.data(), clients, round, sink); });
+    if (run_b) b = timed([&] { checksum += bare.train_block(block, round); });
+    if (run_c) c = timed([&] { checksum += bare_cl.train_block(block, round); });
+    t_f.push_back(f.wall);
+    t_b.push_back(b.wall);
+    t_c.push_back(c.wall);
+    c_f.push_back(f.cpu);
+    c_b.push_back(b.cpu);
+    c_c.push_back(c.cpu);
     if (rank == 0)
-      std::printf("# repeat %d fedhpc=%.4fs bare=%.4fs (cpu fedhpc=%.4fs bare=%.4fs)\n", r + 1, f.wall, b.wall, f.cpu,
-                  b.cpu);
+      std::printf("# repeat %d fedhpc=%.4fs bare=%.4fs bare_cl=%.4fs (cpu fedhpc=%.4fs bare=%.4fs bare_cl=%.4fs)\n",
+                  r + 1, f.wall, b.wall, c.wall, f.cpu, b.cpu, c.cpu);
   }
   MPI_Allreduce(MPI_IN_PLACE, &checksum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 
-  const double mf = median(t_fedhpc), mb = median(t_bare);
+  const double mf = median(t_f), mb = median(t_b), mc = median(t_c);
   if (rank == 0) {
-    const double nf = *std::min_element(t_fedhpc.begin(), t_fedhpc.end());
-    const double nb = *std::min_element(t_bare.begin(), t_bare.end());
-    std::printf("# min fedhpc=%.4fs bare=%.4fs ratio_of_min=%.3f; loadavg before=%s after=%s (nproc=%ld)\n", nf, nb,
-                nf / nb, load_before.c_str(), loadavg().c_str(), sysconf(_SC_NPROCESSORS_ONLN));
-    const double cf = median(c_fedhpc), cb = median(c_bare);
-    std::printf("# median cpu fedhpc=%.4fs bare=%.4fs cpu_ratio=%.3f (CPU time of the busiest rank)\n", cf, cb,
-                cf / cb);
-    if (both)
-      std::printf("# final-params check (warm-up, last client of each block): max_abs_diff=%.3g max_abs_param=%.3g\n",
-                  diff, scale);
+    const auto low = [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); };
+    const double nf = low(t_f), nb = low(t_b), nc = low(t_c);
+    std::printf(
+        "# min fedhpc=%.4fs bare=%.4fs bare_cl=%.4fs ratio_of_min=%.3f ratio_cl_of_min=%.3f; loadavg before=%s "
+        "after=%s (nproc=%ld)\n",
+        nf, nb, nc, nf / nb, nf / nc, load_before.c_str(), loadavg().c_str(), sysconf(_SC_NPROCESSORS_ONLN));
+    const double cf = median(c_f), cb = median(c_b), cc = median(c_c);
+    std::printf(
+        "# median cpu fedhpc=%.4fs bare=%.4fs bare_cl=%.4fs cpu_ratio=%.3f cpu_ratio_cl=%.3f (CPU time of the "
+        "busiest rank)\n",
+        cf, cb, cc, cf / cb, cf / cc);
+    if (run_f && (run_b || run_c))
+      std::printf(
+          "# final-params check (warm-up, last client of each block): bare max_abs_diff=%.3g bare_cl "
+          "max_abs_diff=%.3g max_abs_param=%.3g\n",
+          check_b.first, check_c.first, std::max(check_b.second, check_c.second));
     std::printf("# checksum %.6g\n", checksum);
     std::printf(
         "model=%s dataset=%s ranks=%d threads=%d clients=%lld samples_per_client=%lld batch=%lld iterations=%d "
-        "clip=%g steps=%lld repeats=%d fedhpc=%.3fs bare=%.3fs ratio=%.3f fedhpc_samples_per_s=%.0f "
-        "bare_samples_per_s=%.0f\n",
+        "clip=%g steps=%lld repeats=%d fedhpc=%.3fs bare=%.3fs bare_cl=%.3fs ratio=%.3f ratio_cl=%.3f "
+        "fedhpc_samples_per_s=%.0f bare_samples_per_s=%.0f bare_cl_samples_per_s=%.0f\n",
         o.model.c_str(), o.dataset.c_str(), ranks, o.threads, (long long)o.clients, (long long)o.samples_per_client,
-        (long long)o.batch_size, o.iterations, o.clip_norm, (long long)steps, o.repeats, mf, mb, mf / mb,
-        double(samples) / mf, double(samples) / mb);
+        (long long)o.batch_size, o.iterations, o.clip_norm, (long long)steps, o.repeats, mf, mb, mc, mf / mb,
+        mf / mc, double(samples) / mf, double(samples) / mb, double(samples) / mc);
     std::fflush(stdout);
   }
   return 0;

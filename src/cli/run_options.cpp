@@ -333,6 +333,28 @@ void require(bool ok, const std::string& option, const std::string& message) {
   if (!ok) throw InputError("--" + option + ": " + message);
 }
 
+// Boost formats its messages by replacing placeholders such as
+// %original_token% until none is left; a token that itself contains one
+// (`--o%original_token%=`) makes that loop endless (found by fuzz_options).
+// So '%' in the substituted user text is escaped as \x25 first, as
+// quote_input() escapes other bytes. The access class only reaches the
+// protected table of substitutions.
+struct SubstitutionAccess : po::error_with_option_name {
+  static std::map<std::string, std::string>& of(po::error_with_option_name& e) {
+    return e.*(&SubstitutionAccess::m_substitutions);
+  }
+};
+
+void defuse_placeholders(po::error_with_option_name& e) {
+  for (auto& [key, value] : SubstitutionAccess::of(e)) {
+    std::string safe;
+    for (char c : value) safe += c == '%' ? std::string("\\x25") : std::string(1, c);
+    value = safe;
+  }
+}
+
+std::string unquoted(const std::string& quoted) { return quoted.substr(1, quoted.size() - 2); }
+
 // Boost's messages can echo raw user text; these keep the option's name and
 // quote or escape the rest.
 po::variables_map parse_command_line(const std::vector<std::string>& args, const po::options_description& desc) {
@@ -347,9 +369,11 @@ po::variables_map parse_command_line(const std::vector<std::string>& args, const
     po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
   } catch (const po::unknown_option& e) {
     throw InputError(quote_input(e.get_option_name()) + ": unknown option; see fedhpc run --help");
+  } catch (po::error_with_option_name& e) {
+    defuse_placeholders(e);
+    throw InputError(unquoted(quote_input(e.what(), 200)));
   } catch (const po::error& e) {
-    const std::string what = quote_input(e.what(), 200);
-    throw InputError(what.substr(1, what.size() - 2));
+    throw InputError(unquoted(quote_input(e.what(), 200)));
   }
   if (vm.count("positional"))
     throw InputError("unexpected argument " + quote_input(vm["positional"].as<std::vector<std::string>>()[0]) +

@@ -40,6 +40,7 @@ struct LocalTrainer::Impl {
   TrainOptions options;
   at::Tensor train_x, train_y, test_x, test_y;
   at::Tensor flat, grad, moment1, moment2;
+  at::Tensor denom;  // Adam's denominator, kept to save two allocations per step
   std::vector<at::Tensor> views;
   std::int64_t step = 0;
   std::vector<std::int64_t> order;
@@ -66,10 +67,16 @@ struct LocalTrainer::Impl {
     grad = at::zeros({total}, at::kFloat);
     moment1 = at::zeros({total}, at::kFloat);
     moment2 = at::zeros({total}, at::kFloat);
+    denom = at::empty({total}, at::kFloat);
     // The parameters are views into one flat buffer, so the optimizer and
     // the aggregation see the model as a single vector without copies.
-    for (const auto& layer : m.layout().layers())
+    // Their .grad() are views into the flat gradient buffer, set once:
+    // backward() adds each gradient straight into place (zeroed before every
+    // backward; 0 + g == g), with no per-step copy and no allocation.
+    for (const auto& layer : m.layout().layers()) {
       views.push_back(flat.narrow(0, layer.offset, layer.size).view(layer.shape).requires_grad_(true));
+      views.back().mutable_grad() = grad.narrow(0, layer.offset, layer.size).view(layer.shape);
+    }
     if (options.client_batch < 0) throw std::invalid_argument("TrainOptions::client_batch must be >= 0");
     const std::int64_t k = clients_per_batch(d);
     if (k > 1) batched = std::make_unique<BatchedTrainer>(m, d, p, options, k);
@@ -157,6 +164,7 @@ struct LocalTrainer::Impl {
     auto idx = index_tensor(batch.data(), std::int64_t(batch.size()));
     auto x = train_x.index_select(0, idx);
     auto y = train_labels_of(client, train_y.index_select(0, idx));
+    grad.zero_();
     auto loss = at::nll_loss(at::log_softmax(model.forward(views, x), 1), y);
     loss.backward();
     const double value = loss.item<double>();
@@ -168,8 +176,6 @@ struct LocalTrainer::Impl {
     if (prox) anchor_flat = at::from_blob(const_cast<float*>(anchor), {flat.numel()}, at::kFloat);
     for (std::size_t i = 0; i < views.size(); ++i) {
       auto g = grad.narrow(0, layers[i].offset, layers[i].size);
-      g.copy_(views[i].grad().reshape({-1}));
-      views[i].mutable_grad().reset();
       if (prox)
         g.add_(flat.narrow(0, layers[i].offset, layers[i].size) - anchor_flat.narrow(0, layers[i].offset, layers[i].size),
                options.prox_mu);
@@ -202,7 +208,7 @@ struct LocalTrainer::Impl {
     const double bc2 = 1.0 - std::pow(options.beta2, double(step));
     moment1.mul_(options.beta1).add_(grad, 1.0 - options.beta1);
     moment2.mul_(options.beta2).addcmul_(grad, grad, 1.0 - options.beta2);
-    auto denom = (moment2.sqrt() / std::sqrt(bc2)).add_(options.eps);
+    at::sqrt_out(denom, moment2).div_(std::sqrt(bc2)).add_(options.eps);
     flat.addcdiv_(moment1, denom, -options.lr / bc1);
   }
 
@@ -227,7 +233,7 @@ struct LocalTrainer::Impl {
     std::vector<double> tap_sq(lw, 0.0), tap_grad_sq(lw, 0.0), tap_count(lw, 0.0);
     double x_sq = 0.0, x_grad_sq = 0.0, x_count = 0.0;
     Diagnostics d;
-    for (auto& v : views) v.mutable_grad().reset();
+    grad.zero_();
     for (std::int64_t lo = 0; lo < n; lo += options.eval_batch_size) {
       const std::int64_t hi = std::min(n, lo + options.eval_batch_size);
       auto sel = index_tensor(idx + lo, hi - lo);
@@ -265,7 +271,6 @@ struct LocalTrainer::Impl {
         std::copy_n(g.data_ptr<float>(), layers[i].size, gradient + layers[i].offset);
       }
     }
-    for (auto& v : views) v.mutable_grad().reset();
     d.finite = std::isfinite(d.loss_sum) && std::isfinite(d.gsc) && std::isfinite(d.input_grad_rms);
     for (std::size_t k = 0; k < lw; ++k)
       d.finite = d.finite && std::isfinite(d.gsc_profile[k]) && std::isfinite(d.grad_mean_abs[k]);

@@ -1,8 +1,11 @@
 #include "fedhpc/core/exact_sum.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <stdexcept>
 
 namespace fedhpc {
@@ -10,6 +13,19 @@ namespace fedhpc {
 namespace {
 
 constexpr std::int64_t kDigitMask = 0xffffffffLL;
+// Adding 1.5 * 2^52 rounds a double of magnitude below 2^51 to an integer,
+// which then sits in the low mantissa bits (the classic conversion trick).
+constexpr double kMagic = 0x1.8p52;
+// Bits of room above the largest term of the call that picks the window, so
+// later calls with somewhat larger terms (bigger weights) stay on the fast path.
+constexpr int kWindowHeadroom = 8;
+constexpr std::size_t kChunk = 256;
+
+std::int64_t bits_of(double x) {
+  std::int64_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
 
 // x = mantissa * 2^exponent with an integer mantissa < 2^53.
 void decompose(double x, std::uint64_t& mantissa, int& exponent, bool& negative) {
@@ -26,24 +42,299 @@ void decompose(double x, std::uint64_t& mantissa, int& exponent, bool& negative)
   }
 }
 
-}  // namespace
-
-ExactSum::ExactSum(std::size_t length)
-    : length_(length), digits_(length * kWords, 0), flags_(length, 0) {
-  clear();
+// Carries so every digit but the top one is in [0, 2^32) (same value).
+void normalise(std::int64_t* d, int n) {
+  for (int w = 0; w + 1 < n; ++w) {
+    const std::int64_t carry = d[w] >> 32;  // arithmetic shift: floor division
+    d[w] -= carry * (std::int64_t{1} << 32);
+    d[w + 1] += carry;
+  }
 }
 
+int bit_length(std::uint64_t x) { return x == 0 ? 0 : 64 - __builtin_clzll(x); }
+
+// Bits a sum of `parties` values of magnitude < 2^(top+1) may need above top.
+int party_bits(int parties) {
+  int b = 0;
+  while ((1LL << b) < parties) ++b;
+  return b;
+}
+
+struct BlockLayout {
+  int low = 0;   // lowest bit (of 2^kMinExponent) any value of the block has
+  int top = -1;  // highest bit of any |value|; -1: the block is empty
+  bool single = false;
+  int row_low = 0, row_high = -1;  // digit rows of the multi-row form
+  std::size_t per_coordinate() const { return top < 0 ? 0 : single ? 1 : std::size_t(row_high - row_low + 1); }
+};
+
+BlockLayout layout_of(const std::int16_t* summary, std::size_t block, int parties) {
+  BlockLayout l;
+  l.low = -int(summary[2 * block]);
+  l.top = summary[2 * block + 1];
+  if (l.top < 0) return l;
+  // The sum of the parties' values is below parties * 2^(top+1); with the sign
+  // it needs top + 2 + party_bits - low bits after dropping the low zero bits.
+  l.single = l.top + 2 + party_bits(parties) - l.low <= 64;
+  l.row_low = l.low / 32;
+  l.row_high = std::max(l.row_low, std::min(ExactSum::kWords - 1, l.top / 32));
+  return l;
+}
+
+// Adds v[j] * scale = d0 + d1 2^32 + d2 2^64 to w[j], w[stride + j],
+// w[2 stride + j]; bad[j] = -1 (and nothing added) where that split is not
+// exact; returns the OR of bad. Branch-free so that it vectorises; compiled
+// once per instruction set below and picked at run time. Every operation is
+// exact or correctly rounded (no FMA is enabled, and a fused multiply-add
+// would not change an exact product anyway), so all versions give the same
+// bits.
+template <bool kAdd>
+__attribute__((always_inline)) inline std::int64_t split_loop(const float* __restrict v, std::size_t n, double scale,
+                                                              std::int64_t* __restrict w, std::int64_t* __restrict w1,
+                                                              std::int64_t* __restrict w2,
+                                                              std::int64_t* __restrict bad) {
+  const std::int64_t magic = bits_of(kMagic);
+  std::int64_t any = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const double t = static_cast<double>(v[j]) * scale;
+    const double a = t * 0x1p-64 + kMagic;
+    const double r = t - (a - kMagic) * 0x1p64;
+    const double b = r * 0x1p-32 + kMagic;
+    const double r2 = r - (b - kMagic) * 0x1p32;
+    const double c = r2 + kMagic;
+    const std::int64_t keep = -static_cast<std::int64_t>((std::fabs(t) < 0x1p96) & ((c - kMagic) == r2));
+    const std::int64_t d0 = (bits_of(c) - magic) & keep, d1 = (bits_of(b) - magic) & keep,
+                       d2 = (bits_of(a) - magic) & keep;
+    w[j] = kAdd ? w[j] + d0 : d0;
+    w1[j] = kAdd ? w1[j] + d1 : d1;
+    w2[j] = kAdd ? w2[j] + d2 : d2;
+    bad[j] = ~keep;
+    any |= ~keep;
+  }
+  return any;
+}
+
+// The row kernels of summary(), pack() and unpack() for blocks that only use
+// the window; uniform shifts per call, so they vectorise.
+__attribute__((always_inline)) inline void row_bits_loop(const std::int64_t* __restrict row, std::size_t n,
+                                                         std::uint64_t* any, std::uint64_t* magnitude) {
+  std::uint64_t o = 0, m = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    o |= static_cast<std::uint64_t>(row[i]);
+    m |= static_cast<std::uint64_t>(row[i] < 0 ? -row[i] : row[i]);
+  }
+  *any = o;
+  *magnitude = m;
+}
+
+// out[i] += row[i] * 2^shift, exact modulo 2^64 (a negative shift drops zero bits only).
+__attribute__((always_inline)) inline void shift_add_loop(const std::int64_t* __restrict row, std::size_t n,
+                                                          int shift, std::int64_t* __restrict out) {
+  if (shift >= 64 || shift <= -64) return;
+  if (shift >= 0)
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = static_cast<std::int64_t>(static_cast<std::uint64_t>(out[i]) + (static_cast<std::uint64_t>(row[i]) << shift));
+  else
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = static_cast<std::int64_t>(static_cast<std::uint64_t>(out[i]) + static_cast<std::uint64_t>(row[i] >> -shift));
+}
+
+// x * 2^shift (shift in [0, 64)) as window digits: bits 0-31, bits 32-63, the rest (signed).
+__attribute__((always_inline)) inline void spread_loop(const std::int64_t* __restrict in, std::size_t n, int shift,
+                                                       std::int64_t* __restrict w0, std::int64_t* __restrict w1,
+                                                       std::int64_t* __restrict w2) {
+  const int high = shift == 0 ? 63 : 64 - shift;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t u = static_cast<std::uint64_t>(in[i]) << shift;
+    w0[i] = static_cast<std::int64_t>(u & 0xffffffffu);
+    w1[i] = static_cast<std::int64_t>(u >> 32);
+    w2[i] = in[i] >> high;
+  }
+}
+
+enum class Isa { plain, avx2, avx512 };
+
+Isa detect_isa() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(FEDHPC_EXACT_SUM_PLAIN)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
+  if (__builtin_cpu_supports("avx2")) return Isa::avx2;
+#endif
+  return Isa::plain;
+}
+
+const Isa kIsa = detect_isa();
+
+// Each kernel compiled for the x86-64 baseline, AVX2 and AVX-512 (GCC only
+// vectorises the 64-bit masks and shifts above from SSE4.2/AVX2 on), picked
+// once at start-up. Integer and correctly rounded operations only, so every
+// version gives the same bits.
+// (-DFEDHPC_EXACT_SUM_PLAIN builds only the baseline versions, to test them.)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(FEDHPC_EXACT_SUM_PLAIN)
+#define FEDHPC_DISPATCH(ret, name, params, args)                                        \
+  ret name##_plain params { return name##_loop args; }                                  \
+  __attribute__((target("avx2"))) ret name##_avx2 params { return name##_loop args; }   \
+  __attribute__((target("avx512f"))) ret name##_avx512 params { return name##_loop args; } \
+  ret name params {                                                                     \
+    switch (kIsa) {                                                                     \
+      case Isa::avx512: return name##_avx512 args;                                      \
+      case Isa::avx2: return name##_avx2 args;                                          \
+      default: return name##_plain args;                                                \
+    }                                                                                   \
+  }
+#else
+#define FEDHPC_DISPATCH(ret, name, params, args) \
+  ret name params { return name##_loop args; }
+#endif
+
+// split_add adds the digits to the window, split_store writes them (the
+// first add after clear(), which leaves the window unzeroed).
+#define split_add_loop split_loop<true>
+#define split_store_loop split_loop<false>
+FEDHPC_DISPATCH(std::int64_t, split_add,
+                (const float* v, std::size_t n, double s, std::int64_t* w, std::int64_t* w1, std::int64_t* w2,
+                 std::int64_t* bad),
+                (v, n, s, w, w1, w2, bad))
+FEDHPC_DISPATCH(std::int64_t, split_store,
+                (const float* v, std::size_t n, double s, std::int64_t* w, std::int64_t* w1, std::int64_t* w2,
+                 std::int64_t* bad),
+                (v, n, s, w, w1, w2, bad))
+#undef split_add_loop
+#undef split_store_loop
+FEDHPC_DISPATCH(void, row_bits, (const std::int64_t* row, std::size_t n, std::uint64_t* any, std::uint64_t* magnitude),
+                (row, n, any, magnitude))
+FEDHPC_DISPATCH(void, shift_add, (const std::int64_t* row, std::size_t n, int shift, std::int64_t* out),
+                (row, n, shift, out))
+FEDHPC_DISPATCH(void, spread,
+                (const std::int64_t* in, std::size_t n, int shift, std::int64_t* w0, std::int64_t* w1,
+                 std::int64_t* w2),
+                (in, n, shift, w0, w1, w2))
+
+
+// A block's header word in the one-message form: lowest bit, highest bit
+// (-1: empty) and a non-finite flag.
+std::int64_t header(int low, int top, bool nonfinite) {
+  return static_cast<std::int64_t>(std::uint64_t(std::uint16_t(low)) | std::uint64_t(std::uint16_t(top)) << 16 |
+                                   std::uint64_t(nonfinite) << 32);
+}
+int header_low(std::int64_t h) { return std::int16_t(h & 0xffff); }
+int header_top(std::int64_t h) { return std::int16_t((h >> 16) & 0xffff); }
+bool header_nonfinite(std::int64_t h) { return (h >> 32) & 1; }
+
+// Whether values with these bits, summed over the parties, fit an int64 after
+// dropping the low zero bits (the same test as layout_of's).
+bool fits(int low, int top, int parties) { return top + 2 + party_bits(parties) - low <= 64; }
+
+}  // namespace
+
+// The normalised digits of one coordinate's exact value.
+struct ExactSum::Big {
+  std::int64_t d[kWords];
+  bool empty() const {
+    for (std::int64_t x : d)
+      if (x != 0) return false;
+    return true;
+  }
+  int low_bit() const {
+    for (int w = 0; w < kWords; ++w)
+      if (d[w] != 0) return 32 * w + __builtin_ctzll(static_cast<std::uint64_t>(d[w]));
+    return -1;
+  }
+  // Highest set bit of |value|.
+  int high_bit() const {
+    std::int64_t m[kWords];
+    std::copy(d, d + kWords, m);
+    if (d[kWords - 1] < 0) {
+      for (auto& x : m) x = -x;
+      normalise(m, kWords);
+    }
+    for (int w = kWords - 1; w >= 0; --w)
+      if (m[w] != 0) return 32 * w + bit_length(static_cast<std::uint64_t>(m[w])) - 1;
+    return -1;
+  }
+  // Bits [from, from + 64) of the two's complement value.
+  std::uint64_t bits_from(int from) const {
+    const int word = from / 32, shift = from % 32;
+    unsigned __int128 u = 0;
+    for (int k = 0; k < 3; ++k) {
+      const int w = word + k;
+      std::uint64_t chunk;
+      if (w < kWords - 1) chunk = static_cast<std::uint64_t>(d[w]) & kDigitMask;
+      else chunk = static_cast<std::uint64_t>(d[kWords - 1] >> std::min(63, 32 * (w - kWords + 1))) & kDigitMask;
+      u |= static_cast<unsigned __int128>(chunk) << (32 * k);
+    }
+    return static_cast<std::uint64_t>(u >> shift);
+  }
+  // The signed digit of row w when rows above `high` fold into row `high`.
+  std::int64_t row(int w, int high) const {
+    if (w < high) return d[w];
+    std::int64_t v = d[kWords - 1];
+    for (int k = kWords - 2; k >= high; --k) v = static_cast<std::int64_t>(static_cast<std::uint64_t>(v) << 32) + d[k];
+    return v;
+  }
+};
+
+ExactSum::ExactSum(std::size_t length)
+    : length_(length), window_(length * kWindowWords, 0), slow_(nullptr, std::free), flags_(length, 0),
+      slow_blocks_(blocks(), 0) {
+  low_word_ = kWords;
+  high_word_ = -1;
+}
+
+ExactSum::ExactSum(const ExactSum& other)
+    : length_(other.length_), window_(other.window_), slow_(nullptr, std::free), flags_(other.flags_),
+      slow_blocks_(other.slow_blocks_), base_(other.base_), low_word_(other.low_word_),
+      high_word_(other.high_word_), nonfinite_(other.nonfinite_) {
+  if (other.slow_) {
+    ensure_slow();
+    std::memcpy(slow_.get(), other.slow_.get(), sizeof(std::int64_t) * length_ * kWords);
+  }
+}
+
+ExactSum& ExactSum::operator=(const ExactSum& other) {
+  if (this != &other) {
+    ExactSum copy(other);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+void ExactSum::ensure_slow() {
+  if (slow_) return;
+  // calloc: rows that are never used are never touched (zero pages).
+  void* p = std::calloc(length_ * kWords + 1, sizeof(std::int64_t));
+  if (!p) throw std::bad_alloc();
+  slow_.reset(static_cast<std::int64_t*>(p));
+}
+
+// The window is not zeroed: while base_ < 0 its content means nothing, and
+// the call that picks a base writes it whole.
 void ExactSum::clear() {
-  std::fill(digits_.begin(), digits_.end(), 0);
+  base_ = -1;
+  if (slow_in_use())
+    std::fill(slow_.get() + std::size_t(low_word_) * length_, slow_.get() + std::size_t(high_word_ + 1) * length_, 0);
+  std::fill(slow_blocks_.begin(), slow_blocks_.end(), 0);
   low_word_ = kWords;
   high_word_ = -1;
   if (nonfinite_ != 0) std::fill(flags_.begin(), flags_.end(), 0);
   nonfinite_ = 0;
 }
 
-void ExactSum::set_word_range(int low, int high) {
-  low_word_ = low;
-  high_word_ = high;
+void ExactSum::add_slow_digits(std::size_t i, int word, const std::int64_t* digits, int count) {
+  ensure_slow();
+  for (int k = 0; k < count; ++k) {
+    if (digits[k] == 0) continue;
+    int w = word + k;
+    std::int64_t digit = digits[k];
+    if (w >= kWords) {  // only a sum far above any addable term: fold into the top row
+      digit = static_cast<std::int64_t>(static_cast<std::uint64_t>(digit) << (32 * (w - kWords + 1)));
+      w = kWords - 1;
+    }
+    slow_[std::size_t(w) * length_ + i] += digit;
+    low_word_ = std::min(low_word_, w);
+    high_word_ = std::max(high_word_, w);
+  }
+  slow_blocks_[i / kBlock] = 1;
 }
 
 void ExactSum::add(std::size_t i, double x) {
@@ -69,41 +360,104 @@ void ExactSum::add(std::size_t i, double x) {
   const unsigned __int128 shifted = static_cast<unsigned __int128>(mantissa) << shift;
   if (word >= kWords || (word + 3 > kWords && (shifted >> (32 * (kWords - word))) != 0))
     throw std::overflow_error("ExactSum: term too large");
-  std::int64_t* column = digits_.data() + i;
-  for (int k = 0; k < 3 && word + k < kWords; ++k) {
+  std::int64_t digits[3];
+  for (int k = 0; k < 3; ++k) {
     const auto digit = static_cast<std::int64_t>((shifted >> (32 * k)) & kDigitMask);
-    if (digit == 0) continue;
-    column[(word + k) * length_] += negative ? -digit : digit;
-    if (word + k < low_word_) low_word_ = word + k;
-    if (word + k > high_word_) high_word_ = word + k;
+    digits[k] = negative ? -digit : digit;
   }
+  add_slow_digits(i, word, digits, std::min(3, kWords - word));
 }
 
+void ExactSum::choose_window(const float* values, double weight) {
+  // On the bit patterns (integers, so the loop vectorises): |x| orders like
+  // its bits, and infinities and NaNs are at or above 0x7f800000.
+  std::int32_t largest_bits = 0;
+  for (std::size_t i = 0; i < length_; ++i) {
+    std::int32_t b;
+    std::memcpy(&b, values + i, sizeof b);
+    b &= 0x7fffffff;
+    largest_bits = std::max(largest_bits, b < 0x7f800000 ? b : 0);
+  }
+  float largest;
+  std::memcpy(&largest, &largest_bits, sizeof largest);
+  const double top = std::fabs(weight) * double(largest);
+  if (top == 0.0 || !std::isfinite(top)) return;
+  const int bit = std::ilogb(top) - kMinExponent + kWindowHeadroom;
+  base_ = std::clamp(bit < 0 ? 0 : bit / 32 - (kWindowWords - 1), 0, kWords - kWindowWords);
+}
+
+// The fast path: t = weight * v * 2^-(window bit 0) is split exactly into
+// t = d0 + d1 2^32 + d2 2^64 by rounding to multiples of 2^64 and 2^32; a lane
+// whose term is not an integer there (bits below the window), too large or not
+// finite adds nothing here and is added by add() instead.
 void ExactSum::add_scaled(const float* values, double weight) {
-  for (std::size_t i = 0; i < length_; ++i) add(i, weight * static_cast<double>(values[i]));
+  bool fresh = false;  // the window was just picked: write it, do not add
+  if (base_ < 0) {
+    choose_window(values, weight);
+    fresh = base_ >= 0;
+  }
+  const double scale = base_ < 0 ? 0.0 : std::ldexp(weight, -(32 * base_ + kMinExponent));
+  if (base_ < 0 || !std::isfinite(scale) || (scale == 0.0 && weight != 0.0)) {
+    if (fresh) std::fill(window_.begin(), window_.end(), 0);
+    for (std::size_t i = 0; i < length_; ++i) add(i, weight * static_cast<double>(values[i]));
+    return;
+  }
+  std::int64_t* w0 = window_.data();
+  std::int64_t bad[kChunk];
+  const auto split = fresh ? split_store : split_add;
+  for (std::size_t start = 0; start < length_; start += kChunk) {
+    const std::size_t n = std::min(kChunk, length_ - start);
+    if (!split(values + start, n, scale, w0 + start, w0 + length_ + start, w0 + 2 * length_ + start, bad))
+      continue;
+    for (std::size_t j = 0; j < n; ++j)
+      if (bad[j]) add(start + j, weight * static_cast<double>(values[start + j]));
+  }
 }
 
 void ExactSum::merge(const ExactSum& other) {
   if (other.length_ != length_) throw std::invalid_argument("ExactSum::merge: length mismatch");
-  for (std::size_t k = 0; k < digits_.size(); ++k) digits_[k] += other.digits_[k];
-  low_word_ = std::min(low_word_, other.low_word_);
-  high_word_ = std::max(high_word_, other.high_word_);
+  if (other.base_ >= 0) {
+    if (base_ < 0) {
+      base_ = other.base_;
+      window_ = other.window_;
+    } else if (base_ == other.base_) {
+      for (std::size_t k = 0; k < window_.size(); ++k) window_[k] += other.window_[k];
+    } else {
+      for (std::size_t i = 0; i < length_; ++i) {
+        const std::int64_t d[kWindowWords] = {other.window_[i], other.window_[length_ + i],
+                                              other.window_[2 * length_ + i]};
+        if (d[0] != 0 || d[1] != 0 || d[2] != 0) add_slow_digits(i, other.base_, d, kWindowWords);
+      }
+    }
+  }
+  if (other.slow_in_use()) {
+    ensure_slow();
+    for (int w = other.low_word_; w <= other.high_word_; ++w)
+      for (std::size_t i = 0; i < length_; ++i) slow_[std::size_t(w) * length_ + i] += other.slow_[std::size_t(w) * length_ + i];
+    low_word_ = std::min(low_word_, other.low_word_);
+    high_word_ = std::max(high_word_, other.high_word_);
+    for (std::size_t b = 0; b < slow_blocks_.size(); ++b) slow_blocks_[b] |= other.slow_blocks_[b];
+  }
   nonfinite_ += other.nonfinite_;
   for (std::size_t i = 0; i < length_; ++i) flags_[i] |= other.flags_[i];
 }
 
+void ExactSum::load(std::size_t i, Big& big) const {
+  std::fill(big.d, big.d + kWords, 0);
+  if (slow_in_use())
+    for (int w = low_word_; w <= high_word_; ++w) big.d[w] = slow_[std::size_t(w) * length_ + i];
+  if (base_ >= 0)
+    for (int k = 0; k < kWindowWords; ++k) big.d[base_ + k] += window_[std::size_t(k) * length_ + i];
+  normalise(big.d, kWords);
+}
+
 double ExactSum::value(std::size_t i) const {
   if (nonfinite_ != 0 && flags_[i]) return std::numeric_limits<double>::quiet_NaN();
-  if (high_word_ < 0) return 0.0;
-  // Normalise the carries so every digit but the top one is in [0, 2^32),
-  // then evaluate from the top down.
-  std::int64_t d[kWords];
-  for (int w = 0; w < kWords; ++w) d[w] = digits_[w * length_ + i];
-  for (int w = 0; w + 1 < kWords; ++w) {
-    const std::int64_t carry = d[w] >> 32;  // arithmetic shift: floor division
-    d[w] -= carry * (std::int64_t{1} << 32);
-    d[w + 1] += carry;
-  }
+  if (base_ < 0 && !slow_in_use()) return 0.0;
+  // Evaluate the normalised digits from the top down.
+  Big big;
+  load(i, big);
+  const std::int64_t* d = big.d;
   double v = static_cast<double>(d[kWords - 1]);
   for (int w = kWords - 2; w >= 0; --w) v = v * 4294967296.0 + static_cast<double>(d[w]);
   return std::ldexp(v, kMinExponent);
@@ -115,6 +469,215 @@ void ExactSum::values(double* out) const {
 
 void ExactSum::divide_into(float* out, double divisor) const {
   for (std::size_t i = 0; i < length_; ++i) out[i] = static_cast<float>(value(i) / divisor);
+}
+
+}  // namespace fedhpc
+
+namespace fedhpc {
+
+// Blocks without slow digits get their bounds from the window rows with
+// OR-reductions (vectorised): a sum of multiples of 2^k is one, and
+// sum_k |d_k| 2^(32k) bounds the value. Both bounds are safe, if a bit loose.
+void ExactSum::block_bits(std::size_t b, int& low, int& top) const {
+  const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
+  low = std::numeric_limits<int>::max();
+  top = -1;
+  if (slow_blocks_[b]) {
+    Big big;
+    for (std::size_t i = begin; i < end; ++i) {
+      load(i, big);
+      if (big.empty()) continue;
+      low = std::min(low, big.low_bit());
+      top = std::max(top, big.high_bit());
+    }
+  } else if (base_ >= 0) {
+    int high = -1;
+    for (int k = 0; k < kWindowWords; ++k) {
+      std::uint64_t any = 0, magnitude = 0;
+      row_bits(window_.data() + std::size_t(k) * length_ + begin, end - begin, &any, &magnitude);
+      if (any == 0) continue;
+      low = std::min(low, 32 * (base_ + k) + __builtin_ctzll(any));
+      high = std::max(high, 32 * (base_ + k) + bit_length(magnitude));
+    }
+    if (high >= 0) top = high + 1;
+  }
+}
+
+void ExactSum::summary(std::int16_t* out) const {
+  for (std::size_t b = 0; b < blocks(); ++b) {
+    int low, top;
+    block_bits(b, low, top);
+    out[2 * b] = static_cast<std::int16_t>(top < 0 ? -32768 : -low);
+    out[2 * b + 1] = static_cast<std::int16_t>(top);
+  }
+}
+
+std::size_t ExactSum::packed_size(const std::int16_t* summary, std::size_t length, int parties) {
+  std::size_t total = 0;
+  for (std::size_t b = 0; b * kBlock < length; ++b)
+    total += layout_of(summary, b, parties).per_coordinate() * (std::min(length, (b + 1) * kBlock) - b * kBlock);
+  return total;
+}
+
+// x = value >> low for every coordinate of block b (which must fit an int64).
+void ExactSum::pack_single(std::size_t b, int low, std::int64_t* out) const {
+  const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
+  if (!slow_blocks_[b]) {
+    // x = sum_k d_k 2^(32(base+k) - low) modulo 2^64, exact since x fits and
+    // every right shift drops only zero bits.
+    std::fill(out, out + (end - begin), 0);
+    for (int k = 0; base_ >= 0 && k < kWindowWords; ++k)
+      shift_add(window_.data() + std::size_t(k) * length_ + begin, end - begin, 32 * (base_ + k) - low, out);
+    return;
+  }
+  Big big;
+  for (std::size_t i = begin; i < end; ++i) {
+    load(i, big);
+    *out++ = static_cast<std::int64_t>(big.bits_from(low));
+  }
+}
+
+void ExactSum::pack(const std::int16_t* summary, int parties, std::int64_t* out) const {
+  Big big;
+  for (std::size_t b = 0; b < blocks(); ++b) {
+    const BlockLayout l = layout_of(summary, b, parties);
+    if (l.top < 0) continue;
+    const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
+    if (l.single) {
+      pack_single(b, l.low, out);
+      out += end - begin;
+    } else {
+      for (std::size_t i = begin; i < end; ++i) {
+        load(i, big);
+        for (int w = l.row_low; w <= l.row_high; ++w) *out++ = big.row(w, l.row_high);
+      }
+    }
+  }
+}
+
+void ExactSum::choose_window_for(int top) {
+  if (base_ >= 0 || top < 0) return;
+  base_ = std::clamp(top / 32 - (kWindowWords - 1), 0, kWords - kWindowWords);
+  std::fill(window_.begin(), window_.end(), 0);
+}
+
+void ExactSum::clear_block(std::size_t b) {
+  const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
+  for (int k = 0; k < kWindowWords; ++k)
+    std::fill(window_.data() + k * length_ + begin, window_.data() + k * length_ + end, 0);
+  if (slow_blocks_[b]) {
+    for (int w = low_word_; w <= high_word_; ++w)
+      std::fill(slow_.get() + w * length_ + begin, slow_.get() + w * length_ + end, 0);
+    slow_blocks_[b] = 0;
+  }
+}
+
+// Block b becomes x_i * 2^low: in the window when it fits there, else slow.
+void ExactSum::unpack_single(std::size_t b, int low, const std::int64_t* in) {
+  const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
+  clear_block(b);
+  const int shift = low - 32 * base_;
+  if (base_ >= 0 && shift >= 0 && shift < 64) {
+    std::int64_t* w0 = window_.data() + begin;
+    spread(in, end - begin, shift, w0, w0 + length_, w0 + 2 * length_);
+    return;
+  }
+  for (std::size_t i = begin; i < end; ++i) {
+    const auto v = static_cast<__int128>(static_cast<unsigned __int128>(static_cast<__int128>(*in++)) << (low % 32));
+    const std::int64_t d[3] = {static_cast<std::int64_t>(v & kDigitMask),
+                               static_cast<std::int64_t>((v >> 32) & kDigitMask), static_cast<std::int64_t>(v >> 64)};
+    add_slow_digits(i, low / 32, d, 3);
+  }
+}
+
+// Blocks that are empty in the summary are left as they are: every party's
+// own block is empty then (or holds digits that sum to zero).
+void ExactSum::unpack(const std::int16_t* summary, int parties, const std::int64_t* in) {
+  int top = -1;
+  for (std::size_t b = 0; b < blocks(); ++b) top = std::max(top, int(summary[2 * b + 1]));
+  choose_window_for(top);
+  for (std::size_t b = 0; b < blocks(); ++b) {
+    const BlockLayout l = layout_of(summary, b, parties);
+    if (l.top < 0) continue;
+    const std::size_t count = std::min(length_, (b + 1) * kBlock) - b * kBlock;
+    if (l.single) {
+      unpack_single(b, l.low, in);
+      in += count;
+      continue;
+    }
+    clear_block(b);
+    const int rows = l.row_high - l.row_low + 1;
+    for (std::size_t i = b * kBlock; i < b * kBlock + count; ++i, in += rows) add_slow_digits(i, l.row_low, in, rows);
+  }
+}
+
+void ExactSum::pack_blocks(std::int64_t* out) const {
+  for (std::size_t b = 0; b < blocks(); ++b, out += kBlockWords) {
+    const std::size_t begin = b * kBlock, count = std::min(length_, begin + kBlock) - begin;
+    bool nonfinite = false;
+    if (nonfinite_ != 0)
+      for (std::size_t i = begin; i < begin + count; ++i) nonfinite |= flags_[i] != 0;
+    int low, top;
+    block_bits(b, low, top);
+    std::fill(out + 1, out + kBlockWords, 0);
+    out[0] = header(top < 0 ? 0 : low, top, nonfinite);
+    if (top >= 0 && fits(low, top, 1)) pack_single(b, low, out + 1);
+  }
+}
+
+void ExactSum::merge_blocks(const std::int64_t* in, std::int64_t* inout, std::size_t count, int parties) {
+  for (std::size_t b = 0; b < count; ++b, in += kBlockWords, inout += kBlockWords) {
+    const bool nonfinite = header_nonfinite(in[0]) || header_nonfinite(inout[0]);
+    const int low_a = header_low(in[0]), top_a = header_top(in[0]);
+    const int low_b = header_low(inout[0]), top_b = header_top(inout[0]);
+    if (top_a < 0) {
+      inout[0] = header(low_b, top_b, nonfinite);
+      continue;
+    }
+    if (top_b < 0) {
+      std::copy(in + 1, in + kBlockWords, inout + 1);
+      inout[0] = header(low_a, top_a, nonfinite);
+      continue;
+    }
+    const int low = std::min(low_a, low_b), top = std::max(top_a, top_b);
+    inout[0] = header(low, top, nonfinite);
+    // The partial sums are bounded like the full one, so when the union of
+    // the bit ranges fits, neither realignment nor the sum can overflow. When
+    // it does not, the block goes the multi-row way and its words here are
+    // zeroed, so every merge order gives the same words.
+    if (!fits(low, top, parties)) {
+      std::fill(inout + 1, inout + kBlockWords, 0);
+      continue;
+    }
+    const int shift_a = low_a - low, shift_b = low_b - low;
+    for (std::size_t i = 1; i < kBlockWords; ++i)
+      inout[i] = static_cast<std::int64_t>((static_cast<std::uint64_t>(inout[i]) << shift_b) +
+                                           (static_cast<std::uint64_t>(in[i]) << shift_a));
+  }
+}
+
+bool ExactSum::unpack_blocks(const std::int64_t* in, int parties, std::int16_t* summary, bool* nonfinite) {
+  int highest = -1;
+  for (std::size_t b = 0; b < blocks(); ++b) highest = std::max(highest, header_top(in[b * kBlockWords]));
+  choose_window_for(highest);
+  bool rest = false;
+  *nonfinite = false;
+  for (std::size_t b = 0; b < blocks(); ++b) {
+    const std::int64_t* block = in + b * kBlockWords;
+    const int low = header_low(block[0]), top = header_top(block[0]);
+    *nonfinite |= header_nonfinite(block[0]);
+    summary[2 * b] = -32768;
+    summary[2 * b + 1] = -1;
+    if (top < 0) continue;
+    if (fits(low, top, parties)) {
+      unpack_single(b, low, block + 1);
+    } else {
+      summary[2 * b] = static_cast<std::int16_t>(-low);
+      summary[2 * b + 1] = static_cast<std::int16_t>(top);
+      rest = true;
+    }
+  }
+  return rest;
 }
 
 }  // namespace fedhpc

@@ -32,6 +32,15 @@ void fill_uniform(float* out, std::int64_t count, double low, double high, Rng& 
 
 namespace {
 
+// t [N, C, H, W] with channels-last strides, so that convolutions pick
+// their NHWC kernels. With C == 1 the NCHW bytes already are NHWC, but
+// contiguous(ChannelsLast) would keep the NCHW strides: a view fixes them.
+at::Tensor channels_last(const at::Tensor& t) {
+  if (t.size(1) != 1) return t.contiguous(at::MemoryFormat::ChannelsLast);
+  auto c = t.contiguous();
+  return c.view({c.size(0), c.size(2), c.size(3), 1}).permute({0, 3, 1, 2});
+}
+
 // Fills each tensor in layout order: activation-carrying weights by the
 // scenario's init, the rest Glorot-uniform; biases 0, except those of
 // activation-carrying layers when the init asks for them (InitSpec::bias).
@@ -68,15 +77,29 @@ class SeedCnn : public Model {
     layout_.add("dense.bias", {o.classes}, false);
   }
 
+  // Convolutions run in channels-last (NHWC) memory format, about 1.5x
+  // faster on CPU than NCHW; the parameters stay in the flat buffer in
+  // [out, in, kh, kw] order and the conv weights are converted per call
+  // (a copy of at most 18k floats; their gradients flow back through it).
   at::Tensor forward(const std::vector<at::Tensor>& p, const at::Tensor& x,
                      std::vector<at::Tensor>* taps) const override {
     if (taps) taps->push_back(x);
-    auto h = at::max_pool2d(activate(at::conv2d(x, p[0], p[1])), {2, 2});
+    auto h = pool_activate(at::conv2d(channels_last(x), channels_last(p[0]), p[1]));
     if (taps) taps->push_back(h);
-    h = at::max_pool2d(activate(at::conv2d(h, p[2], p[3])), {2, 2});
-    h = h.flatten(1);
+    h = pool_activate(at::conv2d(h, channels_last(p[2]), p[3]));
+    h = h.flatten(1);  // a copy in logical [C, H, W] order: the dense weights keep their meaning
     if (taps) taps->push_back(h);
     return at::linear(h, p[4], p[5]);
+  }
+
+  // act(max_pool(z)): a non-decreasing activation commutes with max-pooling
+  // (the same values, on 4x fewer elements; the gradient reaches a position
+  // holding the window's maximum either way). A negative leaky slope is not
+  // monotone and keeps the textbook order.
+  at::Tensor pool_activate(const at::Tensor& z) const {
+    const bool monotone = options_.activation != Activation::LeakyRelu || options_.leaky_slope >= 0.0;
+    if (monotone) return activate(at::max_pool2d(z, {2, 2}));
+    return at::max_pool2d(activate(z), {2, 2});
   }
 
   void initialize(float* flat, Rng& rng) const override {
