@@ -96,6 +96,7 @@ client::TrainOptions train_options(const RunOptions& o, double clip_norm) {
   t.batch_size = o.batch_size;
   t.local_iterations = o.local_iterations;
   t.iteration_steps = o.iteration_steps;
+  t.client_batch = o.client_batch;
   t.eval_batch_size = o.eval_batch_size;
   t.seed = o.seed;
   t.monitor = o.monitor;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "fedhpc/client/batched_trainer.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/exact_sum.hpp"
 #include "fedhpc/core/interrupt.hpp"
@@ -68,6 +69,7 @@ struct LocalTrainer::Impl {
     Clock(const Clock&) = delete;
     Clock& operator=(const Clock&) = delete;
   };
+  std::unique_ptr<BatchedTrainer> batched;  // client-batched train_block, or none
 
   Impl(const model::Model& m, const data::Dataset& d, const data::Partition& p, TrainOptions o)
       : model(m), partition(p), options(std::move(o)), num_classes(d.num_classes) {
@@ -94,6 +96,21 @@ struct LocalTrainer::Impl {
       views.push_back(flat.narrow(0, layer.offset, layer.size).view(layer.shape).requires_grad_(true));
       views.back().mutable_grad() = grad.narrow(0, layer.offset, layer.size).view(layer.shape);
     }
+    if (options.client_batch < 0) throw std::invalid_argument("TrainOptions::client_batch must be >= 0");
+    const std::int64_t k = clients_per_batch(d);
+    if (k > 1) batched = std::make_unique<BatchedTrainer>(m, d, p, options, k);
+  }
+
+  // Diagnostics and gradients are per-client work: they keep the loop.
+  std::int64_t clients_per_batch(const data::Dataset& d) const {
+    if (options.client_batch == 1 || !model.supports_batched() || options.monitor != "off" || options.save_gradients)
+      return 1;
+    // Never more rows than clients: K's stacked state is 16 bytes per parameter and client.
+    if (options.client_batch > 1) return std::min(options.client_batch, partition.num_clients());
+    std::int64_t largest = 0;
+    for (std::int64_t c = 0; c < partition.num_clients(); ++c) largest = std::max(largest, partition.train_count(c));
+    const std::int64_t b = options.batch_size == 0 ? largest : std::min(options.batch_size, largest);
+    return automatic_client_batch(model, b, d.train.sample_size());
   }
 
   void load(const float* params) {
@@ -341,6 +358,21 @@ void LocalTrainer::train_block(const float* start, const std::vector<std::int64_
     s.block_anchor.assign(start, start + num_params());
     s.anchor = s.block_anchor.data();
   }
+  if (s.batched) {
+    // The sink (aggregation) is not training time: its share is taken out.
+    double sink_seconds = 0.0;
+    const UpdateSink timed = [&](const ClientUpdate& u) {
+      const auto t0 = std::chrono::steady_clock::now();
+      sink(u);
+      sink_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    {
+      Impl::Clock clock(s);
+      s.batched->train_block(start, clients, round, s.anchor, timed);
+    }
+    s.training_seconds -= sink_seconds;
+    return;
+  }
   for (auto client : clients) {
     bool finite = true;
     {
@@ -406,6 +438,10 @@ double LocalTrainer::iterate(std::int64_t client, int round, int iteration, Moni
 float* LocalTrainer::params() { return impl_->flat.data_ptr<float>(); }
 
 std::int64_t LocalTrainer::num_params() const { return impl_->flat.numel(); }
+
+std::int64_t LocalTrainer::clients_per_batch() const {
+  return impl_->batched ? impl_->batched->clients_per_batch() : 1;
+}
 
 bool LocalTrainer::params_finite() const { return impl_->flat.isfinite().all().item<bool>(); }
 

@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "fedhpc/core/error.hpp"
+#include "fedhpc/model/batched_model.hpp"
 #include "fedhpc/model/model.hpp"
 
 namespace fedhpc::model {
@@ -13,6 +14,8 @@ at::Tensor Model::activate(const at::Tensor& x) const {
   }
   return x;
 }
+
+std::unique_ptr<BatchedModel> Model::make_batched() const { return nullptr; }
 
 void fill_glorot(float* out, const LayerInfo& layer, Rng& rng) {
   std::int64_t receptive = 1;
@@ -126,6 +129,11 @@ class Mlp : public Model {
   void initialize(float* flat, Rng& rng) const override {
     initialize_layers(layout_, {true, false, false, false}, options_.conv_init, flat, rng);
   }
+
+  bool supports_batched() const override { return true; }
+  std::unique_ptr<BatchedModel> make_batched() const override {
+    return make_batched_dense(layout_, options_.activation, options_.leaky_slope);
+  }
 };
 
 class LogReg : public Model {
@@ -144,6 +152,11 @@ class LogReg : public Model {
 
   void initialize(float* flat, Rng& rng) const override {
     initialize_layers(layout_, {false, false}, options_.conv_init, flat, rng);
+  }
+
+  bool supports_batched() const override { return true; }
+  std::unique_ptr<BatchedModel> make_batched() const override {
+    return make_batched_dense(layout_, options_.activation, options_.leaky_slope);
   }
 };
 

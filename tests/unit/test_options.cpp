@@ -201,6 +201,8 @@ TEST(Options, NumericOptionsMustBeFiniteAndInRange) {
   bad({"--iteration-steps", "-1"}, {"--iteration-steps", "[0, 1000000000]"});
   bad({"--batch-size", "-1"}, {"--batch-size"});
   bad({"--threads", "5000"}, {"--threads", "[1, 4096]"});
+  bad({"--client-batch", "-1"}, {"--client-batch", "[0, 65536]"});
+  bad({"--client-batch", "2.5"}, {"--client-batch"});
   bad({"--eval-batch-size", "0"}, {"--eval-batch-size"});
   bad({"--eval-every", "0"}, {"--eval-every", "[1, 100000000]"});
   bad({"--eval-every", "1.5"}, {"--eval-every", "integer"});

@@ -48,6 +48,7 @@ struct RunOptions {
   int local_iterations = 1;
   std::int64_t iteration_steps = 0;
   int threads = 1;
+  std::int64_t client_batch = 0;  // clients trained at once; 0 = automatic, 1 = one at a time
   // federation
   std::string topology = "centralized";
   // hierarchical

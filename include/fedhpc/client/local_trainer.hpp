@@ -59,6 +59,11 @@ struct TrainOptions {
   std::vector<std::uint8_t> flip_labels;
   std::string monitor = "off";   // off | every | last: when to run diagnostics
   bool save_gradients = false;   // hand back dE_mean/dtheta at the end of the round
+  // Clients train_block trains at once (BatchedTrainer): 1 = one after
+  // another; 0 = automatic (automatic_client_batch). Models without batched
+  // support, --monitor and save_gradients always train one at a time.
+  // The CLI's default is 0.
+  std::int64_t client_batch = 1;
 };
 
 // Summed loss, correct predictions and sample count of an evaluation. The
@@ -120,7 +125,8 @@ class LocalTrainer {
 
   // Block interface: every client in `clients` starts from `start`, runs
   // local_iterations iterations with fresh optimizer state, and is handed to
-  // sink. A batched implementation can replace the loop behind it.
+  // sink, in the order of `clients`. With client_batch != 1 and a model that
+  // supports it, BatchedTrainer trains them K at a time.
   void train_block(const float* start, const std::vector<std::int64_t>& clients, int round,
                    const UpdateSink& sink);
 
@@ -141,6 +147,8 @@ class LocalTrainer {
   bool monitors(int iteration) const;
   float* params();
   std::int64_t num_params() const;
+  // Clients train_block trains at once (1: the per-client loop).
+  std::int64_t clients_per_batch() const;
   bool params_finite() const;
   std::int64_t optimizer_state_size() const;  // floats
   void suspend(float* params, float* optimizer_state) const;

@@ -14,6 +14,8 @@
 
 namespace fedhpc::model {
 
+class BatchedModel;
+
 struct ModelOptions {
   std::string name = "seed-cnn";
   int channels = 1;
@@ -41,6 +43,13 @@ class Model {
 
   // Writes the initial parameters (layout().total() floats).
   virtual void initialize(float* flat, Rng& rng) const = 0;
+
+  // Client-batched training (many clients' parameters stacked, one BLAS
+  // call per layer and client without per-client dispatch): models that
+  // support it return a BatchedModel, the others nullptr (trained one
+  // client at a time).
+  virtual bool supports_batched() const { return false; }
+  virtual std::unique_ptr<BatchedModel> make_batched() const;
 
  protected:
   explicit Model(ModelOptions options) : options_(std::move(options)) {}
