@@ -182,7 +182,7 @@ def plot_grouped(settings, out, plt, suffix, what):
             round_lines(ax, runs[0])
             ax.axvline(200.5, color="red", lw=0.6, ls="--")
             ax.set_title(f"{topo}, {'no clipping' if clip == 'noclip' else 'clip-norm 1'}", fontsize=9)
-            ax.grid(alpha=0.3)
+            ax.grid(alpha=0.3, axis="y")  # vertical lines are the round boundaries
             if what == "loss":
                 ax.set_yscale("log")
             if col == 0 and len(groups[0]) > 1:
