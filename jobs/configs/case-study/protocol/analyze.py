@@ -4,6 +4,10 @@
 
     /usr/bin/python3 jobs/configs/case-study/protocol/analyze.py RESULTS_DIR -o docs/case-study
 
+Also: the mean training loss per group per iteration (clients/train_loss) and
+its rises (at a round's first iteration or inside a round), and the weight
+difference at a round's first iteration against the others.
+
 RESULTS_DIR holds <topology>-<clip>[<suffix>]-seed<S>.h5 files (or .h5.partial
 while runs go), as written by run-local.sh or the Slurm array.  Runs of the
 same name and different seeds are drawn as their mean (line) and min-max
@@ -59,6 +63,7 @@ class Run:
             self.test_loss = c["iteration_test_loss"][:r]   # [R, I, N]
             self.train_loss = c["train_loss"][:r]
             self.update_sum = c["update_sum"][:r]
+            self.update_l1 = c["update_l1"][:r]
             self.gsc = c["gsc"][:r]
             self.grad_l2 = c["grad_l2"][:r]                 # [R, I, N, Lw]
             self.layers = list(f["model/weight_layers"].asstr()[...])
@@ -175,7 +180,8 @@ def plot_grouped(settings, out, plt, suffix, what):
                 continue
             iters = min(r.rounds for r in runs) * runs[0].iters
             x = np.arange(1, iters + 1)
-            groups = [r.group_mean(r.test_loss) if what == "loss" else r.group_sum(r.update_sum) for r in runs]
+            groups = [r.group_sum(r.update_sum) if what == "update" else
+                      r.group_mean(r.test_loss if what == "loss" else r.train_loss) for r in runs]
             cmap = plt.get_cmap("tab10")
             for g in sorted(groups[0]):
                 band(ax, x, [gr[g][:iters] for gr in groups], cmap(int(g) % 10), f"{runs[0].kind} {g}", lw=0.8)
@@ -183,7 +189,7 @@ def plot_grouped(settings, out, plt, suffix, what):
             ax.axvline(200.5, color="red", lw=0.6, ls="--")
             ax.set_title(f"{topo}, {'no clipping' if clip == 'noclip' else 'clip-norm 1'}", fontsize=9)
             ax.grid(alpha=0.3, axis="y")  # vertical lines are the round boundaries
-            if what == "loss":
+            if what != "update":
                 ax.set_yscale("log")
             if col == 0 and len(groups[0]) > 1:
                 ax.legend(fontsize=7, ncol=2)
@@ -192,6 +198,9 @@ def plot_grouped(settings, out, plt, suffix, what):
     if what == "loss":
         fig.suptitle("Figures 7/9: mean local test loss per edge / ring after every local iteration")
         name = f"loss-per-group{suffix}.png"
+    elif what == "train":
+        fig.suptitle("Mean training loss per edge / ring in every local iteration (clients/train_loss)")
+        name = f"train-loss-per-group{suffix}.png"
     else:
         fig.suptitle("Figures 8/10: summed weight difference sum(theta_after - theta_before) per edge / ring")
         name = f"weight-difference-per-group{suffix}.png"
@@ -279,6 +288,36 @@ def explain(settings, args):
                           f"{flat_loss[t - 1, worst]:.3f}; its gradient L2 per layer vs its median so far: {layers}")
 
 
+def train_spikes(settings, args):
+    """Rises of a group's mean training loss by more than --train-rise: at a round's first iteration or inside it."""
+    print(f"| run | training-loss rises > {args.train_rise:.0%} after iteration {args.after}: "
+          "at a round's first iteration / inside a round | inside a round: (iteration, group, before -> after) |")
+    print("|---|---|---|")
+    for name in sorted(settings):
+        for r in sorted(settings[name], key=lambda r: r.seed):
+            start, inside = 0, []
+            for g, s in r.group_mean(r.train_loss).items():
+                for t in find_drops(s, args.train_rise, start=args.after + 1):
+                    if (t - 1) % r.iters == 0:
+                        start += 1
+                    else:
+                        inside.append(f"({t}, {g}, {s[t - 2]:.4f} -> {s[t - 1]:.4f})")
+            print(f"| {name} seed {r.seed} | {start} / {len(inside)} | {' '.join(inside) if inside else '-'} |")
+
+
+def round_start(settings):
+    """The weight difference at a round's first local iteration (fresh Adam moments) vs the others."""
+    print("| run | update_sum, iteration 1 of rounds 2+ (median over rounds and groups) | "
+          "update_sum, iterations 2-I | update_l1 per client, iteration 1 / 2-I |")
+    print("|---|---|---|---|")
+    for name in sorted(settings):
+        for r in sorted(settings[name], key=lambda r: r.seed):
+            groups = np.stack(list(r.group_sum(r.update_sum).values()), axis=1).reshape(r.rounds, r.iters, -1)
+            l1 = np.nanmean(r.update_l1, axis=2)
+            print(f"| {name} seed {r.seed} | {np.nanmedian(groups[1:, 0]):.1f} | {np.nanmedian(groups[1:, 1:]):.1f} | "
+                  f"{np.nanmedian(l1[1:, 0]):.1f} / {np.nanmedian(l1[1:, 1:]):.1f} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results", help="directory of <topology>-<clip>-seed<S>.h5 files")
@@ -286,6 +325,7 @@ def main(argv=None):
     ap.add_argument("--suffix", default="", help="only runs whose name carries this suffix (e.g. -relu)")
     ap.add_argument("--rise", type=float, default=0.5, help="relative loss rise that counts as a drop")
     ap.add_argument("--acc-drop", type=float, default=0.05, help="accuracy fall per round that counts")
+    ap.add_argument("--train-rise", type=float, default=1.0, help="relative training-loss rise that counts")
     ap.add_argument("--after", type=int, default=200, help="the paper's onset (local iteration)")
     args = ap.parse_args(argv)
     import matplotlib
@@ -299,8 +339,13 @@ def main(argv=None):
     plot_accuracy(settings, args.out, plt, args.suffix)
     plot_grouped(settings, args.out, plt, args.suffix, "loss")
     plot_grouped(settings, args.out, plt, args.suffix, "update")
+    plot_grouped(settings, args.out, plt, args.suffix, "train")
     plot_gsc(settings, args.out, plt, args.suffix)
     summary(settings, args)
+    print()
+    round_start(settings)
+    print()
+    train_spikes(settings, args)
     print()
     explain(settings, args)
 
