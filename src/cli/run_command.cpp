@@ -82,6 +82,7 @@ std::vector<std::string> input_files(const RunOptions& o) {
     for (const char* name : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                              "t10k-labels-idx1-ubyte.gz"})
       files.push_back(o.data_dir + "/" + name);
+  if (data::is_file_dataset(o.dataset)) files.push_back(o.dataset.substr(5));
   return files;
 }
 
@@ -232,7 +233,9 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
   set_threads(options.threads, comm);
   mpi::collective_try(comm, [&] {
     s.dataset = data::load_dataset(dataset_options(options));
-    s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partition_options(options));
+    auto partitioning = partition_options(options);
+    partitioning.natural_clients = s.dataset.train_clients;
+    s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partitioning);
     check_batch_fits(options, s.partition);
     s.layout = topology::make_layout(descriptor, s.topology, s.partition, s.dataset.train.labels,
                                      s.dataset.num_classes, comm.size());

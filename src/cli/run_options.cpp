@@ -40,7 +40,7 @@ struct OptionSpec {
 std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOptions& o) {
   return {
       {"Data",
-       {{"dataset", &o.dataset, "fashion-mnist | synthetic"},
+       {{"dataset", &o.dataset, "fashion-mnist | synthetic | hdf5:FILE (your own data)"},
         {"data-dir", &o.data_dir, "directory with the Fashion-MNIST IDX .gz files"},
         {"max-train-samples", &o.max_train_samples, "use only the first K training samples (0 = all)"},
         {"max-test-samples", &o.max_test_samples, "use only the first K global test samples (0 = all)"},
@@ -52,7 +52,7 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"synthetic-noise", &o.synthetic_noise, "synthetic: std-dev of pixel noise"}}},
       {"Clients",
        {{"clients", &o.clients, "number of simulated clients N"},
-        {"partition", &o.partition, "iid | dirichlet | shards"},
+        {"partition", &o.partition, "iid | dirichlet | shards | natural (hdf5: data with /train/client)"},
         {"dirichlet-alpha", &o.dirichlet_alpha, "dirichlet: concentration alpha > 0"},
         {"dirichlet-min-samples", &o.dirichlet_min_samples, "dirichlet: redraw until every client has this many"},
         {"shards-per-client", &o.shards_per_client, "shards: label-sorted shards per client"},
@@ -582,7 +582,8 @@ void check_choice(const std::string& value, const std::string& option, const std
 // Named choices are checked here, before any data is loaded, so the user's
 // text is quoted; the lists mirror the modules that use them.
 void check_choices(const RunOptions& o) {
-  check_choice(o.dataset, "dataset", data::dataset_registry().allowed());
+  if (!data::is_file_dataset(o.dataset))
+    check_choice(o.dataset, "dataset", data::dataset_registry().allowed() + "|hdf5:FILE");
   check_choice(o.normalize, "normalize", "none|standard");
   check_choice(o.partition, "partition", data::partitioner_registry().allowed());
   check_choice(o.model, "model", model::model_registry().allowed());

@@ -13,6 +13,7 @@ namespace fedhpc::data {
 namespace detail {
 Dataset load_fashion_mnist(const DatasetOptions& options);
 Dataset make_synthetic(const DatasetOptions& options);
+Dataset load_hdf5_dataset(const std::string& path);
 }  // namespace detail
 
 namespace {
@@ -69,9 +70,10 @@ Dataset load_dataset(const DatasetOptions& options) {
     throw InputError(
         std::string(options.max_train_samples < 0 ? "--max-train-samples" : "--max-test-samples") +
         " must be >= 0 (0 = all)");
-  const auto& factory = dataset_registry().get(options.name, "dataset");
-  Dataset ds = factory(options);
+  Dataset ds = is_file_dataset(options.name) ? detail::load_hdf5_dataset(options.name.substr(5))
+                                              : dataset_registry().get(options.name, "dataset")(options);
   keep_first(ds.train, options.max_train_samples, "--max-train-samples", "training", ds.name);
+  if (!ds.train_clients.empty()) ds.train_clients.resize(std::size_t(ds.train.count));
   keep_first(ds.test, options.max_test_samples, "--max-test-samples", "test", ds.name);
   if (options.normalize == "standard") standardize(ds);
   else if (options.normalize != "none")

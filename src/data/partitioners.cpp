@@ -182,6 +182,30 @@ Lists partition_shards(const std::vector<std::int64_t>& labels, int, const Parti
   return out;
 }
 
+// The data's own clients (LEAF-style): sample i belongs to client
+// natural_clients[i]; the ids must be exactly 0..clients-1.
+Lists partition_natural(const std::vector<std::int64_t>& labels, int, const PartitionOptions& o) {
+  const auto& ids = o.natural_clients;
+  if (ids.empty())
+    throw InputError("--partition natural: the dataset names no client per sample; it needs --dataset hdf5:FILE "
+                     "with /train/client");
+  if (ids.size() != labels.size())
+    throw InputError("--partition natural: /train/client has " + std::to_string(ids.size()) + " entries for " +
+                     std::to_string(labels.size()) + " training samples");
+  const std::int64_t k = *std::max_element(ids.begin(), ids.end()) + 1;
+  if (k != o.num_clients)
+    throw InputError("--clients " + std::to_string(o.num_clients) + ": the dataset's /train/client names " +
+                     std::to_string(k) + " clients (ids 0.." + std::to_string(k - 1) +
+                     "); --partition natural needs --clients " + std::to_string(k));
+  Lists out(static_cast<std::size_t>(k));
+  for (std::size_t i = 0; i < ids.size(); ++i) out[std::size_t(ids[i])].push_back(std::int64_t(i));
+  for (std::int64_t c = 0; c < k; ++c)
+    if (out[std::size_t(c)].empty())
+      throw InputError("--partition natural: client " + std::to_string(c) +
+                       " has no sample in /train/client (ids must be 0.." + std::to_string(k - 1) + ", each used)");
+  return out;
+}
+
 }  // namespace
 
 Registry<Partitioner>& partitioner_registry() {
@@ -190,6 +214,7 @@ Registry<Partitioner>& partitioner_registry() {
     r.add("iid", partition_iid);
     r.add("dirichlet", partition_dirichlet);
     r.add("shards", partition_shards);
+    r.add("natural", partition_natural);
     return r;
   }();
   return registry;

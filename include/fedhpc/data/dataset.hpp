@@ -27,6 +27,9 @@ struct Dataset {
   int num_classes = 0;
   ImageSet train;
   ImageSet test;
+  // Naturally partitioned data (hdf5: files with /train/client): the client
+  // of every training sample, for --partition natural; empty otherwise.
+  std::vector<std::int64_t> train_clients;
 };
 
 struct DatasetOptions {
@@ -47,8 +50,11 @@ struct DatasetOptions {
 
 using DatasetFactory = std::function<Dataset(const DatasetOptions&)>;
 
-// "fashion-mnist" and "synthetic" are registered on first use.
+// "fashion-mnist" and "synthetic" are registered on first use. A name
+// "hdf5:FILE" is not in the registry: it reads the user's file (README,
+// "Your own data").
 Registry<DatasetFactory>& dataset_registry();
+inline bool is_file_dataset(const std::string& name) { return name.rfind("hdf5:", 0) == 0 && name.size() > 5; }
 
 // Looks the name up in the registry, loads, and applies max_*_samples.
 // Throws InputError naming the file (and the Debian package) on bad files.

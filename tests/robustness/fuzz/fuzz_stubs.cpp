@@ -24,7 +24,7 @@ Registry<DatasetFactory>& dataset_registry() {
   return registry;
 }
 Registry<Partitioner>& partitioner_registry() {
-  static auto registry = names_only<Partitioner>("partition", {"iid", "dirichlet", "shards"});
+  static auto registry = names_only<Partitioner>("partition", {"iid", "dirichlet", "shards", "natural"});
   return registry;
 }
 }  // namespace fedhpc::data
