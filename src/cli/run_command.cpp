@@ -197,6 +197,7 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
   mpi::collective_try(comm, [&] {
     s.dataset = data::load_dataset(dataset_options(options));
     s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partition_options(options));
+    data::finish_dataset(s.dataset, s.partition, dataset_options(options));
     check_batch_fits(options, s.partition);
     s.layout = topology::make_layout(descriptor, s.topology, s.partition, s.dataset.train.labels,
                                      s.dataset.num_classes, comm.size());
@@ -249,6 +250,8 @@ io::RunHeader make_header(const Setup& s) {
                   {"faulty_fraction", o.faulty_fraction},
                   {"fault", o.fault}};
   h.faulty = &s.behaviour->faulty();
+  h.gma_mask = o.aggregator == "fedgma" || o.aggregator == "fedgma-soft";
+  if (h.gma_mask) h.attributes.push_back({"gma_threshold", o.gma_threshold});
   return h;
 }
 
