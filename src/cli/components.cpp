@@ -104,8 +104,8 @@ client::TrainOptions train_options(const RunOptions& o, double clip_norm) {
   t.eval_batch_size = o.eval_batch_size;
   t.seed = o.seed;
   t.monitor = o.monitor;
-  // fedgma's clients hand over their gradient with their model.
-  t.save_gradients = o.save_gradients || o.aggregator == "fedgma";
+  // Aggregators that take the clients' gradients (fedgma) get them from the trainer.
+  t.save_gradients = o.save_gradients || aggregation::make_aggregator(aggregator_options(o, o.aggregator))->needs_gradients();
   t.prox_mu = o.prox_mu;
   return t;
 }
