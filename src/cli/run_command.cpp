@@ -236,6 +236,7 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
     auto partitioning = partition_options(options);
     partitioning.natural_clients = s.dataset.train_clients;
     s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partitioning);
+    data::finish_dataset(s.dataset, s.partition, dataset_options(options));
     check_batch_fits(options, s.partition);
     s.layout = topology::make_layout(descriptor, s.topology, s.partition, s.dataset.train.labels,
                                      s.dataset.num_classes, comm.size());
@@ -288,6 +289,8 @@ io::RunHeader make_header(const Setup& s) {
                   {"faulty_fraction", o.faulty_fraction},
                   {"fault", o.fault}};
   h.faulty = &s.behaviour->faulty();
+  h.gma_mask = o.aggregator == "fedgma" || o.aggregator == "fedgma-soft";
+  if (h.gma_mask) h.attributes.push_back({"gma_threshold", o.gma_threshold});
   return h;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fedhpc/core/error.hpp"
+#include "fedhpc/data/colored.hpp"
 
 namespace fedhpc::data {
 
@@ -40,6 +41,11 @@ Registry<DatasetFactory>& dataset_registry() {
     Registry<DatasetFactory> r("dataset");
     r.add("fashion-mnist", detail::load_fashion_mnist);
     r.add("synthetic", detail::make_synthetic);
+    r.add("colored-fashion-mnist", [](const DatasetOptions& o) {
+      Dataset ds = detail::load_fashion_mnist(o);  // greyscale, 10 classes; coloured in finish_dataset()
+      ds.name = "colored-fashion-mnist";
+      return ds;
+    });
     return r;
   }();
   return registry;
@@ -75,10 +81,16 @@ Dataset load_dataset(const DatasetOptions& options) {
   keep_first(ds.train, options.max_train_samples, "--max-train-samples", "training", ds.name);
   if (!ds.train_clients.empty()) ds.train_clients.resize(std::size_t(ds.train.count));
   keep_first(ds.test, options.max_test_samples, "--max-test-samples", "test", ds.name);
-  if (options.normalize == "standard") standardize(ds);
-  else if (options.normalize != "none")
+  if (options.normalize != "standard" && options.normalize != "none")
     throw InputError("--normalize: unknown value '" + options.normalize + "'; allowed: none|standard");
+  if (options.normalize == "standard" && !colored_after_partition(ds.name)) standardize(ds);
   return ds;
+}
+
+void finish_dataset(Dataset& ds, const Partition& partition, const DatasetOptions& options) {
+  if (!colored_after_partition(ds.name)) return;
+  colour_dataset(ds, partition, options.color_task, options.seed);
+  if (options.normalize == "standard") standardize(ds);
 }
 
 }  // namespace fedhpc::data

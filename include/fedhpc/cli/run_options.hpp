@@ -11,6 +11,7 @@ struct RunOptions {
   // data
   std::string dataset = "fashion-mnist";
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string color_task = "binary";  // colored-fashion-mnist: binary | multiclass
   std::int64_t max_train_samples = 0;
   std::int64_t max_test_samples = 0;
   std::string normalize = "none";
@@ -73,6 +74,7 @@ struct RunOptions {
   double trim_fraction = 0.1;
   int byzantine = 0;
   int krum_select = 0;
+  double gma_threshold = 0.8;  // fedgma, fedgma-soft: sign-agreement threshold p (tau)
   // server side
   std::string server_optimizer = "sgd";
   double server_lr = 1.0;

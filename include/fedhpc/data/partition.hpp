@@ -9,7 +9,7 @@
 namespace fedhpc::data {
 
 struct PartitionOptions {
-  std::string method = "iid";  // iid | dirichlet | shards
+  std::string method = "iid";  // iid | dirichlet | shards | pathological
   std::int64_t num_clients = 10;
   std::uint64_t seed = 0;
   double dirichlet_alpha = 0.5;
@@ -40,7 +40,7 @@ struct Partition {
 using Partitioner = std::function<std::vector<std::vector<std::int64_t>>(
     const std::vector<std::int64_t>& labels, int num_classes, const PartitionOptions&)>;
 
-// "iid", "dirichlet", "shards" and "natural" are registered on first use.
+// "iid", "dirichlet", "shards", "pathological" and "natural" are registered on first use.
 Registry<Partitioner>& partitioner_registry();
 
 // Partition, then hold out floor(local_test_fraction * n_k) samples of each

@@ -41,6 +41,7 @@ struct RunHeader {
   // optimizer, client behaviour), written as strings or numbers.
   std::vector<std::pair<std::string, std::variant<std::int64_t, double, std::string>>> attributes;
   const std::vector<std::uint8_t>* faulty = nullptr;  // /clients/faulty [N]; null = none
+  bool gma_mask = false;  // fedgma, fedgma-soft: /fedgma/mask_fraction [R, L]
 };
 
 // The planned size of a run's file, before it exists.
@@ -95,6 +96,7 @@ class RunWriter {
   void write_clusters(int round, const std::vector<std::int64_t>& cluster_of_client,
                       const std::vector<float>& cluster_models);
   void write_monitoring(int round, const topology::RoundRecord& record);
+  void write_mask_fraction(int round, const std::vector<std::uint8_t>& mask);
   int monitored_iterations() const;
   void commit(int round);
   void agree(const std::string& what);
