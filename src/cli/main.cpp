@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fedhpc/cli/mi_command.hpp"
 #include "fedhpc/cli/run_command.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/version.hpp"
@@ -21,6 +22,7 @@ const char* kUsage =
     "Usage: fedhpc <command> [options]\n"
     "Commands:\n"
     "  run       run a federated-learning simulation (fedhpc run --help)\n"
+    "  mi        mutual information between clients' trained parameters (fedhpc mi --help)\n"
     "  version   print the version\n";
 
 int dispatch(int argc, char** argv, const mpi::Comm& world) {
@@ -35,7 +37,8 @@ int dispatch(int argc, char** argv, const mpi::Comm& world) {
     return 0;
   }
   if (command == "run") return run_command(std::vector<std::string>(argv + 2, argv + argc), world);
-  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|version\n", command.c_str());
+  if (command == "mi") return mi_command(std::vector<std::string>(argv + 2, argv + argc), world);
+  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|mi|version\n", command.c_str());
   return 2;
 }
 
