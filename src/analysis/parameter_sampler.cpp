@@ -23,7 +23,11 @@ ParameterView::ParameterView(const ParamLayout& layout, const std::string& layer
         dims_ = info.size;
         found = true;
       }
-    if (!found) throw std::invalid_argument("no tensor named '" + layer + "'");
+    if (!found) {
+      std::string names;
+      for (const auto& info : layout.layers()) names += (names.empty() ? "" : "|") + info.name;
+      throw std::invalid_argument("no tensor named '" + layer + "'; allowed: " + names);
+    }
   }
   if (project > 0) {
     // A projection of the selected slice (the layer, or the whole vector).

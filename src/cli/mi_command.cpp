@@ -305,7 +305,7 @@ void run_mi(const MiOptions& m, RunOptions options, const StoredRun& stored, con
   try {
     view = std::make_unique<analysis::ParameterView>(s.model->layout(), m.layer, m.project, s.options.seed);
   } catch (const std::invalid_argument& e) {
-    throw InputError("--mi-layer: " + std::string(e.what()) + " in model " + s.options.model);
+    throw InputError("--mi-layer: " + std::string(e.what()) + " (model " + s.options.model + ")");
   }
   check_size(s, m, plan0, view->dims());
   auto train = trainer_options(s);
