@@ -268,14 +268,15 @@ void check_size(const Setup& s, const MiOptions& m, const analysis::SamplerPlan&
                      " GB on every rank; reduce --mi-samples, raise --mi-every or sample fewer dims");
 }
 
+// Times on rank 0 after the gathers, so they include waiting for the slowest rank.
 void print_start(std::int64_t round, const analysis::PairTables& t, std::int64_t iterations, std::size_t pairs,
-                 double seconds) {
+                 double sampling, double estimation) {
   double g = 0, k = 0, e = 0;
   const std::size_t last = std::size_t(iterations - 1) * pairs;
   for (std::size_t p = 0; p < pairs; ++p) g += t.gaussian[last + p], k += t.ksg[last + p], e += t.d_euclidean[last + p];
   std::printf("start round %lld: mean over %zu pairs at the last iteration: gaussian %.4f nats, ksg %.4f nats, "
-              "d_euclidean %.4g  (%.1f s)\n",
-              (long long)round, pairs, g / double(pairs), k / double(pairs), e / double(pairs), seconds);
+              "d_euclidean %.4g  (sampling %.2f s, estimation %.2f s)\n",
+              (long long)round, pairs, g / double(pairs), k / double(pairs), e / double(pairs), sampling, estimation);
   std::fflush(stdout);
 }
 
@@ -345,7 +346,6 @@ void run_mi(const MiOptions& m, RunOptions options, const StoredRun& stored, con
   ksg.seed = s.options.seed;
   int done = 0;
   for (std::size_t i = 0; i < m.rounds_at.size(); ++i) {
-    const double t0 = MPI_Wtime();
     const auto round = m.rounds_at[i];
     std::vector<float> start;
     if (m.from.empty()) {
@@ -356,13 +356,16 @@ void run_mi(const MiOptions& m, RunOptions options, const StoredRun& stored, con
     }
     auto plan = plan0;
     plan.round = int(round);
+    const double t1 = MPI_Wtime();
     const auto samples = analysis::sample_parameters(trainer, start.data(), plan, *view, comm);
+    const double t2 = MPI_Wtime();
     const auto tables = analysis::estimate_pairs(samples, int(m.clients.size()), m.samples, plan.iterations,
                                                  view->dims(), header.pairs, ksg, std::int64_t(i), comm);
     mpi::collective_try(comm, [&] {
       if (root) writer->write_start(std::int64_t(i), tables, samples);
     });
-    if (root && !s.options.quiet) print_start(round, tables, plan.iterations, header.pairs.size(), MPI_Wtime() - t0);
+    if (root && !s.options.quiet)
+      print_start(round, tables, plan.iterations, header.pairs.size(), t2 - t1, MPI_Wtime() - t2);
   }
   mpi::collective_try(comm, [&] {
     if (!root) return;
