@@ -11,6 +11,8 @@
 
 #include "fedhpc/analysis/max_norm_tree.hpp"
 #include "fedhpc/analysis/mutual_information.hpp"
+#include "fedhpc/analysis/parameter_sampler.hpp"
+#include "fedhpc/core/param_layout.hpp"
 #include "fedhpc/core/rng.hpp"
 #include "fedhpc/mpi/comm.hpp"
 
@@ -233,6 +235,55 @@ TEST(PairDistances, HandComputed) {
   EXPECT_DOUBLE_EQ(e.euclidean, std::sqrt(13.0));
   EXPECT_DOUBLE_EQ(e.manhattan, 5.0);
   EXPECT_DOUBLE_EQ(e.chebyshev, 3.0);
+}
+
+// What fedhpc mi samples from a parameter vector.
+TEST(ParameterView, WholeLayerAndProjection) {
+  fedhpc::ParamLayout layout;
+  layout.add("fc.weight", {2, 3}, true);
+  layout.add("fc.bias", {2}, false);
+  std::vector<float> params = {1, 2, 3, 4, 5, 6, -1, -2};
+  const an::ParameterView whole(layout, "", 0, 0);
+  ASSERT_EQ(whole.dims(), 8);
+  std::vector<double> out(8);
+  whole.apply(params.data(), out.data());
+  EXPECT_EQ(out, (std::vector<double>{1, 2, 3, 4, 5, 6, -1, -2}));
+  const an::ParameterView bias(layout, "fc.bias", 0, 0);
+  ASSERT_EQ(bias.dims(), 2);
+  bias.apply(params.data(), out.data());
+  EXPECT_EQ(out[0], -1.0);
+  EXPECT_EQ(out[1], -2.0);
+  try {
+    an::ParameterView bad(layout, "conv1.weight", 0, 0);
+    FAIL() << "an unknown tensor name was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("fc.weight|fc.bias"), std::string::npos) << e.what();
+  }
+  // A projection is linear, seeded and the same for every caller.
+  const an::ParameterView p1(layout, "fc.weight", 3, 11), p2(layout, "fc.weight", 3, 11), p3(layout, "fc.weight", 3, 12);
+  ASSERT_EQ(p1.dims(), 3);
+  std::vector<double> a(3), b(3), c(3), doubled(3);
+  p1.apply(params.data(), a.data());
+  p2.apply(params.data(), b.data());
+  p3.apply(params.data(), c.data());
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  std::vector<float> twice(params);
+  for (auto& v : twice) v *= 2;
+  p1.apply(twice.data(), doubled.data());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(doubled[std::size_t(i)], 2 * a[std::size_t(i)]);
+  twice[6] = 100;  // the bias is outside the projected tensor
+  p1.apply(twice.data(), c.data());
+  EXPECT_EQ(c, doubled);
+}
+
+TEST(ParameterView, RepeatSeedsDiffer) {
+  const auto s = an::repeat_seed(0, 1, 2, 3);
+  EXPECT_EQ(s, an::repeat_seed(0, 1, 2, 3));
+  EXPECT_NE(s, an::repeat_seed(0, 1, 2, 4));
+  EXPECT_NE(s, an::repeat_seed(0, 2, 2, 3));
+  EXPECT_NE(s, an::repeat_seed(0, 1, 3, 3));
+  EXPECT_NE(s, an::repeat_seed(1, 1, 2, 3));
 }
 
 }  // namespace
