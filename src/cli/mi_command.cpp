@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -49,7 +50,7 @@ struct MiOptions {
 constexpr std::int64_t kMaxDims = 1024;
 
 po::options_description mi_description() {
-  po::options_description d("fedhpc mi options (command line only; every `fedhpc run` option applies too)");
+  po::options_description d("fedhpc mi options (every `fedhpc run` option applies too; a --config file may hold all but --from)");
   d.add_options()("from", po::value<std::string>(),
                   "a finished run's HDF5 file: its global models are the starting points, its stored config the "
                   "run options (default: a fresh run with the options given)")(
@@ -92,39 +93,58 @@ double parse_noise(const std::string& text) {
   return v;
 }
 
+// The options a config file may hold besides the run's (--from may not:
+// with --from the run's stored configuration is used).
+const std::vector<std::string> kConfigKeys = {"rounds-at", "mi-clients", "mi-samples", "mi-every", "mi-layer",
+                                              "mi-project", "ksg-k", "ksg-noise", "mi-save-samples"};
+
 struct ParsedMi {
-  MiOptions mi;
-  std::vector<std::string> run_args;  // everything that is not an mi option
+  std::map<std::string, std::string> texts;  // mi options given, by name, as text
+  std::vector<std::string> run_args;         // everything that is not an mi option
   bool help = false;
 };
 
 ParsedMi parse_mi_args(const std::vector<std::string>& args) {
   ParsedMi p;
   po::variables_map vm;
-  std::vector<std::string> rest;
   const auto description = mi_description();  // parsed_options points into it
   try {
     const auto parsed = po::command_line_parser(args).options(description).allow_unregistered().run();
     po::store(parsed, vm);
-    rest = po::collect_unrecognized(parsed.options, po::include_positional);
+    p.run_args = po::collect_unrecognized(parsed.options, po::include_positional);
   } catch (const po::error& e) {
     throw InputError(quote_input(e.what(), 200));
   }
-  p.run_args = rest;
+  const auto& rest = p.run_args;
   p.help = std::find(rest.begin(), rest.end(), "--help") != rest.end() ||
            std::find(rest.begin(), rest.end(), "-h") != rest.end();
-  auto& m = p.mi;
-  auto text = [&](const char* name) { return vm[name].as<std::string>(); };
-  if (vm.count("from")) m.from = text("from");
-  if (vm.count("rounds-at")) m.rounds_at = parse_list("rounds-at", text("rounds-at"), 100000000);
-  if (vm.count("mi-clients")) m.clients = parse_list("mi-clients", text("mi-clients"), 100000000);
-  if (vm.count("mi-samples")) m.samples = parse_int("mi-samples", text("mi-samples"), 2, 10000000);
-  if (vm.count("mi-every")) m.every = parse_int("mi-every", text("mi-every"), 1, 100000000);
-  if (vm.count("mi-layer")) m.layer = text("mi-layer");
-  if (vm.count("mi-project")) m.project = parse_int("mi-project", text("mi-project"), 0, kMaxDims);
-  if (vm.count("ksg-k")) m.ksg_k = parse_int("ksg-k", text("ksg-k"), 1, 10000);
-  if (vm.count("ksg-noise")) m.ksg_noise = parse_noise(text("ksg-noise"));
-  m.save_samples = vm["mi-save-samples"].as<bool>();
+  for (const auto& [name, value] : vm)
+    if (!value.defaulted() && name != "mi-save-samples") p.texts[name] = value.as<std::string>();
+  if (vm["mi-save-samples"].as<bool>()) p.texts["mi-save-samples"] = "true";
+  return p;
+}
+
+bool parse_flag(const std::string& name, const std::string& text) {
+  if (text == "true" || text == "1") return true;
+  if (text == "false" || text == "0") return false;
+  throw InputError("--" + name + ": expected true|false|1|0; got " + quote_input(text));
+}
+
+// The mi options from their texts (command line, then config file), checked.
+MiOptions mi_options(const std::map<std::string, std::string>& texts) {
+  MiOptions m;
+  auto has = [&](const char* name) { return texts.count(name) > 0; };
+  auto text = [&](const char* name) { return texts.at(name); };
+  if (has("from")) m.from = text("from");
+  if (has("rounds-at")) m.rounds_at = parse_list("rounds-at", text("rounds-at"), 100000000);
+  if (has("mi-clients")) m.clients = parse_list("mi-clients", text("mi-clients"), 100000000);
+  if (has("mi-samples")) m.samples = parse_int("mi-samples", text("mi-samples"), 2, 10000000);
+  if (has("mi-every")) m.every = parse_int("mi-every", text("mi-every"), 1, 100000000);
+  if (has("mi-layer")) m.layer = text("mi-layer");
+  if (has("mi-project")) m.project = parse_int("mi-project", text("mi-project"), 0, kMaxDims);
+  if (has("ksg-k")) m.ksg_k = parse_int("ksg-k", text("ksg-k"), 1, 10000);
+  if (has("ksg-noise")) m.ksg_noise = parse_noise(text("ksg-noise"));
+  if (has("mi-save-samples")) m.save_samples = parse_flag("mi-save-samples", text("mi-save-samples"));
   std::sort(m.rounds_at.begin(), m.rounds_at.end());
   m.rounds_at.erase(std::unique(m.rounds_at.begin(), m.rounds_at.end()), m.rounds_at.end());
   if (std::set<std::int64_t>(m.clients.begin(), m.clients.end()).size() != m.clients.size())
@@ -133,7 +153,7 @@ ParsedMi parse_mi_args(const std::vector<std::string>& args) {
   if (m.ksg_k >= m.samples)
     throw InputError("--ksg-k: must be below --mi-samples (" + std::to_string(m.samples) + "); got " +
                      std::to_string(m.ksg_k));
-  return p;
+  return m;
 }
 
 bool given(const std::vector<std::string>& names, const char* name) {
@@ -184,8 +204,9 @@ std::vector<float> read_global(const std::string& path, std::int64_t round, std:
 
 // The run options: the stored config of --from (only output-side options
 // may be given), or the command line's for a fresh run.
-RunOptions run_options(const MiOptions& m, const std::vector<std::string>& args, StoredRun* stored) {
-  auto own = parse_run_options(args).options;
+// own: the command line's (and --config's) run options.
+RunOptions run_options(const MiOptions& m, const std::vector<std::string>& args, const RunOptions& own,
+                       StoredRun* stored) {
   std::vector<std::string> cli_given = own.given;
   RunOptions o;
   if (m.from.empty()) {
@@ -391,11 +412,16 @@ int mi_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
       }
       return 0;
     }
+    // The command line wins over the config file, as in `fedhpc run`.
+    const auto first = parse_run_options(parsed.run_args, kConfigKeys);
+    auto texts = parsed.texts;
+    for (const auto& [name, value] : first.extra) texts.emplace(name, value);
+    const auto mi = mi_options(texts);
     StoredRun stored;
-    auto options = run_options(parsed.mi, parsed.run_args, &stored);
+    auto options = run_options(mi, parsed.run_args, first.options, &stored);
     const std::string output = options.output;
     const double t0 = MPI_Wtime();
-    run_mi(parsed.mi, std::move(options), stored, comm);
+    run_mi(mi, std::move(options), stored, comm);
     if (root) std::printf("wrote %s (%.1f s)\n", output.c_str(), MPI_Wtime() - t0);
     return 0;
   } catch (const InputError& e) {

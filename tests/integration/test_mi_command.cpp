@@ -1,12 +1,13 @@
 // `fedhpc mi` end to end on a tiny logreg run: the file written on this job's
 // ranks has the bits of the one written by one process (so the same at 1, 2
-// and 4 ranks), starting points read back with --from give the same
-// estimates as a fresh run, and bad input is exit status 2.
+// and 4 ranks), starting points read back with --from and options from a
+// config file give the same estimates, and bad input is exit status 2.
 #include <gtest/gtest.h>
 #include <mpi.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -71,9 +72,24 @@ TEST(MiCommand, SameBitsAtAnyRankCountAndFromStoredRun) {
   ASSERT_EQ(fedhpc::run_command(run, world), 0);
   const std::vector<std::string> from = {"--from", file("run"), "--quiet", "--overwrite"};
   ASSERT_EQ(fedhpc::mi_command(args(from, kMi, file("from")), world), 0);
+  // The mi options in a config file next to the run's (the command line's --mi-samples wins).
+  const std::string ini = "mi_test_np" + std::to_string(world.size()) + ".ini";
+  if (world.rank() == 0) {
+    std::ofstream out(ini);
+    out << "[run]\n";
+    for (std::size_t i = 0; i + 1 < kRun.size(); i += 2)
+      if (kRun[i] != "--quiet" && kRun[i] != "--overwrite") out << kRun[i].substr(2) << " = " << kRun[i + 1] << "\n";
+    out << "mi-samples = 99\nrounds-at = 0,2\nmi-clients = 0,1,3\nmi-every = 3\nmi-project = 3\nmi-save-samples = true\n";
+  }
+  world.barrier();
+  const std::vector<std::string> config = {"--config", ini, "--quiet", "--overwrite", "--mi-samples", "24", "--output",
+                                           file("config")};
+  ASSERT_EQ(fedhpc::mi_command(config, world), 0);
   if (world.rank() == 0) {
     expect_same_bits(file("world"), file("from"), true);
-    for (const char* stem : {"world", "self", "run", "from"}) ::unlink(file(stem).c_str());
+    expect_same_bits(file("world"), file("config"), true);
+    for (const char* stem : {"world", "self", "run", "from", "config"}) ::unlink(file(stem).c_str());
+    ::unlink(ini.c_str());
   }
 }
 
