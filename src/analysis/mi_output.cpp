@@ -73,8 +73,9 @@ void MiWriter::write_start(std::int64_t s, const PairTables& t, const std::vecto
   impl_->file.flush();
 }
 
-void MiWriter::close() {
-  impl_->file.root().set_attribute("status", "complete");
+void MiWriter::close(const std::string& status, const std::string& error) {
+  impl_->file.root().set_attribute("status", status);
+  if (!error.empty()) impl_->file.root().set_attribute("error", error);
   impl_->file.close();
 }
 

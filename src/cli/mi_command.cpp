@@ -301,6 +301,40 @@ void print_start(std::int64_t round, const analysis::PairTables& t, std::int64_t
   std::fflush(stdout);
 }
 
+// Samples and estimates every starting point, in order, writing each as it is done.
+void run_starts(const MiOptions& m, const Setup& s, Session* session, const StoredRun& stored,
+                client::LocalTrainer& trainer, const analysis::ParameterView& view, const analysis::SamplerPlan& plan0,
+                const analysis::MiFileHeader& header, analysis::MiWriter* writer, const mpi::Comm& comm) {
+  const bool root = comm.rank() == 0;
+  analysis::KsgOptions ksg;
+  ksg.k = int(m.ksg_k);
+  ksg.noise = m.ksg_noise;
+  ksg.seed = s.options.seed;
+  int done = 0;
+  for (std::size_t i = 0; i < m.rounds_at.size(); ++i) {
+    const auto round = m.rounds_at[i];
+    std::vector<float> start;
+    if (m.from.empty()) {
+      while (done < round) session->engine->run_round(++done);
+      start = session->engine->global();
+    } else {
+      mpi::collective_try(comm, [&] { start = read_global(m.from, round, stored.params); });
+    }
+    auto plan = plan0;
+    plan.round = int(round);
+    const double t1 = MPI_Wtime();
+    const auto samples = analysis::sample_parameters(trainer, start.data(), plan, view, comm);
+    const double t2 = MPI_Wtime();
+    const auto tables = analysis::estimate_pairs(samples, int(m.clients.size()), m.samples, plan.iterations,
+                                                 view.dims(), header.pairs, ksg, std::int64_t(i), comm);
+    mpi::collective_try(comm, [&] {
+      if (root) writer->write_start(std::int64_t(i), tables, samples);
+    });
+    if (root && !s.options.quiet)
+      print_start(round, tables, plan.iterations, header.pairs.size(), t2 - t1, MPI_Wtime() - t2);
+  }
+}
+
 void run_mi(const MiOptions& m, RunOptions options, const StoredRun& stored, const mpi::Comm& comm) {
   if (m.from.empty()) {
     const auto last = m.rounds_at.back();
@@ -356,43 +390,44 @@ void run_mi(const MiOptions& m, RunOptions options, const StoredRun& stored, con
   header.ksg_noise = m.ksg_noise;
   header.seed = s.options.seed;
   header.save_samples = m.save_samples;
-  const auto partial = io::partial_path(s.options.output);
+  const auto& output = s.options.output;
+  // Held until the file is in place; the kernel drops it if the process dies.
+  std::unique_ptr<io::OutputLock> lock;
   std::unique_ptr<analysis::MiWriter> writer;
   mpi::collective_try(comm, [&] {
-    if (root) writer = std::make_unique<analysis::MiWriter>(partial, header);
+    if (!root) return;
+    lock = std::make_unique<io::OutputLock>(output);
+    // Again under the lock: another run may have finished since the first look.
+    io::check_output_path(output, s.options.overwrite, m.from.empty() ? std::vector<std::string>{} : std::vector<std::string>{m.from});
+    writer = std::make_unique<analysis::MiWriter>(io::partial_path(output), header);
   });
-  analysis::KsgOptions ksg;
-  ksg.k = int(m.ksg_k);
-  ksg.noise = m.ksg_noise;
-  ksg.seed = s.options.seed;
-  int done = 0;
-  for (std::size_t i = 0; i < m.rounds_at.size(); ++i) {
-    const auto round = m.rounds_at[i];
-    std::vector<float> start;
-    if (m.from.empty()) {
-      while (done < round) session->engine->run_round(++done);
-      start = session->engine->global();
-    } else {
-      mpi::collective_try(comm, [&] { start = read_global(m.from, round, stored.params); });
+  try {
+    run_starts(m, s, session.get(), stored, trainer, *view, plan0, header, writer.get(), comm);
+  } catch (const std::exception& e) {
+    // Every error here is agreed on by all ranks (collective_try, or the same
+    // data everywhere): close the file with its status and keep what is done.
+    const bool interrupted = dynamic_cast<const Interrupted*>(&e) != nullptr;
+    std::string where;
+    if (root) {
+      try {
+        writer->close(interrupted ? "interrupted" : "failed", e.what());
+        writer.reset();
+        where = io::publish(output, false);
+      } catch (const std::exception&) {
+        where = io::partial_path(output);
+      }
     }
-    auto plan = plan0;
-    plan.round = int(round);
-    const double t1 = MPI_Wtime();
-    const auto samples = analysis::sample_parameters(trainer, start.data(), plan, *view, comm);
-    const double t2 = MPI_Wtime();
-    const auto tables = analysis::estimate_pairs(samples, int(m.clients.size()), m.samples, plan.iterations,
-                                                 view->dims(), header.pairs, ksg, std::int64_t(i), comm);
-    mpi::collective_try(comm, [&] {
-      if (root) writer->write_start(std::int64_t(i), tables, samples);
-    });
-    if (root && !s.options.quiet)
-      print_start(round, tables, plan.iterations, header.pairs.size(), t2 - t1, MPI_Wtime() - t2);
+    where = mpi::broadcast_string(comm, where);
+    const std::string tail = "; the finished starting points are in " + where;
+    if (const auto* i = dynamic_cast<const Interrupted*>(&e)) throw Interrupted(i->signal(), tail + " (status interrupted)");
+    if (dynamic_cast<const InputError*>(&e)) throw InputError(std::string(e.what()) + tail + " (status failed)");
+    throw RunError(std::string(e.what()) + tail + " (status failed)");
   }
   mpi::collective_try(comm, [&] {
     if (!root) return;
     writer->close();
     writer.reset();
-    io::publish(s.options.output, true);
+    io::publish(output, true);
   });
 }
 

@@ -35,7 +35,9 @@ class MiWriter {
   MiWriter& operator=(const MiWriter&) = delete;
   // samples: [clients][repeats][iterations][dims], written only with save_samples.
   void write_start(std::int64_t s, const PairTables& tables, const std::vector<double>& samples);
-  void close();
+  // Sets the root attributes status (complete, failed, interrupted) and
+  // error (when not empty), and closes the file.
+  void close(const std::string& status = "complete", const std::string& error = "");
 
  private:
   struct Impl;
