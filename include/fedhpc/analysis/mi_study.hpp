@@ -25,7 +25,9 @@ std::vector<std::pair<int, int>> client_pairs(int clients);
 // iteration t and pair (a, b), X = client a's repeats at t, Y = client b's,
 // repeat n of a paired with repeat n of b. KSG is split by query point over
 // comm; its tie-breaking noise key is (start_index, t, pair), so every
-// estimate gets its own noise. Collective; the same bits at any rank count.
+// estimate gets its own noise. The Gaussian estimates and the distances are
+// dealt to the ranks by (t, pair) in contiguous blocks, each computed whole
+// on one rank. Collective; the same bits at any rank count.
 PairTables estimate_pairs(const std::vector<double>& samples, int clients, std::int64_t repeats,
                           std::int64_t iterations, std::int64_t dims, const std::vector<std::pair<int, int>>& pairs,
                           KsgOptions ksg, std::int64_t start_index, const mpi::Comm& comm);
