@@ -42,6 +42,18 @@ Eigen::MatrixXd centred(const Samples& z) {
   return c;
 }
 
+// Columns scaled to unit standard deviation. MI does not change when a
+// coordinate is scaled, and neither does the unshrunk estimate; shrinking the
+// correlation matrix (rather than the covariance) towards I keeps the
+// shrunk estimate invariant too, so coordinates of very different scales
+// (a layer's weights and its bias) are shrunk alike.
+Samples standardized(const Samples& z) {
+  Samples c = z;
+  c.rowwise() -= c.colwise().mean();
+  for (Eigen::Index j = 0; j < c.cols(); ++j) c.col(j) /= std::sqrt(c.col(j).squaredNorm() / double(c.rows()));
+  return c;
+}
+
 // The three log-determinants of S_Z and its two diagonal blocks; false if
 // any block is not positive definite.
 bool block_log_dets(const Eigen::MatrixXd& s, Eigen::Index dx, double& x, double& y, double& z) {
@@ -106,7 +118,7 @@ GaussianMi gaussian_mi(const Samples& x, const Samples& y) {
   }
   if (!ok) {
     r.shrunk = true;
-    if (!block_log_dets(ledoit_wolf(z, &r.shrinkage), dx, lx, ly, lz)) {
+    if (!block_log_dets(ledoit_wolf(standardized(z), &r.shrinkage), dx, lx, ly, lz)) {
       r.mi = std::numeric_limits<double>::quiet_NaN();
       return r;
     }

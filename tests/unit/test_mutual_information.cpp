@@ -115,6 +115,20 @@ TEST(GaussianMi, DropsConstantColumnsAndShrinksWhenFewSamples) {
   EXPECT_GE(shrunk.mi, 0.0);
 }
 
+// MI does not change when a coordinate is scaled; the shrunk estimate
+// (Ledoit-Wolf on the correlation matrix) does not either.
+TEST(GaussianMi, ShrunkEstimateIsScaleInvariant) {
+  const Samples z = samples_with_covariance(random_spd(10, 15), 12, 16).topRows(7);
+  Samples scaled = z;
+  scaled.col(2) *= 1000.0;
+  scaled.col(7) *= 1e-3;
+  const auto a = an::gaussian_mi(z.leftCols(5), z.rightCols(5));
+  const auto b = an::gaussian_mi(scaled.leftCols(5), scaled.rightCols(5));
+  ASSERT_TRUE(a.shrunk && b.shrunk);
+  EXPECT_NEAR(a.mi, b.mi, 1e-9 * (1 + a.mi));
+  EXPECT_NEAR(a.shrinkage, b.shrinkage, 1e-12);
+}
+
 TEST(GaussianMi, LedoitWolfMatchesItsFormulaOnASmallCase) {
   // Two samples in 2-D: centred rows +-(1, 0); S = diag(1, 0), mu = 1/2,
   // d^2 = 1/2; sum ||z||^4 / N = 1, ||S||^2 = 1: b^2 = 0, so no shrinkage.

@@ -20,12 +20,17 @@ using Samples = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::Row
 // from a Cholesky factorisation (never a raw determinant).
 //  * Columns constant in the samples (zero variance: e.g. weights of pixels
 //    that are always 0) carry no information and are dropped first.
-//  * S_Z is the sample covariance, or its Ledoit-Wolf shrinkage towards
-//    mu I (mu = tr S / p) when N <= dx + dy (too few samples for a full-rank
-//    estimate) or when the sample covariance is not numerically positive
-//    definite. The shrinkage weight is Ledoit & Wolf's (2004) estimate
-//    min(1, b^2 / d^2), the one scikit-learn's ledoit_wolf uses. S_X and S_Y
-//    are the diagonal blocks of the same (shrunk) S_Z, so I >= 0.
+//  * S_Z is the sample covariance, or, when N <= dx + dy (too few samples
+//    for a full-rank estimate) or the sample covariance is not numerically
+//    positive definite, the Ledoit-Wolf shrinkage of the sample correlation
+//    matrix towards I (the columns standardised first, so the estimate stays
+//    invariant to scaling a coordinate, as MI is). The shrinkage weight is
+//    Ledoit & Wolf's (2004) estimate min(1, b^2 / d^2), the one
+//    scikit-learn's ledoit_wolf uses. S_X and S_Y are the diagonal blocks of
+//    the same (shrunk) S_Z, so I >= 0.
+//  * With N not far above dx + dy, or below it, the estimate is dominated by
+//    its bias (tens of nats for independent samples at N = 100, d = 650):
+//    sample fewer dimensions (a layer, a projection).
 // Returns 0 when no column varies.
 struct GaussianMi {
   double mi = 0.0;
