@@ -12,6 +12,7 @@
 
 #include "fedhpc/cli/mi_command.hpp"
 #include "fedhpc/cli/run_command.hpp"
+#include "fedhpc/cli/sweep_command.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/version.hpp"
 
@@ -22,6 +23,7 @@ const char* kUsage =
     "Usage: fedhpc <command> [options]\n"
     "Commands:\n"
     "  run       run a federated-learning simulation (fedhpc run --help)\n"
+    "  sweep     run a grid of runs, or write it as a Slurm array (fedhpc sweep --help)\n"
     "  mi        mutual information between clients' trained parameters (fedhpc mi --help)\n"
     "  version   print the version\n";
 
@@ -37,8 +39,9 @@ int dispatch(int argc, char** argv, const mpi::Comm& world) {
     return 0;
   }
   if (command == "run") return run_command(std::vector<std::string>(argv + 2, argv + argc), world);
+  if (command == "sweep") return sweep_command(std::vector<std::string>(argv + 2, argv + argc), world);
   if (command == "mi") return mi_command(std::vector<std::string>(argv + 2, argv + argc), world);
-  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|mi|version\n", command.c_str());
+  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|sweep|mi|version\n", command.c_str());
   return 2;
 }
 
