@@ -364,6 +364,14 @@ void run_mi(const MiOptions& m, RunOptions options, const StoredRun& stored, con
     throw InputError("--mi-layer: " + std::string(e.what()) + " (model " + s.options.model + ")");
   }
   check_size(s, m, plan0, view->dims());
+  if (comm.rank() == 0 && !s.options.quiet) {
+    std::printf("fedhpc mi: %d ranks, %zu clients (%zu pairs) x %lld repeats x %lld iterations (every %lld local "
+                "steps) x %lld dims, %zu starting points%s\n",
+                comm.size(), m.clients.size(), m.clients.size() * (m.clients.size() - 1) / 2, (long long)m.samples,
+                (long long)plan0.iterations, (long long)m.every, (long long)view->dims(), m.rounds_at.size(),
+                m.from.empty() ? " (fresh run)" : (" from " + m.from).c_str());
+    std::fflush(stdout);
+  }
   auto train = trainer_options(s);
   train.client_batch = 1;
   train.monitor = "off";
