@@ -1,4 +1,5 @@
 #include "fedhpc/cli/run_command.hpp"
+#include "fedhpc/cli/run_session.hpp"
 
 #include <ATen/Parallel.h>
 #include <sched.h>
@@ -206,19 +207,9 @@ void print_round(const topology::RoundResult& s, const std::array<double, 5>& ph
   std::fflush(stdout);
 }
 
-// Everything a run needs, set up collectively before the first round.
-struct Setup {
-  RunOptions options;
-  model::ScenarioSettings scenario;
-  data::Dataset dataset;
-  data::Partition partition;
-  std::unique_ptr<model::Model> model;
-  std::vector<float> global;
-  topology::TopologyOptions topology;
-  topology::TopologyLayout layout;
-  std::unique_ptr<client::ClientBehaviour> behaviour;
-};
+}  // namespace
 
+// Setup and Session: include/fedhpc/cli/run_session.hpp.
 Setup prepare(RunOptions options, const mpi::Comm& comm) {
   Setup s;
   validate(options);
@@ -261,6 +252,8 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
   return s;
 }
 
+namespace {
+
 io::RunHeader make_header(const Setup& s) {
   io::RunHeader h;
   h.config_ini = to_ini(s.options);
@@ -294,6 +287,8 @@ io::RunHeader make_header(const Setup& s) {
   return h;
 }
 
+}  // namespace
+
 client::TrainOptions trainer_options(const Setup& s) {
   auto t = train_options(s.options, s.scenario.clip_norm);
   t.client_keys = s.layout.order;
@@ -302,17 +297,7 @@ client::TrainOptions trainer_options(const Setup& s) {
   return t;
 }
 
-// The trainer, topology and round engine of this rank, built before the
-// output file exists so that bad topology input leaves nothing behind.
-struct Session {
-  client::LocalTrainer trainer;
-  topology::TopologyContext ctx;
-  topology::RecordShape shape;
-  std::unique_ptr<topology::Topology> topology;
-  std::unique_ptr<aggregation::ServerOptimizer> server_optimizer;
-  std::unique_ptr<engine::RoundEngine> engine;
-
-  Session(Setup& s, const mpi::Comm& comm)
+Session::Session(Setup& s, const mpi::Comm& comm)
       : trainer(*s.model, s.dataset, s.partition, trainer_options(s)),
         ctx{comm,
             s.layout.blocks[std::size_t(comm.rank())],
@@ -342,7 +327,8 @@ struct Session {
     parts.test_samples = s.dataset.test.count;
     engine = std::make_unique<engine::RoundEngine>(comm, engine_options(o), std::move(parts), s.global);
   }
-};
+
+namespace {
 
 // Per-round buffers of the rank with the most clients, in bytes.
 double record_bytes(const Setup& s, const Session& session) {

@@ -493,17 +493,21 @@ struct Setting {
   int line = 0;
 };
 
-// Adds the config file's settings that the command line did not set.
+// Adds the config file's settings that the command line did not set; those
+// of extra_keys go to extra.
 void add_config(const std::string& path, const std::map<std::string, Target>& targets,
-                std::map<std::string, Setting>& settings) {
+                std::map<std::string, Setting>& settings, const std::vector<std::string>& extra_keys,
+                std::vector<std::pair<std::string, std::string>>& extra) {
   const std::string label = "--config " + quote_input(path, 256);
   std::map<std::string, int> seen;
   for (const auto& entry : parse_config_text(read_config_text(path, label), label)) {
     const std::string where = label + ": line " + std::to_string(entry.line) + ": ";
-    if (!targets.count(entry.key)) throw InputError(where + "unknown option " + quote_input(entry.key));
+    const bool is_extra = std::find(extra_keys.begin(), extra_keys.end(), entry.key) != extra_keys.end();
+    if (!targets.count(entry.key) && !is_extra) throw InputError(where + "unknown option " + quote_input(entry.key));
     if (const auto [it, fresh] = seen.emplace(entry.key, entry.line); !fresh)
       throw InputError(where + "--" + entry.key + " is already set on line " + std::to_string(it->second));
-    settings.emplace(entry.key, Setting{entry.value, where, entry.line});
+    if (is_extra) extra.emplace_back(entry.key, entry.value);
+    else settings.emplace(entry.key, Setting{entry.value, where, entry.line});
   }
 }
 
@@ -524,7 +528,7 @@ std::string quote_input(const std::string& text, std::size_t max) {
   return "'" + out + "'";
 }
 
-ParsedRun parse_run_options(const std::vector<std::string>& args) {
+ParsedRun parse_run_options(const std::vector<std::string>& args, const std::vector<std::string>& extra_keys) {
   ParsedRun parsed;
   auto desc = describe(parsed.options);
   const auto vm = parse_command_line(args, desc);
@@ -542,7 +546,7 @@ ParsedRun parse_run_options(const std::vector<std::string>& args) {
     if (!value.defaulted() && targets.count(name)) settings[name] = {value.as<std::string>(), ""};
   if (vm.count("config")) {
     o.config_file = vm["config"].as<std::string>();
-    add_config(o.config_file, targets, settings);
+    add_config(o.config_file, targets, settings, extra_keys, parsed.extra);
   }
   for (const auto& [name, setting] : settings) {
     assign(name, setting.text, targets.at(name), setting.where);

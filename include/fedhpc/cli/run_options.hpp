@@ -117,12 +117,16 @@ struct ParsedRun {
   RunOptions options;
   bool help = false;
   std::string help_text;
+  // Config-file settings of the caller's own keys (see extra_keys), by name.
+  std::vector<std::pair<std::string, std::string>> extra;
 };
 
 // Parses the command line (argv[0] is "run"'s caller; args start after the
 // subcommand) and the optional --config INI file; the command line wins.
 // Throws InputError with one line naming the option on any bad input.
-ParsedRun parse_run_options(const std::vector<std::string>& args);
+// extra_keys: option names of another subcommand (fedhpc mi) that its config
+// file may hold too; they are handed back in `extra`, unparsed.
+ParsedRun parse_run_options(const std::vector<std::string>& args, const std::vector<std::string>& extra_keys = {});
 
 // Fills in the defaults that depend on other options: --aggregator for
 // clustered (trimmed-mean when not given) and --edge-aggregator same.
