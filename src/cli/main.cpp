@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "fedhpc/cli/interpolate_command.hpp"
+#include "fedhpc/cli/landscape_command.hpp"
 #include "fedhpc/cli/run_command.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/version.hpp"
@@ -21,7 +23,9 @@ const char* kUsage =
     "Usage: fedhpc <command> [options]\n"
     "Commands:\n"
     "  run       run a federated-learning simulation (fedhpc run --help)\n"
-    "  version   print the version\n";
+    "  version   print the version\n"
+    "  landscape       loss surface around a run's final model, trajectories (fedhpc landscape --help)\n"
+    "  interpolate     loss along the line between two runs' final models (fedhpc interpolate --help)\n";
 
 int dispatch(int argc, char** argv, const mpi::Comm& world) {
   const bool root = world.rank() == 0;
@@ -35,7 +39,9 @@ int dispatch(int argc, char** argv, const mpi::Comm& world) {
     return 0;
   }
   if (command == "run") return run_command(std::vector<std::string>(argv + 2, argv + argc), world);
-  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|version\n", command.c_str());
+  if (command == "landscape") return landscape_command(std::vector<std::string>(argv + 2, argv + argc), world);
+  if (command == "interpolate") return interpolate_command(std::vector<std::string>(argv + 2, argv + argc), world);
+  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|version|landscape|interpolate\n", command.c_str());
   return 2;
 }
 

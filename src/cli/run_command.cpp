@@ -202,17 +202,7 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
                                      s.dataset.num_classes, comm.size());
     s.partition = topology::reorder(s.partition, s.layout.order);
     s.behaviour = std::make_unique<client::ClientBehaviour>(behaviour_options(options), s.layout.order);
-    model::ModelOptions m;
-    m.name = options.model;
-    m.channels = s.dataset.train.channels;
-    m.height = s.dataset.train.height;
-    m.width = s.dataset.train.width;
-    m.classes = s.dataset.num_classes;
-    m.hidden = options.hidden;
-    m.activation = s.scenario.activation;
-    m.leaky_slope = options.leaky_slope;
-    m.conv_init = s.scenario.conv_init;
-    s.model = model::make_model(m);
+    s.model = model::make_model(model_options(options, s.dataset, s.scenario));
     s.global.resize(std::size_t(s.model->layout().total()));
     auto rng = stream(options.seed, StreamKind::Init);
     s.model->initialize(s.global.data(), rng);

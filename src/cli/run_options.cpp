@@ -537,6 +537,22 @@ ParsedRun parse_run_options(const std::vector<std::string>& args) {
   return parsed;
 }
 
+RunOptions options_from_config_text(const std::string& text, const std::string& label) {
+  RunOptions o;
+  const auto targets = targets_of(o);
+  std::map<std::string, int> seen;
+  for (const auto& entry : parse_config_text(text, label)) {
+    const std::string where = label + ": line " + std::to_string(entry.line) + ": ";
+    if (!targets.count(entry.key)) throw InputError(where + "unknown option " + quote_input(entry.key));
+    if (const auto [it, fresh] = seen.emplace(entry.key, entry.line); !fresh)
+      throw InputError(where + "--" + entry.key + " is already set on line " + std::to_string(it->second));
+    assign(entry.key, entry.value, targets.at(entry.key), where);
+    o.given.push_back(entry.key);
+  }
+  resolve_defaults(o);
+  return o;
+}
+
 bool RunOptions::was_given(const std::string& name) const {
   return std::find(given.begin(), given.end(), name) != given.end();
 }

@@ -122,6 +122,10 @@ struct ParsedRun {
 // Throws InputError with one line naming the option on any bad input.
 ParsedRun parse_run_options(const std::vector<std::string>& args);
 
+// The options of a stored configuration (a run file's `config` attribute,
+// INI text); `label` starts every error message. Throws InputError.
+RunOptions options_from_config_text(const std::string& text, const std::string& label);
+
 // Fills in the defaults that depend on other options: --aggregator for
 // clustered (trimmed-mean when not given) and --edge-aggregator same.
 // parse_run_options and run_simulation call it; it is idempotent.
