@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <string>
 
+#include "fedhpc/analysis/run_file.hpp"
 #include "fedhpc/cli/components.hpp"
 #include "fedhpc/aggregation/server_optimizer.hpp"
 #include "fedhpc/client/behaviour.hpp"
@@ -78,6 +79,7 @@ void check_batch_fits(const RunOptions& o, const data::Partition& p) {
 // The files a run reads; its output may not be one of them.
 std::vector<std::string> input_files(const RunOptions& o) {
   std::vector<std::string> files = {o.config_file};
+  if (!o.init_from.empty()) files.push_back(o.init_from);
   if (o.dataset == "fashion-mnist")
     for (const char* name : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                              "t10k-labels-idx1-ubyte.gz"})
@@ -169,6 +171,14 @@ void print_round(const topology::RoundResult& s, const std::array<double, 5>& ph
   std::fflush(stdout);
 }
 
+// --init-from: another run's global model, which must have this model's layer table.
+std::vector<float> warm_start(const RunOptions& o, const ParamLayout& layout) {
+  ParamLayout stored;
+  auto model = analysis::read_global_model(o.init_from, o.init_round, "--init-from", &stored);
+  analysis::check_same_layout(layout, stored, "--init-from", quote_input(o.init_from, 200));
+  return model;
+}
+
 // Everything a run needs, set up collectively before the first round.
 struct Setup {
   RunOptions options;
@@ -206,6 +216,7 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
     s.global.resize(std::size_t(s.model->layout().total()));
     auto rng = stream(options.seed, StreamKind::Init);
     s.model->initialize(s.global.data(), rng);
+    if (!options.init_from.empty()) s.global = warm_start(options, s.model->layout());
   });
   check_output(options, comm);
   return s;

@@ -87,6 +87,8 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
        {{"topology", &o.topology, "centralized | hierarchical | ring | clustered | gossip"},
         {"rounds", &o.rounds, "global rounds R"},
         {"seed", &o.seed, "seed of every random stream"},
+        {"init-from", &o.init_from, "start from another run's global model (its HDF5 file; empty = seeded init)"},
+        {"init-round", &o.init_round, "--init-from: the round of that run's /global/weights (-1 = its last)"},
         {"eval-batch-size", &o.eval_batch_size, "samples per evaluation forward pass (and per unit dealt to ranks)"},
         {"eval-every", &o.eval_every, "evaluate every k rounds and in the last round (others stay NaN)"},
         {"max-memory-gb", &o.max_memory_gb, "refuse runs whose per-client state needs more GB per rank"}}},
@@ -176,6 +178,7 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
   if (name == "fault-scale" && !(o.fault == "sign-flip" || o.fault == "scale" || o.fault == "gaussian" ||
                                  o.fault == "random"))
     return "--fault sign-flip, scale, gaussian or random";
+  if (name == "init-round" && o.init_from.empty()) return "--init-from";
   return "";
 }
 
@@ -250,6 +253,7 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"server-eps", {0, 1, true}},       {"prox-mu", {0, 1e6}},
       {"dropout-rate", {0, 1, false, true}}, {"faulty-fraction", {0, 1}},
       {"fault-scale", {0, 1e6}},
+      {"init-round", {-1, 1e8}},
   };
   return ranges;
 }
