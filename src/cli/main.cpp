@@ -24,8 +24,8 @@ const char* kUsage =
     "Commands:\n"
     "  run       run a federated-learning simulation (fedhpc run --help)\n"
     "  version   print the version\n"
-    "  landscape       loss surface around a run's final model, trajectories (fedhpc landscape --help)\n"
-    "  interpolate     loss along the line between two runs' final models (fedhpc interpolate --help)\n";
+    "  landscape    loss surface around a run's final model, trajectories (fedhpc landscape --help)\n"
+    "  interpolate  loss along the line between two runs' final models (fedhpc interpolate --help)\n";
 
 int dispatch(int argc, char** argv, const mpi::Comm& world) {
   const bool root = world.rank() == 0;

@@ -79,7 +79,7 @@ void check_batch_fits(const RunOptions& o, const data::Partition& p) {
 // The files a run reads; its output may not be one of them.
 std::vector<std::string> input_files(const RunOptions& o) {
   std::vector<std::string> files = {o.config_file};
-  if (!o.init_from.empty()) files.push_back(o.init_from);
+  if (o.init_from != "none") files.push_back(o.init_from);
   if (o.dataset == "fashion-mnist")
     for (const char* name : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                              "t10k-labels-idx1-ubyte.gz"})
@@ -216,7 +216,7 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
     s.global.resize(std::size_t(s.model->layout().total()));
     auto rng = stream(options.seed, StreamKind::Init);
     s.model->initialize(s.global.data(), rng);
-    if (!options.init_from.empty()) s.global = warm_start(options, s.model->layout());
+    if (options.init_from != "none") s.global = warm_start(options, s.model->layout());
   });
   check_output(options, comm);
   return s;

@@ -87,7 +87,7 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
        {{"topology", &o.topology, "centralized | hierarchical | ring | clustered | gossip"},
         {"rounds", &o.rounds, "global rounds R"},
         {"seed", &o.seed, "seed of every random stream"},
-        {"init-from", &o.init_from, "start from another run's global model (its HDF5 file; empty = seeded init)"},
+        {"init-from", &o.init_from, "start from another run's global model (its HDF5 file; none = seeded init)"},
         {"init-round", &o.init_round, "--init-from: the round of that run's /global/weights (-1 = its last)"},
         {"eval-batch-size", &o.eval_batch_size, "samples per evaluation forward pass (and per unit dealt to ranks)"},
         {"eval-every", &o.eval_every, "evaluate every k rounds and in the last round (others stay NaN)"},
@@ -178,7 +178,7 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
   if (name == "fault-scale" && !(o.fault == "sign-flip" || o.fault == "scale" || o.fault == "gaussian" ||
                                  o.fault == "random"))
     return "--fault sign-flip, scale, gaussian or random";
-  if (name == "init-round" && o.init_from.empty()) return "--init-from";
+  if (name == "init-round" && o.init_from == "none") return "--init-from";
   return "";
 }
 

@@ -89,8 +89,8 @@ struct RunOptions {
   int rounds = 5;
   std::uint64_t seed = 0;
   // warm start: the initial global model is row init_round of another run's
-  // /global/weights (-1 = its last completed round); "" = seeded initialisation
-  std::string init_from;
+  // /global/weights (-1 = its last completed round); "none" = seeded initialisation
+  std::string init_from = "none";
   std::int64_t init_round = -1;
   std::int64_t eval_batch_size = 64;
   int eval_every = 1;
