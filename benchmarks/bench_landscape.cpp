@@ -8,8 +8,10 @@
 // Timing: MPI_Barrier, MPI_Wtime, evaluate the grid, slowest rank
 // (MPI_Allreduce MAX). Prints the median and minimum seconds of each, points
 // per second from the medians, the 1 -> N speed-up and efficiency (speed-up /
-// N), whether the two surfaces have the same bits (they must), and the
-// 1-minute load average before and after.
+// N), the same from the CPU seconds of the busiest rank (on a loaded machine
+// the wall clock mostly measures waiting for a core; the CPU time measures
+// the work and how evenly it is split), whether the two surfaces have the
+// same bits (they must), and the 1-minute load average before and after.
 #include <mpi.h>
 
 #include <ATen/Parallel.h>
@@ -21,6 +23,7 @@
 #include <stdexcept>
 #include <string>
 #include <sys/stat.h>
+#include <time.h>
 #include <vector>
 
 #include "fedhpc/analysis/directions.hpp"
@@ -68,6 +71,12 @@ double load_average() {
   return ::getloadavg(avg, 1) == 1 ? avg[0] : -1.0;
 }
 
+double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const auto n = v.size();
@@ -93,13 +102,21 @@ std::unique_ptr<analysis::SampleEvaluator> make(const Options& o, std::vector<fl
   return std::make_unique<analysis::SampleEvaluator>(std::move(dataset), std::move(net), std::move(indices), 64);
 }
 
-// Seconds of one grid on comm (slowest rank of comm), and the surface.
-double timed_grid(const mpi::Comm& comm, const analysis::GridSpec& grid, const analysis::Plane& plane,
-                  const std::vector<float>& theta, analysis::SampleEvaluator& e, analysis::PointValues& out) {
+struct Timing {
+  std::vector<double> wall, cpu;
+};
+
+// Wall seconds of one grid on comm (slowest rank) and CPU seconds (busiest
+// rank), and the surface.
+void timed_grid(const mpi::Comm& comm, const analysis::GridSpec& grid, const analysis::Plane& plane,
+                const std::vector<float>& theta, analysis::SampleEvaluator& e, analysis::PointValues& out,
+                Timing* timing) {
   comm.barrier();
-  const double t0 = MPI_Wtime();
+  const double t0 = MPI_Wtime(), c0 = cpu_seconds();
   out = analysis::evaluate_grid(grid, plane, theta.data(), [&](const float* p) { return e.evaluate(p); }, comm);
-  return mpi::all_reduce(comm, MPI_Wtime() - t0, mpi::Op::Max, "time");
+  const double c = mpi::all_reduce(comm, cpu_seconds() - c0, mpi::Op::Max, "cpu");
+  const double t = mpi::all_reduce(comm, MPI_Wtime() - t0, mpi::Op::Max, "time");
+  if (timing) timing->wall.push_back(t), timing->cpu.push_back(c);
 }
 
 int run(const Options& o) {
@@ -112,30 +129,30 @@ int run(const Options& o) {
   analysis::GridSpec grid;
   grid.gx = grid.gy = o.grid;
   const double load_before = load_average();
-  std::vector<double> one, all;
+  Timing one, all;
   analysis::PointValues v1, vn;
   for (int rep = -1; rep < o.repeats; ++rep) {
-    if (solo.valid()) {
-      const double t = timed_grid(solo, grid, plane, theta, *evaluator, v1);
-      if (rep >= 0) one.push_back(t);
-    }
+    if (solo.valid()) timed_grid(solo, grid, plane, theta, *evaluator, v1, rep >= 0 ? &one : nullptr);
     world.barrier();
-    const double t = timed_grid(world, grid, plane, theta, *evaluator, vn);
-    if (rep >= 0) all.push_back(t);
+    timed_grid(world, grid, plane, theta, *evaluator, vn, rep >= 0 ? &all : nullptr);
   }
   if (world.rank() != 0) return 0;
   const double points = double(grid.gx * grid.gy);
-  const double p1 = points / median(one), pn = points / median(all);
+  const double p1 = points / median(one.wall), pn = points / median(all.wall);
+  const double cpu_speedup = median(one.cpu) / median(all.cpu);
   const bool same = v1.loss.size() == vn.loss.size() &&
                     std::memcmp(v1.loss.data(), vn.loss.data(), v1.loss.size() * sizeof(double)) == 0;
   std::printf("# bench_landscape: model %s, %s, %lld eval samples, grid %lldx%lld, %d repeats\n", o.model.c_str(),
               o.dataset.c_str(), (long long)evaluator->samples(), (long long)grid.gx, (long long)grid.gy, o.repeats);
-  std::printf("1 rank : median %.3f s, min %.3f s, %.2f points/s\n", median(one),
-              *std::min_element(one.begin(), one.end()), p1);
-  std::printf("%d ranks: median %.3f s, min %.3f s, %.2f points/s\n", world.size(), median(all),
-              *std::min_element(all.begin(), all.end()), pn);
-  std::printf("speed-up %.3f, efficiency %.1f%%; surfaces bit-identical: %s; load average %.2f before, %.2f after\n",
-              pn / p1, 100.0 * pn / p1 / world.size(), same ? "yes" : "NO", load_before, load_average());
+  std::printf("1 rank : median %.3f s, min %.3f s, %.2f points/s; cpu median %.3f s (%.2f points per cpu-s)\n",
+              median(one.wall), *std::min_element(one.wall.begin(), one.wall.end()), p1, median(one.cpu),
+              points / median(one.cpu));
+  std::printf("%d ranks: median %.3f s, min %.3f s, %.2f points/s; busiest rank's cpu median %.3f s\n", world.size(),
+              median(all.wall), *std::min_element(all.wall.begin(), all.wall.end()), pn, median(all.cpu));
+  std::printf("wall: speed-up %.3f, efficiency %.1f%%; cpu: speed-up %.3f, efficiency %.1f%%\n", pn / p1,
+              100.0 * pn / p1 / world.size(), cpu_speedup, 100.0 * cpu_speedup / world.size());
+  std::printf("surfaces bit-identical: %s; load average %.2f before, %.2f after\n", same ? "yes" : "NO", load_before,
+              load_average());
   return same ? 0 : 1;
 }
 

@@ -11,6 +11,7 @@
 #include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/core/blas_info.hpp"
 #include "fedhpc/core/error.hpp"
+#include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/io/output_path.hpp"
 #include "fedhpc/model/model.hpp"
@@ -125,6 +126,9 @@ int guarded_analysis(const mpi::Comm& comm, const char* name, const std::functio
   } catch (const InputError& e) {
     if (root) std::fprintf(stderr, "fedhpc %s: error: %s\n", name, e.what());
     return 2;
+  } catch (const Interrupted& e) {
+    if (root) std::fprintf(stderr, "fedhpc %s: %s\n", name, e.what());
+    return 128 + e.signal();
   } catch (const RunError& e) {
     if (root) std::fprintf(stderr, "fedhpc %s: failed: %s\n", name, e.what());
     return 1;

@@ -50,7 +50,8 @@ std::string evaluated_on(const AnalysisOptions& o);
 // is one of the inputs. Rank 0 checks; collective.
 void check_analysis_output(const AnalysisOptions& o, const mpi::Comm& comm);
 
-// Runs body and maps its errors to the exit status (2 bad input, 1 failure),
+// Runs body and maps its errors to the exit status (2 bad input, 1 failure,
+// 128 + signal when interrupted),
 // printed once by rank 0 as "fedhpc NAME: error: ...".
 int guarded_analysis(const mpi::Comm& comm, const char* name, const std::function<void()>& body);
 
