@@ -118,7 +118,7 @@ void check_same_layout(const ParamLayout& a, const ParamLayout& b, const std::st
     same = a.layers()[l].name == b.layers()[l].name && a.layers()[l].shape == b.layers()[l].shape;
   if (!same)
     throw InputError(option + ": " + what + " has " + std::to_string(b.total()) + " parameters in " +
-                     std::to_string(b.layers().size()) + " tensors, the model has " + std::to_string(a.total()) +
+                     std::to_string(b.layers().size()) + " tensors, expected " + std::to_string(a.total()) +
                      " in " + std::to_string(a.layers().size()) + " (different model or layer shapes)");
 }
 

@@ -90,7 +90,7 @@ std::unique_ptr<analysis::SampleEvaluator> make_evaluator(const analysis::RunFil
   const auto scenario = model::resolve_scenario(scenario_options(options));
   auto dataset = data::load_dataset(dataset_options(options));
   auto model = model::make_model(model_options(options, dataset, scenario));
-  analysis::check_same_layout(model->layout(), run.layout, run.path,
+  analysis::check_same_layout(model->layout(), run.layout, "run file " + run.path,
                               "its /model layer table (against the model its config builds)");
   const std::int64_t clients = std::int64_t(run.train_offsets.size()) - 1;
   if (a.client >= clients)

@@ -42,7 +42,7 @@ void run_interpolate(const InterpolateOptions& o, double smin, double smax, cons
   std::unique_ptr<analysis::SampleEvaluator> evaluator;
   mpi::collective_try(comm, [&] {
     for (const auto& path : o.common.runs) runs.push_back(analysis::read_run_file(path, "run file", true));
-    analysis::check_same_layout(runs[0].layout, runs[1].layout, runs[1].path, "its model");
+    analysis::check_same_layout(runs[0].layout, runs[1].layout, "run file " + runs[1].path, "its model (against A's)");
     evaluator = make_evaluator(runs.front(), o.common);
   });
   check_analysis_output(o.common, comm);

@@ -92,7 +92,9 @@ void run_landscape(const LandscapeOptions& o, const mpi::Comm& comm) {
   mpi::collective_try(comm, [&] {
     for (std::size_t i = 0; i < o.common.runs.size(); ++i) {
       runs.push_back(analysis::read_run_file(o.common.runs[i], "run file", true));
-      if (i > 0) analysis::check_same_layout(runs[0].layout, runs[i].layout, runs[i].path, "its model");
+      if (i > 0)
+        analysis::check_same_layout(runs[0].layout, runs[i].layout, "run file " + runs[i].path,
+                                    "its model (against the first run's)");
     }
     evaluator = make_evaluator(runs.front(), o.common);
     l.plane = directions(o, runs);
