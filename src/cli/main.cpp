@@ -13,6 +13,7 @@
 #include "fedhpc/cli/interpolate_command.hpp"
 #include "fedhpc/cli/landscape_command.hpp"
 #include "fedhpc/cli/run_command.hpp"
+#include "fedhpc/cli/sweep_command.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/version.hpp"
 
@@ -23,6 +24,7 @@ const char* kUsage =
     "Usage: fedhpc <command> [options]\n"
     "Commands:\n"
     "  run       run a federated-learning simulation (fedhpc run --help)\n"
+    "  sweep     run a grid of runs, or write it as a Slurm array (fedhpc sweep --help)\n"
     "  version   print the version\n"
     "  landscape    loss surface around a run's final model, trajectories (fedhpc landscape --help)\n"
     "  interpolate  loss along the line between two runs' final models (fedhpc interpolate --help)\n";
@@ -39,9 +41,12 @@ int dispatch(int argc, char** argv, const mpi::Comm& world) {
     return 0;
   }
   if (command == "run") return run_command(std::vector<std::string>(argv + 2, argv + argc), world);
+  if (command == "sweep") return sweep_command(std::vector<std::string>(argv + 2, argv + argc), world);
   if (command == "landscape") return landscape_command(std::vector<std::string>(argv + 2, argv + argc), world);
   if (command == "interpolate") return interpolate_command(std::vector<std::string>(argv + 2, argv + argc), world);
-  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|version|landscape|interpolate\n", command.c_str());
+  if (root)
+    std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|sweep|version|landscape|interpolate\n",
+                 command.c_str());
   return 2;
 }
 
