@@ -124,13 +124,13 @@ int guarded_analysis(const mpi::Comm& comm, const char* name, const std::functio
     body();
     return 0;
   } catch (const InputError& e) {
-    if (root) std::fprintf(stderr, "fedhpc %s: error: %s\n", name, e.what());
+    if (root) std::fprintf(stderr, "fedhpc: error: %s\n", e.what());
     return 2;
   } catch (const Interrupted& e) {
-    if (root) std::fprintf(stderr, "fedhpc %s: %s\n", name, e.what());
+    if (root) std::fprintf(stderr, "fedhpc: %s\n", e.what());
     return 128 + e.signal();
   } catch (const RunError& e) {
-    if (root) std::fprintf(stderr, "fedhpc %s: failed: %s\n", name, e.what());
+    if (root) std::fprintf(stderr, "fedhpc: %s failed: %s\n", name, e.what());
     return 1;
   }
 }
