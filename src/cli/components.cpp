@@ -2,6 +2,7 @@
 
 #include "fedhpc/client/local_trainer.hpp"
 #include "fedhpc/core/policies.hpp"
+#include "fedhpc/model/model.hpp"
 
 namespace fedhpc {
 
@@ -137,6 +138,21 @@ data::PartitionOptions partition_options(const RunOptions& o) {
   p.shards_per_client = o.shards_per_client;
   p.local_test_fraction = o.local_test_fraction;
   return p;
+}
+
+model::ModelOptions model_options(const RunOptions& o, const data::Dataset& dataset,
+                                  const model::ScenarioSettings& scenario) {
+  model::ModelOptions m;
+  m.name = o.model;
+  m.channels = dataset.train.channels;
+  m.height = dataset.train.height;
+  m.width = dataset.train.width;
+  m.classes = dataset.num_classes;
+  m.hidden = o.hidden;
+  m.activation = scenario.activation;
+  m.leaky_slope = o.leaky_slope;
+  m.conv_init = scenario.conv_init;
+  return m;
 }
 
 }  // namespace fedhpc

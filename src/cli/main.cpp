@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "fedhpc/cli/mi_command.hpp"
+#include "fedhpc/cli/interpolate_command.hpp"
+#include "fedhpc/cli/landscape_command.hpp"
 #include "fedhpc/cli/run_command.hpp"
 #include "fedhpc/cli/sweep_command.hpp"
 #include "fedhpc/core/interrupt.hpp"
@@ -22,10 +24,12 @@ namespace {
 const char* kUsage =
     "Usage: fedhpc <command> [options]\n"
     "Commands:\n"
-    "  run       run a federated-learning simulation (fedhpc run --help)\n"
-    "  sweep     run a grid of runs, or write it as a Slurm array (fedhpc sweep --help)\n"
-    "  mi        mutual information between clients' trained parameters (fedhpc mi --help)\n"
-    "  version   print the version\n";
+    "  run         run a federated-learning simulation (fedhpc run --help)\n"
+    "  sweep       run a grid of runs, or write it as a Slurm array (fedhpc sweep --help)\n"
+    "  mi          mutual information between clients' trained parameters (fedhpc mi --help)\n"
+    "  landscape   loss surface around a run's final model, trajectories (fedhpc landscape --help)\n"
+    "  interpolate loss along the line between two runs' final models (fedhpc interpolate --help)\n"
+    "  version     print the version\n";
 
 int dispatch(int argc, char** argv, const mpi::Comm& world) {
   const bool root = world.rank() == 0;
@@ -41,7 +45,11 @@ int dispatch(int argc, char** argv, const mpi::Comm& world) {
   if (command == "run") return run_command(std::vector<std::string>(argv + 2, argv + argc), world);
   if (command == "sweep") return sweep_command(std::vector<std::string>(argv + 2, argv + argc), world);
   if (command == "mi") return mi_command(std::vector<std::string>(argv + 2, argv + argc), world);
-  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|sweep|mi|version\n", command.c_str());
+  if (command == "landscape") return landscape_command(std::vector<std::string>(argv + 2, argv + argc), world);
+  if (command == "interpolate") return interpolate_command(std::vector<std::string>(argv + 2, argv + argc), world);
+  if (root)
+    std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|sweep|mi|landscape|interpolate|version\n",
+                 command.c_str());
   return 2;
 }
 

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <string>
 
+#include "fedhpc/analysis/run_file.hpp"
 #include "fedhpc/cli/components.hpp"
 #include "fedhpc/aggregation/server_optimizer.hpp"
 #include "fedhpc/client/behaviour.hpp"
@@ -79,7 +80,8 @@ void check_batch_fits(const RunOptions& o, const data::Partition& p) {
 // The files a run reads; its output may not be one of them.
 std::vector<std::string> input_files(const RunOptions& o) {
   std::vector<std::string> files = {o.config_file};
-  if (o.dataset == "fashion-mnist")
+  if (o.init_from != "none") files.push_back(o.init_from);
+  if (o.dataset == "fashion-mnist" || o.dataset == "colored-fashion-mnist")
     for (const char* name : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                              "t10k-labels-idx1-ubyte.gz"})
       files.push_back(o.data_dir + "/" + name);
@@ -207,6 +209,14 @@ void print_round(const topology::RoundResult& s, const std::array<double, 5>& ph
   std::fflush(stdout);
 }
 
+// --init-from: another run's global model, which must have this model's layer table.
+std::vector<float> warm_start(const RunOptions& o, const ParamLayout& layout) {
+  ParamLayout stored;
+  auto model = analysis::read_global_model(o.init_from, o.init_round, "--init-from", &stored);
+  analysis::check_same_layout(layout, stored, "--init-from", quote_input(o.init_from, 200));
+  return model;
+}
+
 }  // namespace
 
 // Setup and Session: include/fedhpc/cli/run_session.hpp.
@@ -233,20 +243,11 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
                                      s.dataset.num_classes, comm.size());
     s.partition = topology::reorder(s.partition, s.layout.order);
     s.behaviour = std::make_unique<client::ClientBehaviour>(behaviour_options(options), s.layout.order);
-    model::ModelOptions m;
-    m.name = options.model;
-    m.channels = s.dataset.train.channels;
-    m.height = s.dataset.train.height;
-    m.width = s.dataset.train.width;
-    m.classes = s.dataset.num_classes;
-    m.hidden = options.hidden;
-    m.activation = s.scenario.activation;
-    m.leaky_slope = options.leaky_slope;
-    m.conv_init = s.scenario.conv_init;
-    s.model = model::make_model(m);
+    s.model = model::make_model(model_options(options, s.dataset, s.scenario));
     s.global.resize(std::size_t(s.model->layout().total()));
     auto rng = stream(options.seed, StreamKind::Init);
     s.model->initialize(s.global.data(), rng);
+    if (options.init_from != "none") s.global = warm_start(options, s.model->layout());
   });
   check_output(options, comm);
   return s;

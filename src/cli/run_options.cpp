@@ -93,6 +93,8 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
        {{"topology", &o.topology, "centralized | hierarchical | ring | clustered | gossip"},
         {"rounds", &o.rounds, "global rounds R"},
         {"seed", &o.seed, "seed of every random stream"},
+        {"init-from", &o.init_from, "start from another run's global model (its HDF5 file; none = seeded init)"},
+        {"init-round", &o.init_round, "--init-from: the round of that run's /global/weights (-1 = its last)"},
         {"eval-batch-size", &o.eval_batch_size, "samples per evaluation forward pass (and per unit dealt to ranks)"},
         {"eval-every", &o.eval_every, "evaluate every k rounds and in the last round (others stay NaN)"},
         {"max-memory-gb", &o.max_memory_gb, "refuse runs whose per-client state needs more GB per rank"}}},
@@ -190,6 +192,7 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
   if (name == "fault-scale" && !(o.fault == "sign-flip" || o.fault == "scale" || o.fault == "gaussian" ||
                                  o.fault == "random"))
     return "--fault sign-flip, scale, gaussian or random";
+  if (name == "init-round" && o.init_from == "none") return "--init-from";
   return "";
 }
 
@@ -265,6 +268,7 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"dropout-rate", {0, 1, false, true}}, {"faulty-fraction", {0, 1}},
       {"fault-scale", {0, 1e6}},
       {"gma-threshold", {0, 1}},
+      {"init-round", {-1, 1e8}},
   };
   return ranges;
 }
@@ -554,6 +558,22 @@ ParsedRun parse_run_options(const std::vector<std::string>& args, const std::vec
   }
   resolve_defaults(o);
   return parsed;
+}
+
+RunOptions options_from_config_text(const std::string& text, const std::string& label) {
+  RunOptions o;
+  const auto targets = targets_of(o);
+  std::map<std::string, int> seen;
+  for (const auto& entry : parse_config_text(text, label)) {
+    const std::string where = label + ": line " + std::to_string(entry.line) + ": ";
+    if (!targets.count(entry.key)) throw InputError(where + "unknown option " + quote_input(entry.key));
+    if (const auto [it, fresh] = seen.emplace(entry.key, entry.line); !fresh)
+      throw InputError(where + "--" + entry.key + " is already set on line " + std::to_string(it->second));
+    assign(entry.key, entry.value, targets.at(entry.key), where);
+    o.given.push_back(entry.key);
+  }
+  resolve_defaults(o);
+  return o;
 }
 
 bool RunOptions::was_given(const std::string& name) const {

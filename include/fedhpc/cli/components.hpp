@@ -12,6 +12,9 @@
 namespace fedhpc::client {
 struct TrainOptions;
 }
+namespace fedhpc::model {
+struct ModelOptions;
+}
 
 namespace fedhpc {
 
@@ -27,5 +30,9 @@ client::TrainOptions train_options(const RunOptions& options, double clip_norm);
 data::DatasetOptions dataset_options(const RunOptions& options);
 data::PartitionOptions partition_options(const RunOptions& options);
 aggregation::ServerOptimizerOptions server_optimizer_options(const RunOptions& options);
+// The model of a run on a loaded data set (image shape and classes from it),
+// with the resolved scenario's activation and initialisation.
+model::ModelOptions model_options(const RunOptions& options, const data::Dataset& dataset,
+                                  const model::ScenarioSettings& scenario);
 
 }  // namespace fedhpc

@@ -90,6 +90,10 @@ struct RunOptions {
   double fault_scale = 1.0;
   int rounds = 5;
   std::uint64_t seed = 0;
+  // warm start: the initial global model is row init_round of another run's
+  // /global/weights (-1 = its last completed round); "none" = seeded initialisation
+  std::string init_from = "none";
+  std::int64_t init_round = -1;
   std::int64_t eval_batch_size = 64;
   int eval_every = 1;
   // output
@@ -127,6 +131,10 @@ struct ParsedRun {
 // extra_keys: option names of another subcommand (fedhpc mi) that its config
 // file may hold too; they are handed back in `extra`, unparsed.
 ParsedRun parse_run_options(const std::vector<std::string>& args, const std::vector<std::string>& extra_keys = {});
+
+// The options of a stored configuration (a run file's `config` attribute,
+// INI text); `label` starts every error message. Throws InputError.
+RunOptions options_from_config_text(const std::string& text, const std::string& label);
 
 // Fills in the defaults that depend on other options: --aggregator for
 // clustered (trimmed-mean when not given) and --edge-aggregator same.
