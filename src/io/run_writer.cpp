@@ -15,6 +15,7 @@
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/version.hpp"
 #include "fedhpc/data/partition.hpp"
+#include "fedhpc/io/dataset_axes.hpp"
 
 namespace fedhpc::io {
 
@@ -267,7 +268,7 @@ void RunWriter::take_reservation_failure() {
 
 void RunWriter::create_schema(const RunHeader& h) {
   auto root = file_->root();
-  root.set_attribute("fedhpc_version", std::string(kVersion));
+  root.set_attribute("fedhpc_version", std::string(version_with_commit()));
   // Weights depend on the BLAS in their last bits: record which one ran.
   root.set_attribute("blas", blas_info().description);
   root.set_attribute("status", std::string("running"));
@@ -307,8 +308,24 @@ void RunWriter::create_schema(const RunHeader& h) {
     std::vector<std::int64_t> which;
     for (std::int64_t m = 0; m < M; ++m) which.push_back(M == 1 ? h.local_iterations - 1 : m);
     clients.set_attribute("monitored_iterations", which);
+    // Local iterations of a round count from 0 (the round's first step).
+    clients.set_attribute("monitored_iterations_base", std::int64_t(0));
   }
   write_topology_layout();
+  describe_datasets();
+}
+
+// dims/units/first_round on every dataset, so a reader needs no README.
+void RunWriter::describe_datasets() {
+  auto root = file_->root();
+  for (const auto& path : root.dataset_paths()) {
+    const auto axes = dataset_axes(path);
+    if (!axes) continue;  // not in the schema table: the self-description test names it
+    auto ds = root.dataset(path);
+    ds.set_attribute("dims", axes->dims);
+    if (!axes->units.empty()) ds.set_attribute("units", axes->units);
+    if (axes->first_round >= 0) ds.set_attribute("first_round", std::int64_t(axes->first_round));
+  }
 }
 
 int RunWriter::monitored_iterations() const { return monitored_of(header_); }
@@ -325,8 +342,9 @@ void RunWriter::write_topology_layout() {
     std::visit([&, name = name](const auto& v) { topo.set_attribute(name, v); }, value);
   for (const auto& [name, values] : header_.extras.client_datasets)
     topo.create_dataset<std::int64_t>(name, dims({N})).write_all(values);
-  file_->root().group("comm").set_attribute(
-      "level_names", std::vector<std::string>(topology::kCommLevels.begin(), topology::kCommLevels.end()));
+  const std::vector<std::string> levels(topology::kCommLevels.begin(), topology::kCommLevels.end());
+  file_->root().dataset("comm/bytes").set_attribute("level_names", levels);
+  file_->root().group("comm").set_attribute("level_names", levels);  // where earlier files had it
   file_->root().dataset("timing/phases")
       .set_attribute("names", std::vector<std::string>(topology::kPhaseNames.begin(), topology::kPhaseNames.end()));
 }

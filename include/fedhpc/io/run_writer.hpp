@@ -90,6 +90,7 @@ class RunWriter {
   void write_model(const ParamLayout& layout);
   void write_partition(const data::Partition& partition);
   void write_topology_layout();
+  void describe_datasets();
   void write_scalar_row(const std::string& path, int row, double value);
   std::int64_t max_clusters() const;
   void write_clusters(int round, const std::vector<std::int64_t>& cluster_of_client,
