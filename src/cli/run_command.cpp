@@ -184,6 +184,7 @@ struct Setup {
 
 Setup prepare(RunOptions options, const mpi::Comm& comm) {
   Setup s;
+  resolve_output(options);  // callers that build RunOptions in code skip parse_run_options
   validate(options);
   s.scenario = resolve(options);
   s.options = options;

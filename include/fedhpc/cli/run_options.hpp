@@ -127,6 +127,12 @@ ParsedRun parse_run_options(const std::vector<std::string>& args);
 // parse_run_options and run_simulation call it; it is idempotent.
 void resolve_defaults(RunOptions& options);
 
+// Expands the placeholders of --output ({seed}, {topology}, {aggregator},
+// {opt:NAME}; io::expand_output) with the run's resolved options.
+// parse_run_options and run_simulation call it; it is idempotent. Throws
+// InputError naming --output for an unknown placeholder.
+void resolve_output(RunOptions& options);
+
 // Checks ranges and combinations that need no data, and a static memory
 // estimate of the synthetic data set and the model. Throws InputError.
 void validate(const RunOptions& options);
