@@ -42,8 +42,9 @@ seed = {seed}
 
 
 def make_run(path, rounds=3, done=None, status=None, clients=4, monitor="every", iterations=2, topology="hierarchical",
-             seed=0, chunked=False, initial=0.1):
-    """A small file with fedhpc's layout; rows of rounds not finished hold NaN, as the writer leaves them."""
+             seed=0, chunked=False, initial=0.1, extra=None):
+    """A small file with fedhpc's layout; rows of rounds not finished hold NaN, as the writer leaves them.
+    `extra`: further options of the stored config, {name: value}."""
     done = rounds if done is None else done
     status = status or ("complete" if done == rounds else "failed")
     rng = np.random.default_rng(seed)
@@ -62,6 +63,7 @@ def make_run(path, rounds=3, done=None, status=None, clients=4, monitor="every",
     with h5py.File(path, "w") as f:
         f.attrs["config"] = CONFIG.format(topology=topology, monitor=monitor, iterations=iterations, rounds=rounds,
                                           seed=seed)
+        f.attrs["config"] += "".join(f"{k} = {v}\n" for k, v in (extra or {}).items())
         f.attrs.update({"fedhpc_version": "0.1.0", "num_ranks": 1, "num_clients": clients, "seed": seed,
                         "rounds": rounds, "rounds_completed": done, "status": status})
         if status == "failed":
@@ -346,6 +348,119 @@ class IncompleteRuns(PlotTest):
         result = self.plot(self.path("run.h5"), "-o", self.out, warnings_as_errors=False)
         self.assert_figures(result, *MONITOR_FIGURES)
         self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+
+
+# Runs the script in a child process with its save() replaced, and prints what
+# every figure holds as JSON: the figures stay inspectable, and the tests'
+# threads never share matplotlib's global state.
+INSPECT = r"""
+import importlib.machinery, importlib.util, json, sys
+loader = importlib.machinery.SourceFileLoader("fedhpc_plot", sys.argv[1])
+spec = importlib.util.spec_from_loader("fedhpc_plot", loader)
+module = importlib.util.module_from_spec(spec)
+loader.exec_module(module)
+figures = {}
+def capture(fig, out_dir, name, formats):
+    axes = []
+    for ax in fig.axes:
+        handles, labels = ax.get_legend_handles_labels()
+        lines = [l for l in ax.get_lines() if len(l.get_xdata()) and l.get_linestyle() != ":"]
+        axes.append({"title": ax.get_title(), "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(),
+                     "labels": labels, "lines": len(lines), "texts": [t.get_text() for t in ax.texts],
+                     "xmax": max([float(max(l.get_xdata())) for l in lines], default=None)})
+    figures[name] = {"suptitle": fig._suptitle.get_text() if fig._suptitle else "", "axes": axes}
+    return [name]
+module.save = capture
+status = module.main(sys.argv[2:])
+print(json.dumps({"status": status, "figures": figures}))
+"""
+
+
+class Experiments(PlotTest):
+    """Runs are merged (mean and band) only when their configurations differ in nothing but the seed."""
+
+    def inspect(self, *names, monitor="every", extra=None):
+        import json
+        args = [self.path(n) for n in names]
+        result = subprocess.run([sys.executable, "-c", INSPECT, SCRIPT, *args, "-o", self.out], capture_output=True,
+                                text=True, env=dict(os.environ, MPLBACKEND="Agg"), timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        report = json.loads(result.stdout.splitlines()[-1])
+        self.assertEqual(report["status"], 0, result.stderr)
+        return report["figures"], result.stderr
+
+    def test_different_dirichlet_alpha_is_never_merged(self):
+        make_run(self.path("a03.h5"), extra={"partition": "dirichlet", "dirichlet-alpha": "0.3"})
+        make_run(self.path("a01.h5"), extra={"partition": "dirichlet", "dirichlet-alpha": "0.1"})
+        figures, _ = self.inspect("a03.h5", "a01.h5")
+        for axes in figures["accuracy"]["axes"]:
+            self.assertEqual(axes["lines"], 2, axes)  # two lines, not one mean
+        self.assertEqual(sorted(figures["accuracy"]["axes"][1]["labels"]),
+                         ["dirichlet-alpha=0.1", "dirichlet-alpha=0.3"])
+        # Per-experiment figures: one each, named and titled by the difference.
+        for alpha in ("0.1", "0.3"):
+            name = f"loss-per-edge-hierarchical-baseline-clip1-dirichlet-alpha{alpha}"
+            self.assertIn(name, figures)
+            self.assertIn(f"dirichlet-alpha={alpha}", figures[name]["axes"][0]["title"])
+        self.assertEqual(len([n for n in figures if n.startswith("loss-per-edge")]), 2)
+
+    def test_different_seeds_are_merged(self):
+        for seed in (0, 1):
+            make_run(self.path(f"s{seed}.h5"), seed=seed, extra={"partition": "dirichlet", "dirichlet-alpha": "0.3"})
+        figures, stderr = self.inspect("s0.h5", "s1.h5")
+        self.assertEqual(stderr, "")
+        for axes in figures["accuracy"]["axes"]:
+            self.assertEqual(axes["lines"], 1, axes)
+        self.assertEqual(figures["accuracy"]["axes"][1]["labels"], ["hierarchical baseline clip=1"])
+        self.assertEqual([n for n in figures if n.startswith("loss-per-edge")],
+                         ["loss-per-edge-hierarchical-baseline-clip1"])
+        self.assertIn("seeds 0, 1", figures["loss-per-edge-hierarchical-baseline-clip1"]["axes"][0]["title"])
+
+    def test_unit_grouping_by_full_configuration(self):
+        module = load_script()
+        runs = []
+        for name, seed, extra in [("a.h5", 0, {"dirichlet-alpha": "0.3"}), ("b.h5", 1, {"dirichlet-alpha": "0.3"}),
+                                  ("c.h5", 0, {"dirichlet-alpha": "0.1"}), ("d.h5", 0, {"lr": "0.1"})]:
+            make_run(self.path(name), seed=seed, extra={"output": name, **extra})
+            runs.append(module.Run(self.path(name)))
+        groups = list(module.group_runs(runs).values())
+        self.assertEqual([[os.path.basename(r.path) for r in g] for g in groups], [["a.h5", "b.h5"], ["c.h5"], ["d.h5"]])
+        self.assertEqual(groups[0].line_label, "dirichlet-alpha=0.3, lr=-")
+
+    def test_runs_of_different_lengths_share_their_common_rounds(self):
+        make_run(self.path("r4.h5"), rounds=4)
+        make_run(self.path("r5.h5"), rounds=5)
+        figures, stderr = self.inspect("r4.h5", "r5.h5")
+        self.assertEqual(stderr.splitlines(),
+                         ["fedhpc-plot: note: the runs have 4, 5 rounds; drawing their common rounds 1..4"])
+        self.assertEqual(sorted(figures["accuracy"]["axes"][1]["labels"]), ["rounds=4", "rounds=5"])
+        self.assertEqual(figures["accuracy"]["axes"][0]["xmax"], 4)
+        self.assertEqual(figures["gsc-by-scenario"]["axes"][-1]["xmax"], 4)
+
+    def test_every_figure_has_labelled_axes_and_a_title_naming_the_run(self):
+        make_run(self.path("every.h5"), monitor="every", topology="hierarchical")
+        make_run(self.path("last.h5"), monitor="last", topology="clustered")
+        make_run(self.path("plain.h5"), monitor="off", topology="centralized")
+        figures, _ = self.inspect("every.h5", "last.h5", "plain.h5")
+        self.assertGreaterEqual(len(figures), 7, sorted(figures))
+        for name, figure in figures.items():
+            titles = figure["suptitle"] + " ".join(a["title"] for a in figure["axes"])
+            self.assertTrue(any(f in titles for f in ("every.h5", "last.h5", "plain.h5")), (name, titles))
+            for axes in figure["axes"]:
+                if axes["lines"]:
+                    self.assertTrue(axes["xlabel"] and axes["ylabel"] and axes["title"], (name, axes))
+            for axes in figure["axes"]:
+                self.assertNotIn("all clients 0", axes["labels"])
+                self.assertNotIn("per all clients", axes["title"])
+
+    def test_monitor_last_alone_gets_one_filled_gsc_panel(self):
+        make_run(self.path("last.h5"), monitor="last", topology="centralized")
+        figures, _ = self.inspect("last.h5")
+        panels = figures["gsc-by-scenario"]["axes"]
+        self.assertEqual(len(panels), 1, panels)
+        self.assertEqual(panels[0]["lines"], 1)
+        self.assertIn("last local iteration", panels[0]["title"])
+        self.assertTrue(panels[0]["ylabel"].startswith("GSC"))
 
 
 @unittest.skipUnless(os.environ.get("FEDHPC_PLOT_RUN"), "FEDHPC_PLOT_RUN (a real fedhpc output file) not set")
