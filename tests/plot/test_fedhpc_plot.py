@@ -279,6 +279,16 @@ class CompleteRuns(PlotTest):
         self.assertIn("/clients/gsc ", result.stdout)
         self.assertIn("status=complete", result.stdout)
 
+    def test_list_shows_dims_and_units(self):
+        make_run(self.path("run.h5"))
+        with h5py.File(self.path("run.h5"), "a") as f:
+            f["clients/gsc"].attrs["dims"] = "round,monitored_iteration,client"
+            f["global/test_loss"].attrs.update({"dims": "round", "units": "nats"})
+        result = self.plot("--list", self.path("run.h5"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("/clients/gsc float32 [3, 2, 4] (round,monitored_iteration,client)", result.stdout)
+        self.assertIn("/global/test_loss float64 [4] (round; nats)", result.stdout)
+
 
 class IncompleteRuns(PlotTest):
     def note(self, name, status, done, rounds):
