@@ -250,6 +250,11 @@ io::RunHeader make_header(const Setup& s) {
                   {"faulty_fraction", o.faulty_fraction},
                   {"fault", o.fault}};
   h.faulty = &s.behaviour->faulty();
+  h.train_labels = &s.dataset.train.labels;
+  client::TrainOptions shift;
+  add_concept_shift(shift, s.options, s.layout.order, s.dataset.num_classes);
+  h.concept_group.assign(shift.label_map_of_client.begin(), shift.label_map_of_client.end());
+  h.concept_label_maps = shift.label_maps;
   return h;
 }
 

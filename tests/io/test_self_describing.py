@@ -28,7 +28,7 @@ RUNS = {
                   "--save-gradients", "--cluster-min-size", "2"],
     "hierarchical": ["--topology", "hierarchical", "--edges", "2", "--monitor", "last"],
     "ring": ["--topology", "ring", "--rings", "2"],
-    "gossip": ["--topology", "gossip", "--save-weights", "none"],
+    "gossip": ["--topology", "gossip", "--save-weights", "none", "--concept-shift", "2"],
     "centralized": ["--topology", "centralized"],
 }
 UNITS = {"seconds", "bytes", "nats", "fraction", "clients", "clusters"}
@@ -100,6 +100,28 @@ class SelfDescribing(unittest.TestCase):
             self.assertEqual(len(levels), f["comm/bytes"].shape[1])
             self.assertTrue(all(isinstance(n, str) for n in levels))
             self.assertEqual(len(f["timing/phases"].attrs["names"]), f["timing/phases"].shape[1])
+
+    def test_client_labels_concept_groups_and_gossip_graph_are_stored(self):
+        for topology, path in self.files.items():
+            with h5py.File(path, "r") as f:
+                for split in ("train", "test"):
+                    labels, indices = f[f"data/{split}_labels"][...], f[f"data/{split}_indices"][...]
+                    self.assertEqual(labels.shape, indices.shape)
+                    self.assertTrue(np.all((labels >= 0) & (labels < int(f["data"].attrs["num_classes"]))))
+                self.assertGreater(len(np.unique(f["data/train_labels"][...])), 1)
+                self.assertEqual("concept_group" in f["clients"], topology == "gossip")
+        with h5py.File(self.files["gossip"], "r") as f:  # 6 clients, --concept-shift 2, ring graph
+            self.assertEqual(sorted(f["clients/concept_group"][...]), [0, 0, 0, 1, 1, 1])
+            maps = f["clients/concept_label_maps"][...]
+            self.assertEqual(maps.shape, (2, 10))
+            self.assertEqual(list(maps[0]), list(range(10)))
+            self.assertEqual(sorted(maps[1]), list(range(10)))
+            self.assertNotEqual(list(maps[1]), list(range(10)))
+            offsets, neighbours = f["topology/gossip_offsets"][...], f["topology/gossip_neighbours"][...]
+            self.assertEqual(list(offsets), [0, 2, 4, 6, 8, 10, 12])
+            graph = {c: set(neighbours[offsets[c]:offsets[c + 1]]) for c in range(6)}
+            for c in range(6):
+                self.assertEqual(graph[c], {(c - 1) % 6, (c + 1) % 6})
 
     def test_monitored_iterations_count_from_zero(self):
         with h5py.File(self.files["clustered"], "r") as f:
