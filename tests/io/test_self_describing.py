@@ -8,6 +8,7 @@ Runs the fedhpc binary (FEDHPC_BINARY) on tiny synthetic runs, one rank."""
 import configparser
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -149,14 +150,25 @@ class SelfDescribing(unittest.TestCase):
         with h5py.File(self.files["ring"], "r") as f:
             self.assertEqual(f.attrs["fedhpc_version"], version)
 
+    def version_of_sources_in(self, source, ceiling):
+        out = os.path.join(ceiling, "v.cpp")
+        subprocess.run([CMAKE, f"-DSOURCE_DIR={source}", f"-DOUT={out}", "-DVERSION=9.8.7",
+                        "-P", os.path.join(SOURCE_DIR, "cmake", "git-version.cmake")],
+                       check=True, capture_output=True, env={**os.environ, "GIT_CEILING_DIRECTORIES": ceiling})
+        with open(out) as text:
+            return text.read()
+
     def test_version_outside_a_git_checkout_is_unknown(self):
         with tempfile.TemporaryDirectory() as bare:
-            out = os.path.join(bare, "v.cpp")
-            subprocess.run([CMAKE, f"-DSOURCE_DIR={bare}", f"-DOUT={out}", "-DVERSION=9.8.7",
-                            "-P", os.path.join(SOURCE_DIR, "cmake", "git-version.cmake")],
-                           check=True, capture_output=True, env={**os.environ, "GIT_CEILING_DIRECTORIES": bare})
-            with open(out) as text:
-                self.assertIn('"9.8.7+git.unknown"', text.read())
+            self.assertIn('"9.8.7+git.unknown"', self.version_of_sources_in(bare, bare))
+
+    @unittest.skipUnless(shutil.which("git"), "git is not installed")
+    def test_version_of_sources_unpacked_inside_another_repository_is_unknown(self):
+        with tempfile.TemporaryDirectory() as outer:
+            subprocess.run(["git", "init", "-q", outer], check=True, capture_output=True)
+            inner = os.path.join(outer, "fedhpc-0.1.0")
+            os.makedirs(inner)
+            self.assertIn('"9.8.7+git.unknown"', self.version_of_sources_in(inner, os.path.dirname(outer)))
 
     def test_config_loads_in_configparser_with_shortest_floats(self):
         for topology, path in self.files.items():
