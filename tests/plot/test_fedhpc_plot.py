@@ -42,9 +42,10 @@ seed = {seed}
 
 
 def make_run(path, rounds=3, done=None, status=None, clients=4, monitor="every", iterations=2, topology="hierarchical",
-             seed=0, chunked=False, initial=0.1, extra=None):
+             seed=0, chunked=False, initial=0.1, extra=None, traces=False):
     """A small file with fedhpc's layout; rows of rounds not finished hold NaN, as the writer leaves them.
-    `extra`: further options of the stored config, {name: value}."""
+    `extra`: further options of the stored config, {name: value}. `traces`: also the datasets every
+    real run has (local test loss, bytes) and the topology's (cluster count, consensus distance)."""
     done = rounds if done is None else done
     status = status or ("complete" if done == rounds else "failed")
     rng = np.random.default_rng(seed)
@@ -80,6 +81,19 @@ def make_run(path, rounds=3, done=None, status=None, clients=4, monitor="every",
             clusters = np.full((rounds, clients), -1, dtype=np.int64)
             clusters[:done] = (np.arange(clients) + np.arange(done)[:, None]) % 2
             f.create_dataset("topology/cluster_of_client", data=clusters)
+        if traces:
+            loss = rng.uniform(0.5, 2.0, (rounds, clients)).astype(np.float32)
+            put(f, "clients/local_test_loss", loss)[:done] = loss[:done]
+            sent = np.tile([[1000.0, 0, 0, 0, 0]], (rounds, 1))
+            put(f, "comm/bytes", sent)[:done] = sent[:done]
+            if topology == "ring":
+                f.create_dataset("topology/ring_of_client", data=np.arange(clients) % 2)
+            if topology == "clustered":
+                count = np.arange(1, rounds + 1, dtype=np.int64)
+                put(f, "clusters/count", count)[:done] = count[:done]
+            if topology == "gossip":
+                distance = np.linspace(1.0, 0.1, rounds)
+                put(f, "global/consensus_distance", distance)[:done] = distance[:done]
         if monitor != "off":
             slots = iterations if monitor == "every" else 1
             f.require_group("clients").attrs["monitored_iterations"] = np.arange(slots) if monitor == "every" else [iterations - 1]
@@ -448,20 +462,38 @@ class Experiments(PlotTest):
         self.assertEqual(figures["gsc-by-scenario"]["axes"][-1]["xmax"], 4)
 
     def test_every_figure_has_labelled_axes_and_a_title_naming_the_run(self):
-        make_run(self.path("every.h5"), monitor="every", topology="hierarchical")
-        make_run(self.path("last.h5"), monitor="last", topology="clustered")
-        make_run(self.path("plain.h5"), monitor="off", topology="centralized")
-        figures, _ = self.inspect("every.h5", "last.h5", "plain.h5")
-        self.assertGreaterEqual(len(figures), 7, sorted(figures))
+        make_run(self.path("every.h5"), monitor="every", topology="hierarchical", traces=True)
+        make_run(self.path("last.h5"), monitor="last", topology="clustered", traces=True)
+        make_run(self.path("plain.h5"), monitor="off", topology="centralized", traces=True)
+        make_run(self.path("gossip.h5"), monitor="off", topology="gossip", traces=True)
+        names = ("every.h5", "last.h5", "plain.h5", "gossip.h5")
+        figures, _ = self.inspect(*names)
+        self.assertGreaterEqual(len(figures), 14, sorted(figures))
         for name, figure in figures.items():
             titles = figure["suptitle"] + " ".join(a["title"] for a in figure["axes"])
-            self.assertTrue(any(f in titles for f in ("every.h5", "last.h5", "plain.h5")), (name, titles))
+            self.assertTrue(any(f in titles for f in names), (name, titles))
             for axes in figure["axes"]:
                 if axes["lines"]:
                     self.assertTrue(axes["xlabel"] and axes["ylabel"] and axes["title"], (name, axes))
             for axes in figure["axes"]:
                 self.assertNotIn("all clients 0", axes["labels"])
                 self.assertNotIn("per all clients", axes["title"])
+
+    def test_runs_without_monitoring_get_loss_bytes_and_topology_figures(self):
+        for topology in ("ring", "clustered", "gossip"):
+            make_run(self.path(f"{topology}.h5"), monitor="off", topology=topology, traces=True)
+        figures, stderr = self.inspect("ring.h5", "clustered.h5", "gossip.h5")
+        self.assertEqual(stderr, "")
+        expected = {"accuracy", "accuracy-vs-bytes", "round-loss-per-ring-ring-baseline-clip1",
+                    "round-loss-per-cluster-clustered-baseline-clip1", "round-loss-per-all-clients-gossip-baseline-clip1",
+                    "cluster-count-clustered-baseline-clip1", "consensus-distance-gossip-baseline-clip1"}
+        self.assertEqual(set(figures), expected)
+        self.assertEqual(figures["accuracy-vs-bytes"]["axes"][0]["xmax"], 3000)  # 3 rounds of 1000 bytes
+        self.assertIn("bytes", figures["accuracy-vs-bytes"]["axes"][0]["xlabel"])
+        self.assertEqual(figures["round-loss-per-ring-ring-baseline-clip1"]["axes"][0]["labels"], ["ring 0", "ring 1"])
+        self.assertEqual(figures["round-loss-per-all-clients-gossip-baseline-clip1"]["axes"][0]["labels"],
+                         ["all clients"])
+        self.assertIn("clusters", figures["cluster-count-clustered-baseline-clip1"]["axes"][0]["ylabel"])
 
     def test_monitor_last_alone_gets_one_filled_gsc_panel(self):
         make_run(self.path("last.h5"), monitor="last", topology="centralized")
