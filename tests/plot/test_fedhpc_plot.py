@@ -31,7 +31,7 @@ except ImportError as error:
     MISSING = error.name
 
 CONFIG = """# fedhpc run configuration (fully resolved)
-scenario = baseline
+scenario = {scenario}
 topology = {topology}
 monitor = {monitor}
 clip-norm = 1
@@ -42,7 +42,7 @@ seed = {seed}
 
 
 def make_run(path, rounds=3, done=None, status=None, clients=4, monitor="every", iterations=2, topology="hierarchical",
-             seed=0, chunked=False, initial=0.1, extra=None, traces=False):
+             seed=0, chunked=False, initial=0.1, extra=None, traces=False, scenario="baseline"):
     """A small file with fedhpc's layout; rows of rounds not finished hold NaN, as the writer leaves them.
     `extra`: further options of the stored config, {name: value}. `traces`: also the datasets every
     real run has (local test loss, bytes) and the topology's (cluster count, consensus distance)."""
@@ -63,7 +63,7 @@ def make_run(path, rounds=3, done=None, status=None, clients=4, monitor="every",
 
     with h5py.File(path, "w") as f:
         f.attrs["config"] = CONFIG.format(topology=topology, monitor=monitor, iterations=iterations, rounds=rounds,
-                                          seed=seed)
+                                          seed=seed, scenario=scenario)
         f.attrs["config"] += "".join(f"{k} = {v}\n" for k, v in (extra or {}).items())
         f.attrs.update({"fedhpc_version": "0.1.0", "num_ranks": 1, "num_clients": clients, "seed": seed,
                         "rounds": rounds, "rounds_completed": done, "status": status})
@@ -450,6 +450,16 @@ class Experiments(PlotTest):
         groups = list(module.group_runs(runs).values())
         self.assertEqual([[os.path.basename(r.path) for r in g] for g in groups], [["a.h5", "b.h5"], ["c.h5"], ["d.h5"]])
         self.assertEqual(groups[0].line_label, "dirichlet-alpha=0.3, lr=-")
+
+    def test_scenario_sweeps_keep_their_figure_names(self):
+        """What a scenario resolves (its initialisation) is told by the scenario: docs/monitoring's names."""
+        for scenario, init in (("baseline", "glorot"), ("exploding", "uniform:0:1")):
+            for seed in (0, 1):
+                make_run(self.path(f"{scenario}{seed}.h5"), scenario=scenario, seed=seed, extra={"conv-init": init})
+        figures, _ = self.inspect("baseline0.h5", "baseline1.h5", "exploding0.h5", "exploding1.h5")
+        for scenario in ("baseline", "exploding"):
+            self.assertIn(f"mean-gradient-per-layer-hierarchical-{scenario}-clip1", figures)
+        self.assertEqual(sorted(figures["accuracy"]["axes"][0]["labels"]), ["scenario=baseline", "scenario=exploding"])
 
     def test_runs_of_different_lengths_share_their_common_rounds(self):
         make_run(self.path("r4.h5"), rounds=4)
