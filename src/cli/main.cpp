@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fedhpc/cli/run_command.hpp"
+#include "fedhpc/cli/sweep_command.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/version.hpp"
 
@@ -21,6 +22,7 @@ const char* kUsage =
     "Usage: fedhpc <command> [options]\n"
     "Commands:\n"
     "  run       run a federated-learning simulation (fedhpc run --help)\n"
+    "  sweep     run a grid of runs, or write it as a Slurm array (fedhpc sweep --help)\n"
     "  version   print the version\n";
 
 int dispatch(int argc, char** argv, const mpi::Comm& world) {
@@ -35,7 +37,8 @@ int dispatch(int argc, char** argv, const mpi::Comm& world) {
     return 0;
   }
   if (command == "run") return run_command(std::vector<std::string>(argv + 2, argv + argc), world);
-  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|version\n", command.c_str());
+  if (command == "sweep") return sweep_command(std::vector<std::string>(argv + 2, argv + argc), world);
+  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|sweep|version\n", command.c_str());
   return 2;
 }
 

@@ -157,12 +157,48 @@ std::string metric(bool evaluated, double value) {
   return buf;
 }
 
-void print_round(const topology::RoundResult& s, const std::array<double, 5>& phases, int rounds, double elapsed) {
+std::string megabytes(double bytes) {
+  char buf[32];
+  if (bytes < 1e9) std::snprintf(buf, sizeof buf, "%.3g MB", bytes / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.3g GB", bytes / 1e9);
+  return buf;
+}
+
+// The figures of a round that matter for its topology, after the common
+// ones: gossip has no global model in use, so its headline is the clients'
+// own models; clustered shows how many clusters there are.
+std::string topology_figures(const topology::RoundResult& s, bool gossip) {
+  std::string out;
+  char buf[64];
+  if (!s.cluster_of_client.empty()) {
+    std::vector<std::int64_t> ids = s.cluster_of_client;
+    std::sort(ids.begin(), ids.end());
+    std::snprintf(buf, sizeof buf, "  clusters %lld",
+                  (long long)(std::unique(ids.begin(), ids.end()) - ids.begin()));
+    out += buf;
+  }
+  if (gossip) {
+    std::snprintf(buf, sizeof buf, "  consensus %.4g", s.record.consensus_distance);
+    out += buf;
+  }
+  double bytes = 0.0;
+  for (double b : s.record.comm_bytes) bytes += b;
+  return out + "  comm " + megabytes(bytes);
+}
+
+void print_round(const topology::RoundResult& s, const std::array<double, 5>& phases, int rounds, double elapsed,
+                 bool gossip) {
   const double eta = elapsed / s.round * (rounds - s.round);
-  std::printf("round %d/%d  test_acc %s  agg_acc %s  agg_loss %s  %.2f s/round (%s)  ETA %s", s.round, rounds,
-              metric(s.evaluated, s.test_accuracy).c_str(), metric(s.evaluated, s.aggregated_accuracy).c_str(),
-              metric(s.evaluated, s.aggregated_loss).c_str(), s.seconds, largest_phases(phases).c_str(),
-              format_seconds(eta).c_str());
+  if (gossip)
+    std::printf("round %d/%d  own_acc %s  own_loss %s  mean_model_test_acc %s", s.round, rounds,
+                metric(s.evaluated, s.aggregated_accuracy).c_str(), metric(s.evaluated, s.aggregated_loss).c_str(),
+                metric(s.evaluated, s.test_accuracy).c_str());
+  else
+    std::printf("round %d/%d  test_acc %s  agg_acc %s  agg_loss %s", s.round, rounds,
+                metric(s.evaluated, s.test_accuracy).c_str(), metric(s.evaluated, s.aggregated_accuracy).c_str(),
+                metric(s.evaluated, s.aggregated_loss).c_str());
+  std::printf("%s  %.2f s/round (%s)  ETA %s", topology_figures(s, gossip).c_str(), s.seconds,
+              largest_phases(phases).c_str(), format_seconds(eta).c_str());
   if (s.record.nonfinite_skipped > 0)
     std::printf("  (skipped %lld non-finite clients)", (long long)s.record.nonfinite_skipped);
   std::printf("\n");
@@ -319,8 +355,9 @@ double record_bytes(const Setup& s, const Session& session) {
   return 4.0 * floats + 2.0 * double(b) + 8.0 * double(r.iterations);
 }
 
-// Refuses, before the output is touched, a run whose buffers or file cannot fit.
-void check_budget(const Setup& s, const Session& session, const mpi::Comm& comm) {
+// Refuses, before the output is touched, a run whose buffers or file cannot
+// fit. Returns the planned file size (on rank 0; 0 elsewhere).
+double check_budget(const Setup& s, const Session& session, const mpi::Comm& comm) {
   const auto& o = s.options;
   const double memory = record_bytes(s, session);
   if (memory > o.max_memory_gb * 1e9)
@@ -328,9 +365,11 @@ void check_budget(const Setup& s, const Session& session, const mpi::Comm& comm)
                      std::to_string(o.local_iterations) + ", " + std::to_string(session.shape.block) +
                      " clients per rank); the limit is " + gigabytes(o.max_memory_gb * 1e9) +
                      "; reduce --local-iterations, --monitor or --save-weights, or use more ranks");
+  double planned = 0.0;
   mpi::collective_try(comm, [&] {
     if (comm.rank() != 0) return;
     const auto plan = io::RunWriter::plan(make_header(s), comm.size());
+    planned = double(plan.bytes);
     const std::string need = "the output file would need up to " + gigabytes(double(plan.bytes)) + " (largest: " +
                              plan.largest + ")";
     if (o.max_output_gb > 0 && double(plan.bytes) > o.max_output_gb * 1e9)
@@ -342,6 +381,24 @@ void check_budget(const Setup& s, const Session& session, const mpi::Comm& comm)
                        " are free there; reduce --rounds, --local-iterations or what is saved (--save-weights, "
                        "--monitor)");
   });
+  return planned;
+}
+
+// One line before the first round, so a long first round is not silent.
+void print_start(const Setup& s, const mpi::Comm& comm, double planned_bytes) {
+  std::int64_t lo = s.options.clients, hi = 0;
+  for (const auto& block : s.layout.blocks) {
+    lo = std::min(lo, block.size());
+    hi = std::max(hi, block.size());
+  }
+  const std::string per_rank = lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi);
+  std::printf("start: %d rank%s, %s clients per rank (%lld clients), %s %lld parameters, %s (%lld train / %lld test), "
+              "%s, %d rounds, output up to %s\n",
+              comm.size(), comm.size() == 1 ? "" : "s", per_rank.c_str(), (long long)s.options.clients,
+              s.options.model.c_str(), (long long)s.model->layout().total(), s.dataset.name.c_str(),
+              (long long)s.dataset.train.count, (long long)s.dataset.test.count, s.options.topology.c_str(),
+              s.options.rounds, megabytes(planned_bytes).c_str());
+  std::fflush(stdout);
 }
 
 void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter& writer) {
@@ -360,7 +417,7 @@ void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter
     auto phases = result.phase_seconds;
     phases[topology::kWrite] = MPI_Wtime() - t0;
     writer.write_phases(round, phases);
-    if (comm.rank() == 0 && !o.quiet) print_round(result, phases, o.rounds, elapsed);
+    if (comm.rank() == 0 && !o.quiet) print_round(result, phases, o.rounds, elapsed, o.topology == "gossip");
   }
 }
 
@@ -421,7 +478,8 @@ void run_simulation(RunOptions options, const mpi::Comm& comm) {
   Setup s = prepare(std::move(options), comm);
   mpi::InterruptChannel interrupts(comm);
   Session session(s, comm);
-  check_budget(s, session, comm);
+  const double planned = check_budget(s, session, comm);
+  if (comm.rank() == 0 && !s.options.quiet) print_start(s, comm, planned);
   // Held until the file is in place; the kernel drops it if the process dies.
   std::unique_ptr<io::OutputLock> lock;
   mpi::collective_try(comm, [&] {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -298,4 +299,39 @@ TEST(Cli, PhaseTimesPerRound) {
     EXPECT_GT(t[std::size_t(row * 5 + 1)], 0.0);  // training takes time
     EXPECT_LE(engine, seconds[std::size_t(row)] * (1 + 1e-9) + 1e-6) << "round " << row + 1;
   }
+}
+
+namespace {
+
+// test_acc, agg_acc and agg_loss of the first "round 5/5" line of text.
+std::vector<double> final_metrics(const std::string& text) {
+  const auto at = text.find("round 5/5  test_acc ");
+  if (at == std::string::npos) return {};
+  double test_acc = 0, agg_acc = 0, agg_loss = 0;
+  if (std::sscanf(text.c_str() + at, "round 5/5  test_acc %lf  agg_acc %lf  agg_loss %lf", &test_acc, &agg_acc,
+                  &agg_loss) != 3)
+    return {};
+  return {test_acc, agg_acc, agg_loss};
+}
+
+}  // namespace
+
+// The README's quickstart example line is what the quickstart config prints.
+// Exact on the machine that wrote it; another CPU's convolution kernels or
+// BLAS may round differently, hence the tolerance (far below the 0.02 that
+// separates the rounds of the example).
+TEST(Cli, ReadmeQuickstartLineIsTrue) {
+  std::ifstream readme(std::string(FEDHPC_SOURCE_DIR) + "/README.md");
+  const std::string text((std::istreambuf_iterator<char>(readme)), std::istreambuf_iterator<char>());
+  const auto documented = final_metrics(text);
+  ASSERT_EQ(documented.size(), 3u) << "README.md has no 'round 5/5  test_acc ...' example line";
+  const std::string out = temp_dir() + "/quickstart.h5";
+  auto r = run_fedhpc(2, "--config " + std::string(FEDHPC_SOURCE_DIR) + "/jobs/configs/quickstart.ini --output " +
+                             out + " --overwrite");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("start: 2 ranks, 5 clients per rank (10 clients)"), std::string::npos) << r.output;
+  const auto measured = final_metrics(r.output);
+  ASSERT_EQ(measured.size(), 3u) << r.output;
+  for (std::size_t k = 0; k < 3; ++k)
+    EXPECT_NEAR(measured[k], documented[k], 0.005) << "metric " << k << " of the README's quickstart line\n" << r.output;
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# test_slurm.sh - submits the jobs/ batch scripts to a throwaway single-node
+# Slurm (jobs/slurm/local-slurm.sh) and checks their HDF5 outputs:
+#   1. a single run (fedhpc.sbatch, 2 tasks);
+#   2. an array over seeds x scenarios (monitoring-array.sbatch, 4 tasks);
+#   3. a scaling study over rank counts 1 and 2 (scaling.sbatch): same bits;
+#   4. the same single run with srun --mpi=pmix instead of mpirun.
+# Exits 77 (ctest: skipped) with a message when Slurm cannot start here.
+#
+#   bash tests/slurm/test_slurm.sh REPO FEDHPC_BINARY
+set -euo pipefail
+repo=$(cd "$1" && pwd -P)
+bin=$(realpath "$2")
+work=$(mktemp -d /tmp/fedhpc-slurm-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+fail() { printf 'test_slurm: FAIL: %s\n' "$*" >&2; exit 1; }
+log() { printf 'test_slurm: %s\n' "$*"; }
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "test_slurm: SKIP: local-slurm.sh needs root to start munge/slurmctld/slurmd"
+    exit 77
+fi
+if ! bash "$repo/jobs/slurm/local-slurm.sh" start >slurm-setup.log 2>&1; then
+    echo "test_slurm: SKIP: Slurm cannot start here: $(tail -n 3 slurm-setup.log | tr '\n' ' ')"
+    exit 77
+fi
+
+# status_of FILE -> the root attribute `status`
+status_of() {
+    /usr/bin/python3 -c '
+import sys, h5py
+s = h5py.File(sys.argv[1], "r").attrs["status"]
+print(s.decode() if isinstance(s, bytes) else s)' "$1"
+}
+expect_complete() {
+    [[ -f $1 ]] || fail "$1 was not written"
+    local s
+    s=$(status_of "$1")
+    [[ $s == complete ]] || fail "$1 has status '$s', expected complete"
+}
+# submit ARGS...: sbatch --wait, so the exit status is the job's
+submit() {
+    sbatch --wait --quiet -t 10 "$@" || fail "sbatch $* failed (see $work/*.out: $(cat "$work"/*.out 2>/dev/null | tail -n 5))"
+}
+
+export FEDHPC_BIN=$bin FEDHPC_REPO=$repo
+
+log "1. single run: fedhpc.sbatch, 2 tasks, mpirun"
+submit -n 2 -o single.out --export=ALL,FEDHPC_CONFIG="$repo/tests/slurm/tiny.ini",FEDHPC_OUTPUT="$work/single.h5" \
+    "$repo/jobs/slurm/fedhpc.sbatch"
+expect_complete single.h5
+grep -q "2 ranks" single.out || fail "single.out does not report 2 ranks: $(cat single.out)"
+
+log "2. array over seeds x scenarios: monitoring-array.sbatch, tasks 0,1,6,7"
+submit -n 1 --array=0,1,6,7 -o 'array-%a.out' \
+    --export=ALL,MON_OUTDIR="$work/mon",FEDHPC_EXTRA_ARGS="--clients 4 --max-train-samples 400 --rounds 1 --local-iterations 1 --quiet" \
+    "$repo/jobs/slurm/monitoring-array.sbatch"
+for f in centralized-baseline-seed0 centralized-baseline-seed1 centralized-exploding-seed0 centralized-exploding-seed1; do
+    expect_complete "mon/$f.h5"
+done
+
+log "3. scaling study over 1 and 2 ranks: scaling.sbatch"
+submit -n 2 -o scaling.out --export=ALL,FEDHPC_CONFIG="$repo/tests/slurm/tiny.ini",SCALING_OUTDIR="$work/scaling" \
+    "$repo/jobs/slurm/scaling.sbatch"
+expect_complete scaling/tiny-np1.h5
+expect_complete scaling/tiny-np2.h5
+grep -Eq '^ +2 +[0-9.]+ +[0-9.]+ +[0-9.]+  yes' scaling.out || fail "scaling.out has no 2-rank row with the same bits: $(cat scaling.out)"
+
+log "4. the single run under srun --mpi=pmix"
+if srun --mpi=list 2>&1 | grep -qw pmix; then
+    submit -n 2 -o srun.out --export=ALL,FEDHPC_LAUNCHER=srun,FEDHPC_CONFIG="$repo/tests/slurm/tiny.ini",FEDHPC_OUTPUT="$work/srun.h5" \
+        "$repo/jobs/slurm/fedhpc.sbatch"
+    expect_complete srun.h5
+    cmp <(h5dump -d /global/test_accuracy single.h5 | tail -n +3) <(h5dump -d /global/test_accuracy srun.h5 | tail -n +3) ||
+        fail "srun and mpirun runs differ"
+else
+    log "4. skipped: srun --mpi=list has no pmix"
+fi
+log "all Slurm checks passed"
