@@ -692,6 +692,7 @@ void validate(const RunOptions& o) {
 }
 
 void resolve_output(RunOptions& options) {
+  if (options.output_template.empty()) options.output_template = options.output;
   RunOptions copy = options;
   resolve_defaults(copy);  // {aggregator} of a clustered run is trimmed-mean
   const auto value = [&copy](const std::string& name) -> std::optional<std::string> {

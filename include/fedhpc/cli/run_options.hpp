@@ -107,6 +107,9 @@ struct RunOptions {
   std::vector<std::string> given;
   // The path given to --config (empty if none); not part of the INI dump.
   std::string config_file;
+  // --output as given, before resolve_output filled its placeholders (a
+  // sweep names its points from it); not part of the INI dump.
+  std::string output_template;
   bool was_given(const std::string& name) const;
 };
 
