@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "fedhpc/aggregation/aggregator.hpp"
+#include "fedhpc/aggregation/gradient_masked.hpp"
 #include "fedhpc/aggregation/krum.hpp"
 #include "fedhpc/aggregation/median.hpp"
 #include "fedhpc/aggregation/trimmed_mean.hpp"
@@ -18,6 +19,10 @@ Registry<AggregatorFactory>& aggregator_registry() {
     r.add("median", [](const AggregatorOptions&) { return std::make_unique<CoordinateMedian>(); });
     r.add("krum", [](const AggregatorOptions& o) { return std::make_unique<Krum>(o, false); });
     r.add("multi-krum", [](const AggregatorOptions& o) { return std::make_unique<Krum>(o, true); });
+    r.add("fedgma", [](const AggregatorOptions& o) {
+      return std::make_unique<GradientMaskedAverage>(o.gma_threshold, o.gma_server_lr);
+    });
+    r.add("fedgma-soft", [](const AggregatorOptions& o) { return std::make_unique<SoftGradientMaskedAverage>(o.gma_threshold); });
     return r;
   }();
   return registry;

@@ -11,6 +11,8 @@ aggregation::AggregatorOptions aggregator_options(const RunOptions& o, const std
   a.trim_fraction = o.trim_fraction;
   a.byzantine = o.byzantine;
   a.krum_select = o.krum_select;
+  a.gma_threshold = o.gma_threshold;
+  a.gma_server_lr = o.server_lr;
   return a;
 }
 
@@ -76,7 +78,9 @@ model::ScenarioOptions scenario_options(const RunOptions& o) {
 aggregation::ServerOptimizerOptions server_optimizer_options(const RunOptions& o) {
   aggregation::ServerOptimizerOptions s;
   s.name = o.server_optimizer;
-  s.lr = o.server_lr;
+  // fedgma applies --server-lr in its own update; the server optimizer then
+  // copies the aggregate.
+  s.lr = o.aggregator == "fedgma" ? 1.0 : o.server_lr;
   s.momentum = o.server_momentum;
   s.beta1 = o.server_beta1;
   s.beta2 = o.server_beta2;
@@ -100,7 +104,8 @@ client::TrainOptions train_options(const RunOptions& o, double clip_norm) {
   t.eval_batch_size = o.eval_batch_size;
   t.seed = o.seed;
   t.monitor = o.monitor;
-  t.save_gradients = o.save_gradients;
+  // Aggregators that take the clients' gradients (fedgma) get them from the trainer.
+  t.save_gradients = o.save_gradients || aggregation::make_aggregator(aggregator_options(o, o.aggregator))->needs_gradients();
   t.prox_mu = o.prox_mu;
   return t;
 }
@@ -118,6 +123,7 @@ data::DatasetOptions dataset_options(const RunOptions& o) {
   d.synthetic_classes = o.synthetic_classes;
   d.synthetic_side = o.synthetic_side;
   d.synthetic_noise = o.synthetic_noise;
+  d.color_task = o.color_task;
   return d;
 }
 

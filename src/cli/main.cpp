@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fedhpc/cli/mi_command.hpp"
 #include "fedhpc/cli/run_command.hpp"
 #include "fedhpc/cli/sweep_command.hpp"
 #include "fedhpc/core/interrupt.hpp"
@@ -23,6 +24,7 @@ const char* kUsage =
     "Commands:\n"
     "  run       run a federated-learning simulation (fedhpc run --help)\n"
     "  sweep     run a grid of runs, or write it as a Slurm array (fedhpc sweep --help)\n"
+    "  mi        mutual information between clients' trained parameters (fedhpc mi --help)\n"
     "  version   print the version\n";
 
 int dispatch(int argc, char** argv, const mpi::Comm& world) {
@@ -38,7 +40,8 @@ int dispatch(int argc, char** argv, const mpi::Comm& world) {
   }
   if (command == "run") return run_command(std::vector<std::string>(argv + 2, argv + argc), world);
   if (command == "sweep") return sweep_command(std::vector<std::string>(argv + 2, argv + argc), world);
-  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|sweep|version\n", command.c_str());
+  if (command == "mi") return mi_command(std::vector<std::string>(argv + 2, argv + argc), world);
+  if (root) std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|sweep|mi|version\n", command.c_str());
   return 2;
 }
 

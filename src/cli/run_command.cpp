@@ -1,4 +1,5 @@
 #include "fedhpc/cli/run_command.hpp"
+#include "fedhpc/cli/run_session.hpp"
 
 #include <ATen/Parallel.h>
 #include <sched.h>
@@ -82,6 +83,7 @@ std::vector<std::string> input_files(const RunOptions& o) {
     for (const char* name : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                              "t10k-labels-idx1-ubyte.gz"})
       files.push_back(o.data_dir + "/" + name);
+  if (data::is_file_dataset(o.dataset)) files.push_back(o.dataset.substr(5));
   return files;
 }
 
@@ -205,19 +207,9 @@ void print_round(const topology::RoundResult& s, const std::array<double, 5>& ph
   std::fflush(stdout);
 }
 
-// Everything a run needs, set up collectively before the first round.
-struct Setup {
-  RunOptions options;
-  model::ScenarioSettings scenario;
-  data::Dataset dataset;
-  data::Partition partition;
-  std::unique_ptr<model::Model> model;
-  std::vector<float> global;
-  topology::TopologyOptions topology;
-  topology::TopologyLayout layout;
-  std::unique_ptr<client::ClientBehaviour> behaviour;
-};
+}  // namespace
 
+// Setup and Session: include/fedhpc/cli/run_session.hpp.
 Setup prepare(RunOptions options, const mpi::Comm& comm) {
   Setup s;
   resolve_output(options);  // callers that build RunOptions in code skip parse_run_options
@@ -233,7 +225,10 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
   set_threads(options.threads, comm);
   mpi::collective_try(comm, [&] {
     s.dataset = data::load_dataset(dataset_options(options));
-    s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partition_options(options));
+    auto partitioning = partition_options(options);
+    partitioning.natural_clients = s.dataset.train_clients;
+    s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partitioning);
+    data::finish_dataset(s.dataset, s.partition, dataset_options(options));
     check_batch_fits(options, s.partition);
     s.layout = topology::make_layout(descriptor, s.topology, s.partition, s.dataset.train.labels,
                                      s.dataset.num_classes, comm.size());
@@ -257,6 +252,8 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
   check_output(options, comm);
   return s;
 }
+
+namespace {
 
 io::RunHeader make_header(const Setup& s) {
   io::RunHeader h;
@@ -286,6 +283,8 @@ io::RunHeader make_header(const Setup& s) {
                   {"faulty_fraction", o.faulty_fraction},
                   {"fault", o.fault}};
   h.faulty = &s.behaviour->faulty();
+  h.gma_mask = o.aggregator == "fedgma" || o.aggregator == "fedgma-soft";
+  if (h.gma_mask) h.attributes.push_back({"gma_threshold", o.gma_threshold});
   h.train_labels = &s.dataset.train.labels;
   client::TrainOptions shift;
   add_concept_shift(shift, s.options, s.layout.order, s.dataset.num_classes);
@@ -293,6 +292,8 @@ io::RunHeader make_header(const Setup& s) {
   h.concept_label_maps = shift.label_maps;
   return h;
 }
+
+}  // namespace
 
 client::TrainOptions trainer_options(const Setup& s) {
   auto t = train_options(s.options, s.scenario.clip_norm);
@@ -302,17 +303,7 @@ client::TrainOptions trainer_options(const Setup& s) {
   return t;
 }
 
-// The trainer, topology and round engine of this rank, built before the
-// output file exists so that bad topology input leaves nothing behind.
-struct Session {
-  client::LocalTrainer trainer;
-  topology::TopologyContext ctx;
-  topology::RecordShape shape;
-  std::unique_ptr<topology::Topology> topology;
-  std::unique_ptr<aggregation::ServerOptimizer> server_optimizer;
-  std::unique_ptr<engine::RoundEngine> engine;
-
-  Session(Setup& s, const mpi::Comm& comm)
+Session::Session(Setup& s, const mpi::Comm& comm)
       : trainer(*s.model, s.dataset, s.partition, trainer_options(s)),
         ctx{comm,
             s.layout.blocks[std::size_t(comm.rank())],
@@ -342,7 +333,8 @@ struct Session {
     parts.test_samples = s.dataset.test.count;
     engine = std::make_unique<engine::RoundEngine>(comm, engine_options(o), std::move(parts), s.global);
   }
-};
+
+namespace {
 
 // Per-round buffers of the rank with the most clients, in bytes.
 double record_bytes(const Setup& s, const Session& session) {

@@ -42,7 +42,9 @@ struct OptionSpec {
 std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOptions& o) {
   return {
       {"Data",
-       {{"dataset", &o.dataset, "fashion-mnist | synthetic"},
+       {{"dataset", &o.dataset,
+         "fashion-mnist | colored-fashion-mnist (3x28x28, coloured per client; paper 003) | synthetic | hdf5:FILE "
+         "(your own data)"},
         {"data-dir", &o.data_dir, "directory with the Fashion-MNIST IDX .gz files"},
         {"max-train-samples", &o.max_train_samples, "use only the first K training samples (0 = all)"},
         {"max-test-samples", &o.max_test_samples, "use only the first K global test samples (0 = all)"},
@@ -51,10 +53,14 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"synthetic-test-samples", &o.synthetic_test_samples, "synthetic: global test samples"},
         {"synthetic-classes", &o.synthetic_classes, "synthetic: classes"},
         {"synthetic-side", &o.synthetic_side, "synthetic: images are 1 x side x side"},
-        {"synthetic-noise", &o.synthetic_noise, "synthetic: std-dev of pixel noise"}}},
+        {"synthetic-noise", &o.synthetic_noise, "synthetic: std-dev of pixel noise"},
+        {"color-task", &o.color_task,
+         "colored-fashion-mnist: binary (label = class < 5, red/green digit, out-of-distribution test colours) | "
+         "multiclass (a colour pair per class; random test colours)"}}},
       {"Clients",
        {{"clients", &o.clients, "number of simulated clients N"},
-        {"partition", &o.partition, "iid | dirichlet | shards"},
+        {"partition", &o.partition,
+         "iid | dirichlet | shards | pathological (2 classes per client) | natural (hdf5: data with /train/client)"},
         {"dirichlet-alpha", &o.dirichlet_alpha, "dirichlet: concentration alpha > 0"},
         {"dirichlet-min-samples", &o.dirichlet_min_samples, "dirichlet: redraw until every client has this many"},
         {"shards-per-client", &o.shards_per_client, "shards: label-sorted shards per client"},
@@ -94,13 +100,18 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"max-memory-gb", &o.max_memory_gb, "refuse runs whose per-client state needs more GB per rank"}}},
       {"Aggregation",
        {{"aggregator", &o.aggregator,
-         "fedavg | trimmed-mean | median | krum | multi-krum (default fedavg; clustered: trimmed-mean)"},
+         "fedavg | trimmed-mean | median | krum | multi-krum | fedgma (FedGMA workshop version: AND-mask on "
+         "the clients' gradients, step --server-lr) | fedgma-soft (FedGMA journal version: soft mask on the "
+         "updates, then the server optimizer) (default fedavg; clustered: trimmed-mean)"},
         {"edge-aggregator", &o.edge_aggregator, "hierarchical: the edges' aggregator (same = --aggregator)"},
         {"trim-fraction", &o.trim_fraction, "trimmed-mean: beta in [0, 0.5), 0 = the sample-weighted mean"},
         {"byzantine", &o.byzantine, "krum, multi-krum: f, faulty models tolerated (needs more than 2f+2 models)"},
         {"krum-select", &o.krum_select, "multi-krum: m models averaged (0 = n - f)"},
+        {"gma-threshold", &o.gma_threshold,
+         "fedgma, fedgma-soft: sign-agreement threshold p in [0, 1] of the mask"},
         {"server-optimizer", &o.server_optimizer, "sgd | momentum | adam | adagrad | yogi (FedOpt, on theta_t - aggregate)"},
-        {"server-lr", &o.server_lr, "server learning rate (sgd with 1 = plain FedAvg)"},
+        {"server-lr", &o.server_lr,
+         "server learning rate (sgd with 1 = plain FedAvg; fedgma: eta_s of the masked gradient step, 0 allowed)"},
         {"server-momentum", &o.server_momentum, "sgd, momentum: server momentum"},
         {"server-beta1", &o.server_beta1, "adam, yogi: first-moment decay"},
         {"server-beta2", &o.server_beta2, "adam, yogi: second-moment decay"},
@@ -171,6 +182,9 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
   if (name == "trim-fraction" && !uses_aggregator(o, {"trimmed-mean"})) return "--aggregator trimmed-mean";
   if (name == "byzantine" && !uses_aggregator(o, {"krum", "multi-krum"})) return "--aggregator krum or multi-krum";
   if (name == "krum-select" && !uses_aggregator(o, {"multi-krum"})) return "--aggregator multi-krum";
+  if (name == "color-task" && o.dataset != "colored-fashion-mnist") return "--dataset colored-fashion-mnist";
+  if (name == "gma-threshold" && !uses_aggregator(o, {"fedgma", "fedgma-soft"}))
+    return "--aggregator fedgma or fedgma-soft";
   if (name == "server-momentum" && !server_uses(o, {"sgd", "momentum"})) return "--server-optimizer sgd or momentum";
   if ((name == "server-beta1" || name == "server-beta2") && !server_uses(o, {"adam", "yogi"}))
     return "--server-optimizer adam or yogi";
@@ -248,11 +262,12 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"trim-fraction", {0, 0.5, false, true}}, {"gossip-k", {1, 1e8}},
       {"max-output-gb", {0, 1e9}},        {"fail-at-round", {0, 1e8}},
       {"byzantine", {0, 1e8}},            {"krum-select", {0, 1e8}},
-      {"server-lr", {0, 1e6, true}},      {"server-momentum", {0, 1, false, true}},
+      {"server-lr", {0, 1e6}},      {"server-momentum", {0, 1, false, true}},
       {"server-beta1", {0, 1, false, true}}, {"server-beta2", {0, 1, false, true}},
       {"server-eps", {0, 1, true}},       {"prox-mu", {0, 1e6}},
       {"dropout-rate", {0, 1, false, true}}, {"faulty-fraction", {0, 1}},
       {"fault-scale", {0, 1e6}},
+      {"gma-threshold", {0, 1}},
   };
   return ranges;
 }
@@ -481,17 +496,21 @@ struct Setting {
   int line = 0;
 };
 
-// Adds the config file's settings that the command line did not set.
+// Adds the config file's settings that the command line did not set; those
+// of extra_keys go to extra.
 void add_config(const std::string& path, const std::map<std::string, Target>& targets,
-                std::map<std::string, Setting>& settings) {
+                std::map<std::string, Setting>& settings, const std::vector<std::string>& extra_keys,
+                std::vector<std::pair<std::string, std::string>>& extra) {
   const std::string label = "--config " + quote_input(path, 256);
   std::map<std::string, int> seen;
   for (const auto& entry : parse_config_text(read_config_text(path, label), label)) {
     const std::string where = label + ": line " + std::to_string(entry.line) + ": ";
-    if (!targets.count(entry.key)) throw InputError(where + "unknown option " + quote_input(entry.key));
+    const bool is_extra = std::find(extra_keys.begin(), extra_keys.end(), entry.key) != extra_keys.end();
+    if (!targets.count(entry.key) && !is_extra) throw InputError(where + "unknown option " + quote_input(entry.key));
     if (const auto [it, fresh] = seen.emplace(entry.key, entry.line); !fresh)
       throw InputError(where + "--" + entry.key + " is already set on line " + std::to_string(it->second));
-    settings.emplace(entry.key, Setting{entry.value, where, entry.line});
+    if (is_extra) extra.emplace_back(entry.key, entry.value);
+    else settings.emplace(entry.key, Setting{entry.value, where, entry.line});
   }
 }
 
@@ -512,7 +531,7 @@ std::string quote_input(const std::string& text, std::size_t max) {
   return "'" + out + "'";
 }
 
-ParsedRun parse_run_options(const std::vector<std::string>& args) {
+ParsedRun parse_run_options(const std::vector<std::string>& args, const std::vector<std::string>& extra_keys) {
   ParsedRun parsed;
   auto desc = describe(parsed.options);
   const auto vm = parse_command_line(args, desc);
@@ -530,7 +549,7 @@ ParsedRun parse_run_options(const std::vector<std::string>& args) {
     if (!value.defaulted() && targets.count(name)) settings[name] = {value.as<std::string>(), ""};
   if (vm.count("config")) {
     o.config_file = vm["config"].as<std::string>();
-    add_config(o.config_file, targets, settings);
+    add_config(o.config_file, targets, settings, extra_keys, parsed.extra);
   }
   for (const auto& [name, setting] : settings) {
     assign(name, setting.text, targets.at(name), setting.where);
@@ -586,8 +605,10 @@ void check_choice(const std::string& value, const std::string& option, const std
 // Named choices are checked here, before any data is loaded, so the user's
 // text is quoted; the lists mirror the modules that use them.
 void check_choices(const RunOptions& o) {
-  check_choice(o.dataset, "dataset", data::dataset_registry().allowed());
+  if (!data::is_file_dataset(o.dataset))
+    check_choice(o.dataset, "dataset", data::dataset_registry().allowed() + "|hdf5:FILE");
   check_choice(o.normalize, "normalize", "none|standard");
+  check_choice(o.color_task, "color-task", "binary|multiclass");
   check_choice(o.partition, "partition", data::partitioner_registry().allowed());
   check_choice(o.model, "model", model::model_registry().allowed());
   check_choice(o.scenario, "scenario", "baseline|exploding|vanishing");
@@ -632,6 +653,26 @@ void check_clip_norm(const std::string& text) {
           "clip-norm", "allowed: scenario or a finite number in [0, 1e+06] (0 = off); got " + quote_input(text));
 }
 
+// --server-lr 0 only means something for fedgma (FedAvg plus a zero step);
+// FedGMA needs the round's start model and the clients' gradients, which only
+// the centralized topology hands its aggregator; the workshop version applies
+// --server-lr itself, so no server optimizer may apply it again.
+void check_fedgma(const RunOptions& o) {
+  const bool workshop = o.aggregator == "fedgma";
+  require(o.server_lr > 0 || workshop, "server-lr",
+          "must be a finite number in (0, 1e+06] (0 only with --aggregator fedgma); got 0");
+  if (!uses_aggregator(o, {"fedgma", "fedgma-soft"})) return;
+  if (o.topology == "hierarchical" && o.edge_aggregator != o.aggregator && o.edge_aggregator != "same")
+    require(o.edge_aggregator != "fedgma" && o.edge_aggregator != "fedgma-soft", "edge-aggregator",
+            "fedgma and fedgma-soft need --topology centralized");
+  require(o.topology == "centralized", "aggregator",
+          o.aggregator + " needs --topology centralized (this run is " + o.topology + ")");
+  if (workshop)
+    require(o.server_optimizer == "sgd" && o.server_momentum == 0.0, "server-optimizer",
+            "--aggregator fedgma applies --server-lr in its own update; use sgd without --server-momentum "
+            "(fedgma-soft works with any server optimizer)");
+}
+
 // Limits that depend on another option.
 void check_combinations(const RunOptions& o) {
   require(o.concept_shift <= o.clients, "concept-shift",
@@ -645,17 +686,19 @@ void check_combinations(const RunOptions& o) {
                                                " clients; need rings <= clients");
   if (o.topology == "ring" || o.topology == "clustered")
     require(o.participation == 1.0, "participation", "must be 1 with --topology " + o.topology);
+  check_fedgma(o);
 }
 
 // Parameter count of the model (mirrors the layouts in src/model/models.cpp).
 double model_parameters(const RunOptions& o) {
   const bool synthetic = o.dataset == "synthetic";
   const double side = synthetic ? o.synthetic_side : 28, classes = synthetic ? o.synthetic_classes : 10;
-  const double in = side * side, hidden = double(o.hidden);
+  const double channels = o.dataset == "colored-fashion-mnist" ? 3 : 1;
+  const double in = channels * side * side, hidden = double(o.hidden);
   if (o.model == "mlp") return in * hidden + hidden + classes * hidden + classes;
   if (o.model == "logreg") return in * classes + classes;
   const double cells = std::max(0.0, std::floor((std::floor((side - 2) / 2) - 2) / 2));  // seed-cnn
-  return 32 * 9 + 32 + 64 * 32 * 9 + 64 + classes * 64 * cells * cells + classes;
+  return 32 * 9 * channels + 32 + 64 * 32 * 9 + 64 + classes * 64 * cells * cells + classes;
 }
 
 // A static estimate of what every rank holds before the first round: the

@@ -52,6 +52,7 @@ struct LocalTrainer::Impl {
   std::int64_t num_classes = 0;
   const float* anchor = nullptr;  // FedProx anchor; used only with prox_mu != 0
   std::vector<float> block_anchor;  // train_block's copy of its start model
+  std::function<void(std::int64_t)> step_observer;  // set_step_observer; empty = none
   double training_seconds = 0.0;
   int training_depth = 0;           // nested training calls count once
 
@@ -237,6 +238,7 @@ struct LocalTrainer::Impl {
     for_each_batch(client, round, iteration, [&](const std::vector<std::int64_t>& batch) {
       loss_sum += train_step(client, batch) * double(batch.size());
       seen += std::int64_t(batch.size());
+      if (step_observer) step_observer(step);
     });
     return loss_sum / double(seen);
   }
@@ -433,6 +435,12 @@ double LocalTrainer::iterate(std::int64_t client, int round, int iteration, Moni
   const auto t = s.evaluate_split(client, nullptr);
   sample->local_test_loss = t.count > 0 ? t.loss_sum / double(t.count) : std::nan("");
   return loss;
+}
+
+void LocalTrainer::set_shuffle_seed(std::uint64_t seed) { impl_->options.seed = seed; }
+
+void LocalTrainer::set_step_observer(std::function<void(std::int64_t)> observer) {
+  impl_->step_observer = std::move(observer);
 }
 
 float* LocalTrainer::params() { return impl_->flat.data_ptr<float>(); }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fedhpc/core/error.hpp"
+#include "fedhpc/data/colored.hpp"
 
 namespace fedhpc::data {
 
@@ -13,6 +14,7 @@ namespace fedhpc::data {
 namespace detail {
 Dataset load_fashion_mnist(const DatasetOptions& options);
 Dataset make_synthetic(const DatasetOptions& options);
+Dataset load_hdf5_dataset(const std::string& path);
 }  // namespace detail
 
 namespace {
@@ -39,6 +41,11 @@ Registry<DatasetFactory>& dataset_registry() {
     Registry<DatasetFactory> r("dataset");
     r.add("fashion-mnist", detail::load_fashion_mnist);
     r.add("synthetic", detail::make_synthetic);
+    r.add("colored-fashion-mnist", [](const DatasetOptions& o) {
+      Dataset ds = detail::load_fashion_mnist(o);  // greyscale, 10 classes; coloured in finish_dataset()
+      ds.name = "colored-fashion-mnist";
+      return ds;
+    });
     return r;
   }();
   return registry;
@@ -69,14 +76,21 @@ Dataset load_dataset(const DatasetOptions& options) {
     throw InputError(
         std::string(options.max_train_samples < 0 ? "--max-train-samples" : "--max-test-samples") +
         " must be >= 0 (0 = all)");
-  const auto& factory = dataset_registry().get(options.name, "dataset");
-  Dataset ds = factory(options);
+  Dataset ds = is_file_dataset(options.name) ? detail::load_hdf5_dataset(options.name.substr(5))
+                                              : dataset_registry().get(options.name, "dataset")(options);
   keep_first(ds.train, options.max_train_samples, "--max-train-samples", "training", ds.name);
+  if (!ds.train_clients.empty()) ds.train_clients.resize(std::size_t(ds.train.count));
   keep_first(ds.test, options.max_test_samples, "--max-test-samples", "test", ds.name);
-  if (options.normalize == "standard") standardize(ds);
-  else if (options.normalize != "none")
+  if (options.normalize != "standard" && options.normalize != "none")
     throw InputError("--normalize: unknown value '" + options.normalize + "'; allowed: none|standard");
+  if (options.normalize == "standard" && !colored_after_partition(ds.name)) standardize(ds);
   return ds;
+}
+
+void finish_dataset(Dataset& ds, const Partition& partition, const DatasetOptions& options) {
+  if (!colored_after_partition(ds.name)) return;
+  colour_dataset(ds, partition, options.color_task, options.seed);
+  if (options.normalize == "standard") standardize(ds);
 }
 
 }  // namespace fedhpc::data

@@ -182,6 +182,98 @@ Lists partition_shards(const std::vector<std::int64_t>& labels, int, const Parti
   return out;
 }
 
+// The data's own clients (LEAF-style): sample i belongs to client
+// natural_clients[i]; the ids must be exactly 0..clients-1.
+Lists partition_natural(const std::vector<std::int64_t>& labels, int, const PartitionOptions& o) {
+  const auto& ids = o.natural_clients;
+  if (ids.empty())
+    throw InputError("--partition natural: the dataset names no client per sample; it needs --dataset hdf5:FILE "
+                     "with /train/client");
+  if (ids.size() != labels.size())
+    throw InputError("--partition natural: /train/client has " + std::to_string(ids.size()) + " entries for " +
+                     std::to_string(labels.size()) + " training samples");
+  const std::int64_t k = *std::max_element(ids.begin(), ids.end()) + 1;
+  if (k != o.num_clients)
+    throw InputError("--clients " + std::to_string(o.num_clients) + ": the dataset's /train/client names " +
+                     std::to_string(k) + " clients (ids 0.." + std::to_string(k - 1) +
+                     "); --partition natural needs --clients " + std::to_string(k));
+  Lists out(static_cast<std::size_t>(k));
+  for (std::size_t i = 0; i < ids.size(); ++i) out[std::size_t(ids[i])].push_back(std::int64_t(i));
+  for (std::int64_t c = 0; c < k; ++c)
+    if (out[std::size_t(c)].empty())
+      throw InputError("--partition natural: client " + std::to_string(c) +
+                       " has no sample in /train/client (ids must be 0.." + std::to_string(k - 1) + ", each used)");
+  return out;
+}
+
+// Class slots of the pathological split: 2N slots dealt to the classes that
+// have samples as evenly as possible (in a seeded class order), shuffled, and
+// repaired so that no client holds two slots of one class. slots[2k],
+// slots[2k+1] are client k's classes.
+std::vector<std::int64_t> pathological_slots(const Lists& by_class, const PartitionOptions& o) {
+  std::vector<std::int64_t> classes;
+  for (std::size_t c = 0; c < by_class.size(); ++c)
+    if (!by_class[c].empty()) classes.push_back(std::int64_t(c));
+  const auto present = std::int64_t(classes.size());
+  if (present < 2) throw InputError("--partition pathological needs at least 2 classes with samples");
+  // Every sample goes to a client, and a client holds only two classes.
+  if (2 * o.num_clients < present)
+    throw InputError("--clients " + std::to_string(o.num_clients) + ": --partition pathological needs at least " +
+                     std::to_string((present + 1) / 2) + " clients for " + std::to_string(present) + " classes");
+  Rng rng = stream(o.seed, StreamKind::Partition);
+  shuffle(classes.begin(), classes.end(), rng);
+  const std::int64_t slots = 2 * o.num_clients;
+  std::vector<std::int64_t> out;
+  for (std::int64_t i = 0; i < present; ++i) {
+    const std::int64_t count = slots / present + (i < slots % present ? 1 : 0);
+    const auto c = classes[std::size_t(i)];
+    if (count > std::int64_t(by_class[std::size_t(c)].size()))
+      throw InputError("--clients " + std::to_string(o.num_clients) + ": --partition pathological needs " +
+                       std::to_string(count) + " shards of class " + std::to_string(c) + ", which has only " +
+                       std::to_string(by_class[std::size_t(c)].size()) + " samples");
+    out.insert(out.end(), std::size_t(count), c);
+  }
+  shuffle(out.begin(), out.end(), rng);
+  // A client k with two slots of class c swaps one with a client j that has
+  // none: j then holds c and its other class, k holds c and j's. Such a j
+  // exists because a class has at most ceil(2N / classes) <= N slots.
+  const std::int64_t n = o.num_clients;
+  for (std::int64_t k = 0; k < n; ++k) {
+    const auto c = out[std::size_t(2 * k)];
+    if (out[std::size_t(2 * k + 1)] != c) continue;
+    const auto first = std::int64_t(rng.below(std::uint64_t(n)));
+    for (std::int64_t step = 0; step < n; ++step) {
+      const auto j = (first + step) % n;
+      if (out[std::size_t(2 * j)] == c || out[std::size_t(2 * j + 1)] == c) continue;
+      std::swap(out[std::size_t(2 * k + 1)], out[std::size_t(2 * j)]);
+      break;
+    }
+  }
+  return out;
+}
+
+// The pathological non-IID split of McMahan et al. with exactly two classes
+// per client: every client gets one shard of each of two different classes.
+// A class with s slots is cut (in index order) into s near-equal shards,
+// handed out in slot order. Unlike "shards", no shard straddles two classes
+// and no client gets two shards of one class; --shards-per-client is unused.
+Lists partition_pathological(const std::vector<std::int64_t>& labels, int num_classes, const PartitionOptions& o) {
+  const Lists by_class = indices_by_class(labels, num_classes);
+  const auto slots = pathological_slots(by_class, o);
+  std::vector<std::int64_t> total(by_class.size(), 0), dealt(by_class.size(), 0);
+  for (auto c : slots) ++total[std::size_t(c)];
+  Lists out(static_cast<std::size_t>(o.num_clients));
+  for (std::size_t s = 0; s < slots.size(); ++s) {
+    const auto c = std::size_t(slots[s]);
+    const auto size = std::int64_t(by_class[c].size());
+    const std::int64_t j = dealt[c]++, begin = j * size / total[c], end = (j + 1) * size / total[c];
+    auto& dst = out[s / 2];
+    dst.insert(dst.end(), by_class[c].begin() + begin, by_class[c].begin() + end);
+  }
+  sort_each(out);
+  return out;
+}
+
 }  // namespace
 
 Registry<Partitioner>& partitioner_registry() {
@@ -190,6 +282,8 @@ Registry<Partitioner>& partitioner_registry() {
     r.add("iid", partition_iid);
     r.add("dirichlet", partition_dirichlet);
     r.add("shards", partition_shards);
+    r.add("pathological", partition_pathological);
+    r.add("natural", partition_natural);
     return r;
   }();
   return registry;

@@ -55,6 +55,7 @@ const topology::RoundResult& RoundEngine::run_round(int round) {
   r.client_models.clear();
   r.cluster_of_client.clear();
   r.cluster_models.clear();
+  r.gma_mask.clear();
   mpi::collective_try(comm_, [&] {
     throw_if_interrupted();
     if (round == options_.fail_at_round && comm_.rank() == comm_.size() - 1)

@@ -55,6 +55,7 @@ const std::map<std::string, DatasetAxes>& table() {
       {"clusters/count", {"round", "clusters", 1}},
       {"clusters/weights", {"round,cluster,parameter", "", 1}},
       {"comm/bytes", {"round,level", "bytes", 1}},
+      {"fedgma/mask_fraction", {"round,layer", "fraction", 1}},
       {"timing/round_seconds", {"round", "seconds", 1}},
       {"timing/phases", {"round,phase", "seconds", 1}},
       {"timing/peak_rss_bytes", {"rank", "bytes", -1}},

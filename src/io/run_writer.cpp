@@ -114,6 +114,7 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
       s.push_back(spec<float>("/clusters/weights", {R, max_clusters_of(h), P}, true, true));
   }
   if (h.extras.consensus_distance) s.push_back(spec<double>("/global/consensus_distance", {R}));
+  if (h.gma_mask) s.push_back(spec<double>("/fedgma/mask_fraction", {R, std::int64_t(h.layout->layers().size())}));
   s.push_back(spec<double>("/comm/bytes", {R, std::int64_t(topology::kCommLevels.size())}));
   s.push_back(spec<double>("/timing/round_seconds", {R}));
   s.push_back(spec<double>("/timing/phases", {R, std::int64_t(topology::kPhaseNames.size())}));
@@ -464,7 +465,21 @@ void RunWriter::write_topology_round(const topology::RoundResult& result) {
   put_root<double>("/comm/bytes", {r - 1, 0}, {1, levels}, record.comm_bytes.data());
   if (header_.extras.consensus_distance) write_scalar_row("/global/consensus_distance", r - 1, record.consensus_distance);
   if (header_.extras.clusters) write_clusters(r, result.cluster_of_client, result.cluster_models);
+  if (header_.gma_mask && !result.gma_mask.empty()) write_mask_fraction(r, result.gma_mask);
   commit(r);
+}
+
+// Share of each tensor's coordinates the FedGMA mask kept (a round where no
+// client uploaded stays NaN).
+void RunWriter::write_mask_fraction(int r, const std::vector<std::uint8_t>& mask) {
+  const auto& layers = header_.layout->layers();
+  std::vector<double> fraction(layers.size(), 0.0);
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    std::int64_t kept = 0;
+    for (std::int64_t j = layers[l].offset; j < layers[l].offset + layers[l].size; ++j) kept += mask[std::size_t(j)];
+    fraction[l] = double(kept) / double(std::max<std::int64_t>(1, layers[l].size));
+  }
+  put_root<double>("/fedgma/mask_fraction", {r - 1, 0}, {1, std::int64_t(layers.size())}, fraction.data());
 }
 
 void RunWriter::write_clusters(int r, const std::vector<std::int64_t>& cluster_of_client,

@@ -29,10 +29,11 @@ class Centralized : public Topology {
     for (auto c = ctx_.block.begin; c < ctx_.block.end; ++c)
       if (in.selected[std::size_t(c)]) mine.push_back(c);
     aggregator_->begin(ctx_.num_params);
+    aggregator_->set_start(out.global.data());
     // Local phase: no communication, so a failure on one rank is agreed on
     // before anyone enters the aggregation collectives.
     mpi::collective_try(ctx_.comm, [&] { train(in, mine, out); });
-    aggregator_->finish(out.global.data(), ctx_.comm);
+    if (aggregator_->finish(out.global.data(), ctx_.comm) && aggregator_->mask()) out.gma_mask = *aggregator_->mask();
     std::int64_t participants = 0;
     for (auto flag : in.selected) participants += flag;
     out.record.comm_bytes[kClientServer] = 2.0 * double(participants) * double(ctx_.num_params) * sizeof(float);
@@ -54,7 +55,7 @@ class Centralized : public Topology {
       }
       outcome.handed_over(local, model);
       const bool usable = outcome.check_finite(local, u.finite);
-      if (usable && outcome.uploads(local, u.finite)) aggregator_->add(u.client, model, u.train_samples);
+      if (usable && outcome.uploads(local, u.finite)) aggregator_->add_with_gradient(u.client, model, u.train_samples, u.gradient);
     });
   }
 

@@ -25,7 +25,9 @@ void OutcomeRecorder::trained(const client::ClientUpdate& u) {
   const auto block = ctx_.block.size();
   for (int it = 0; it < ctx_.options.local_iterations; ++it)
     record_.train_loss[std::size_t(it * block + local)] = static_cast<float>(u.iteration_loss[it]);
-  if (u.gradient) std::copy_n(u.gradient, ctx_.num_params, gradient_slot(local));
+  // The trainer also computes gradients for FedGMA; they are kept only with
+  // --save-gradients.
+  if (u.gradient && !record_.gradients.empty()) std::copy_n(u.gradient, ctx_.num_params, gradient_slot(local));
   for (std::size_t slot = 0; u.monitor && slot < u.monitor->size(); ++slot)
     record_sample(record_, block, ctx_.weight_layers, int(slot), local, (*u.monitor)[slot]);
 }

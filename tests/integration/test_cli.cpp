@@ -335,3 +335,42 @@ TEST(Cli, ReadmeQuickstartLineIsTrue) {
   for (std::size_t k = 0; k < 3; ++k)
     EXPECT_NEAR(measured[k], documented[k], 0.005) << "metric " << k << " of the README's quickstart line\n" << r.output;
 }
+
+// A user's own HDF5 data with its own clients, end to end at 2 ranks: the
+// partition stored in the output is the file's /train/client.
+TEST(Cli, OwnHdf5DataWithNaturalClients) {
+  const std::string data = temp_dir() + "/own-data.h5";
+  {
+    auto file = fedhpc::h5::File::create(data, MPI_COMM_NULL, true);
+    auto root = file.root();
+    std::vector<float> x(40 * 16), tx(12 * 16);
+    std::vector<std::int64_t> y(40), ty(12), client(40);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float((i * 37) % 11) / 11.0f;
+    for (std::size_t i = 0; i < tx.size(); ++i) tx[i] = float((i * 13) % 7) / 7.0f;
+    for (std::size_t i = 0; i < 40; ++i) {
+      y[i] = std::int64_t(i % 3);
+      client[i] = std::int64_t(i % 4);
+    }
+    for (std::size_t i = 0; i < 12; ++i) ty[i] = std::int64_t(i % 3);
+    root.create_dataset<float>("train/x", {40, 16}).write_all(x);
+    root.create_dataset<std::int64_t>("train/y", {40}).write_all(y);
+    root.create_dataset<std::int64_t>("train/client", {40}).write_all(client);
+    root.create_dataset<float>("test/x", {12, 16}).write_all(tx);
+    root.create_dataset<std::int64_t>("test/y", {12}).write_all(ty);
+  }
+  const std::string out = temp_dir() + "/own-run.h5";
+  const std::string args = "--dataset hdf5:" + data +
+                           " --partition natural --clients 4 --model mlp --hidden 4 --rounds 2 --batch-size 4 --quiet";
+  auto r = run_fedhpc(2, args + " --output " + out + " --overwrite");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto file = fedhpc::h5::File::open(out, MPI_COMM_NULL, false);
+  const auto indices = file.root().dataset("data/train_indices").read_all<std::int64_t>();
+  const auto offsets = file.root().dataset("data/train_offsets").read_all<std::int64_t>();
+  ASSERT_EQ(offsets.size(), 5u);
+  for (std::size_t c = 0; c < 4; ++c)
+    for (auto k = offsets[c]; k < offsets[c + 1]; ++k)
+      EXPECT_EQ(indices[std::size_t(k)] % 4, std::int64_t(c)) << "client " << c;
+  expect_input_error("--dataset hdf5:" + data + " --partition natural --clients 5 --model mlp --rounds 1",
+                     {"--clients 5", "4 clients"});
+  expect_input_error("--dataset hdf5:" + temp_dir() + "/none.h5 --model mlp --rounds 1", {"none.h5", "cannot open"});
+}

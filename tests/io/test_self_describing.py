@@ -30,7 +30,7 @@ RUNS = {
     "hierarchical": ["--topology", "hierarchical", "--edges", "2", "--monitor", "last"],
     "ring": ["--topology", "ring", "--rings", "2"],
     "gossip": ["--topology", "gossip", "--save-weights", "none", "--concept-shift", "2"],
-    "centralized": ["--topology", "centralized"],
+    "centralized": ["--topology", "centralized", "--aggregator", "fedgma"],
 }
 UNITS = {"seconds", "bytes", "nats", "fraction", "clients", "clusters"}
 VERSION = re.compile(r"^\d+\.\d+\.\d+\+git\.([0-9a-f]{7,}(-\d+-g[0-9a-f]+)?|v?[\w.-]+|unknown)(\.dirty)?$")
@@ -88,11 +88,19 @@ class SelfDescribing(unittest.TestCase):
             expected = {"timing/round_seconds": "seconds", "timing/phases": "seconds", "comm/bytes": "bytes",
                         "timing/peak_rss_bytes": "bytes", "clients/train_loss": "nats",
                         "global/test_loss": "nats", "global/test_accuracy": "fraction"}
+            self.assertEqual(f["timing/phases"].attrs["dims"], "round,phase")
             for name, units in expected.items():
                 self.assertEqual(f[name].attrs["units"], units, name)
             self.assertEqual(f["clients/train_loss"].attrs["dims"], "round,iteration,client")
             self.assertEqual(f["clients/gsc_profile"].attrs["dims"], "round,monitored_iteration,client,weight_layer")
             self.assertNotIn("units", f["clients/gsc"].attrs)
+
+    def test_fedgma_mask_is_described(self):
+        with h5py.File(self.files["centralized"], "r") as f:
+            mask = f["fedgma/mask_fraction"]
+            self.assertEqual(mask.attrs["dims"], "round,layer")
+            self.assertEqual(mask.attrs["units"], "fraction")
+            self.assertEqual(mask.shape[1], f["model/layer_names"].shape[0])
 
     def test_level_and_phase_names_sit_on_their_datasets(self):
         with h5py.File(self.files["hierarchical"], "r") as f:

@@ -454,3 +454,120 @@ TEST(Normalize, StandardGivesZeroMeanUnitVarianceOnTheTrainingSet) {
   o.normalize = "minmax";
   EXPECT_THROW(fedhpc::data::load_dataset(o), fedhpc::InputError);
 }
+
+// --- Your own data: --dataset hdf5:FILE -------------------------------------
+
+#include <mpi.h>
+
+#include "fedhpc/data/partition.hpp"
+#include "fedhpc/io/hdf5.hpp"
+
+namespace {
+
+struct OwnData {
+  std::vector<std::uint8_t> train_x;  // [12, 1, 3, 3]
+  std::vector<std::int64_t> train_y, clients;
+  std::vector<float> test_x;          // [4, 1, 3, 3]
+  std::vector<std::int64_t> test_y;
+};
+
+OwnData own_data() {
+  OwnData d;
+  for (int i = 0; i < 12 * 9; ++i) d.train_x.push_back(std::uint8_t(i * 7 % 256));
+  d.train_y = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2};
+  d.clients = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2};
+  for (int i = 0; i < 4 * 9; ++i) d.test_x.push_back(float(i) / 36.0f);
+  d.test_y = {2, 1, 0, 1};
+  return d;
+}
+
+// Writes the file; `edit` may change or remove parts before it is closed.
+std::string write_own(const std::string& name, const std::function<void(h5::Group&)>& edit = {},
+                      bool with_scale = false) {
+  const auto path = (fs::temp_directory_path() / ("fedhpc-own-" + std::to_string(::getpid()) + "-" + name)).string();
+  const auto d = own_data();
+  auto file = h5::File::create(path, MPI_COMM_NULL, true);
+  auto root = file.root();
+  auto x = root.create_dataset<std::uint8_t>("train/x", {12, 1, 3, 3});
+  x.write_all(d.train_x);
+  if (with_scale) x.set_attribute("scale", 0.5);
+  root.create_dataset<std::int64_t>("train/y", {12}).write_all(d.train_y);
+  root.create_dataset<std::int64_t>("train/client", {12}).write_all(d.clients);
+  root.create_dataset<float>("test/x", {4, 1, 3, 3}).write_all(d.test_x);
+  root.create_dataset<std::int64_t>("test/y", {4}).write_all(d.test_y);
+  if (edit) edit(root);
+  file.close();
+  return path;
+}
+
+Dataset load_own(const std::string& path) {
+  DatasetOptions o;
+  o.name = "hdf5:" + path;
+  return load_dataset(o);
+}
+
+}  // namespace
+
+TEST(OwnData, LoadsShapesPixelsLabelsAndClients) {
+  const auto d = own_data();
+  const auto ds = load_own(write_own("ok.h5"));
+  EXPECT_EQ(ds.train.count, 12);
+  EXPECT_EQ(ds.train.channels, 1);
+  EXPECT_EQ(ds.train.height, 3);
+  EXPECT_EQ(ds.train.width, 3);
+  EXPECT_EQ(ds.test.count, 4);
+  EXPECT_EQ(ds.num_classes, 3);
+  EXPECT_EQ(ds.train.labels, d.train_y);
+  EXPECT_EQ(ds.test.labels, d.test_y);
+  EXPECT_EQ(ds.train_clients, d.clients);
+  for (std::size_t i = 0; i < d.train_x.size(); ++i)  // uint8 without `scale`: / 255
+    ASSERT_EQ(ds.train.pixels[i], float(float(d.train_x[i]) * (1.0 / 255.0))) << i;
+  EXPECT_EQ(ds.test.pixels, d.test_x);  // float: as stored
+  const auto scaled = load_own(write_own("scaled.h5", {}, true));
+  EXPECT_EQ(scaled.train.pixels[3], float(d.train_x[3] * 0.5));
+}
+
+TEST(OwnData, NaturalPartitionFollowsTheClientIds) {
+  const auto ds = load_own(write_own("natural.h5"));
+  PartitionOptions p;
+  p.method = "natural";
+  p.num_clients = 3;
+  p.local_test_fraction = 0.25;
+  p.natural_clients = ds.train_clients;
+  const auto part = make_partition(ds.train.labels, ds.num_classes, p);
+  for (std::int64_t c = 0; c < 3; ++c) {
+    EXPECT_EQ(part.train_count(c), 3);
+    EXPECT_EQ(part.test_count(c), 1);
+    for (std::int64_t k = 0; k < part.train_count(c); ++k) EXPECT_EQ(ds.train_clients[part.train_begin(c)[k]], c);
+    EXPECT_EQ(ds.train_clients[part.test_begin(c)[0]], c);
+  }
+  p.num_clients = 4;
+  expect_input_error([&] { make_partition(ds.train.labels, ds.num_classes, p); }, {"--clients 4", "3 clients"});
+  p.natural_clients.clear();
+  expect_input_error([&] { make_partition(ds.train.labels, ds.num_classes, p); }, {"--partition natural", "/train/client"});
+}
+
+TEST(OwnData, BadFilesNameTheDatasetPath) {
+  expect_input_error([] { load_own("/nonexistent-fedhpc/own.h5"); }, {"hdf5:/nonexistent-fedhpc/own.h5", "cannot open"});
+  const auto missing = write_own("missing.h5", [](h5::Group& root) { H5Ldelete(root.id(), "test/y", H5P_DEFAULT); });
+  expect_input_error([&] { load_own(missing); }, {missing, "/test/y is missing"});
+  const auto negative = write_own("negative.h5", [](h5::Group& root) {
+    root.dataset("train/y").write_all(std::vector<std::int64_t>{0, 1, 2, 0, 1, -2, 0, 1, 2, 0, 1, 2});
+  });
+  expect_input_error([&] { load_own(negative); }, {"/train/y", "-2"});
+  const auto short_y = write_own("short.h5", [](h5::Group& root) {
+    H5Ldelete(root.id(), "train/y", H5P_DEFAULT);
+    root.create_dataset<std::int64_t>("train/y", {5}).write_all(std::vector<std::int64_t>(5, 0));
+  });
+  expect_input_error([&] { load_own(short_y); }, {"/train/y", "one label per sample (12)"});
+  const auto shape = write_own("shape.h5", [](h5::Group& root) {
+    H5Ldelete(root.id(), "test/x", H5P_DEFAULT);
+    root.create_dataset<float>("test/x", {4, 9}).write_all(std::vector<float>(36, 0.f));
+  });
+  expect_input_error([&] { load_own(shape); }, {"/test/x", "shape"});
+  const auto text = write_own("text.h5", [](h5::Group& root) {
+    H5Ldelete(root.id(), "test/y", H5P_DEFAULT);
+    root.create_string_dataset("test/y", {"a", "b", "c", "d"});
+  });
+  expect_input_error([&] { load_own(text); }, {"/test/y", "integers"});
+}

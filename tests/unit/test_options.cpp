@@ -367,7 +367,17 @@ TEST(Options, StrategyOptionsOnlyWithTheirStrategy) {
       {{"--server-optimizer", "adam", "--server-momentum", "0.5"}, {"--server-momentum", "sgd"}},
       {{"--fault-scale", "3"}, {"--fault-scale", "sign-flip"}},
       {{"--edge-aggregator", "median"}, {"--edge-aggregator", "hierarchical"}},
-      {{"--aggregator", "nope"}, {"--aggregator", "fedavg|krum|median|multi-krum|trimmed-mean"}},
+      {{"--aggregator", "nope"}, {"--aggregator", "fedavg|fedgma|fedgma-soft|krum|median|multi-krum|trimmed-mean"}},
+      {{"--gma-threshold", "0.5"}, {"--gma-threshold", "fedgma or fedgma-soft"}},
+      {{"--aggregator", "fedgma", "--gma-threshold", "1.5"}, {"--gma-threshold", "[0, 1]"}},
+      {{"--aggregator", "fedgma", "--topology", "ring"}, {"--aggregator", "centralized"}},
+      {{"--aggregator", "fedgma-soft", "--topology", "gossip"}, {"--aggregator", "centralized"}},
+      {{"--topology", "hierarchical", "--edge-aggregator", "fedgma"}, {"--edge-aggregator", "centralized"}},
+      {{"--aggregator", "fedgma", "--server-optimizer", "adam"}, {"--server-optimizer", "sgd"}},
+      {{"--server-lr", "0"}, {"--server-lr", "(0, 1e+06]"}},
+      {{"--aggregator", "fedgma-soft", "--server-lr", "0"}, {"--server-lr", "fedgma"}},
+      {{"--color-task", "multiclass"}, {"--color-task", "colored-fashion-mnist"}},
+      {{"--dataset", "colored-fashion-mnist", "--color-task", "ternary"}, {"--color-task", "binary|multiclass"}},
       {{"--fault", "melt"}, {"--fault", "sign-flip"}},
       {{"--dropout-rate", "1"}, {"--dropout-rate", "[0, 1)"}},
   };
@@ -375,6 +385,11 @@ TEST(Options, StrategyOptionsOnlyWithTheirStrategy) {
     test::expect_input_error([&] { validate(parse_run_options(args).options); }, needles);
   // Accepted combinations.
   EXPECT_NO_THROW(validate(parse_run_options({"--aggregator", "trimmed-mean", "--trim-fraction", "0.2"}).options));
+  EXPECT_NO_THROW(validate(parse_run_options({"--aggregator", "fedgma", "--gma-threshold", "0", "--server-lr", "0"}).options));
+  EXPECT_NO_THROW(validate(parse_run_options({"--aggregator", "fedgma-soft", "--server-optimizer", "adam",
+                                              "--server-lr", "0.1", "--gma-threshold", "0.9"}).options));
+  EXPECT_NO_THROW(validate(parse_run_options({"--dataset", "colored-fashion-mnist", "--color-task", "multiclass",
+                                              "--partition", "pathological"}).options));
   EXPECT_NO_THROW(validate(parse_run_options({"--topology", "hierarchical", "--aggregator", "median",
                                               "--edge-aggregator", "trimmed-mean", "--trim-fraction", "0.1"})
                                .options));

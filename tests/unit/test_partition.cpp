@@ -20,7 +20,7 @@ using fedhpc::test::expect_input_error;
 
 namespace {
 
-const std::vector<std::string> kMethods = {"iid", "dirichlet", "shards"};
+const std::vector<std::string> kMethods = {"iid", "dirichlet", "shards", "pathological"};
 
 // n labels, balanced over `classes` and interleaved.
 std::vector<std::int64_t> balanced(std::int64_t n, int classes = 10) {
@@ -276,3 +276,38 @@ TEST(Partition, UnknownMethod) {
 }
 
 }  // namespace
+
+// --partition pathological: every client holds exactly two classes, one
+// shard of each, for few and many clients, balanced and skewed labels, and
+// whichever classes the seed pairs.
+TEST(Partition, PathologicalGivesEveryClientExactlyTwoClasses) {
+  std::vector<std::int64_t> skewed;
+  for (std::int64_t i = 0; i < 5000; ++i) skewed.push_back(i % 7 == 0 ? 9 : (i * i) % 9);
+  for (const auto& labels : {balanced(6000), skewed})
+    for (std::int64_t clients : {5, 7, 10, 13, 100, 1000})
+      for (std::uint64_t seed : {0, 1, 2}) {
+        SCOPED_TRACE("clients " + std::to_string(clients) + " seed " + std::to_string(seed));
+        const auto p = make_partition(labels, 10, opts("pathological", clients, seed, 0.0));
+        expect_exact_cover(p, std::int64_t(labels.size()), clients);
+        for (std::int64_t c = 0; c < clients; ++c) ASSERT_EQ(distinct_labels(p, labels, c), 2u) << "client " << c;
+      }
+  // The seed decides which classes meet: over 45 clients not all hold the same pair.
+  const auto p = make_partition(balanced(4500), 10, opts("pathological", 45, 3, 0.0));
+  std::set<std::pair<std::int64_t, std::int64_t>> pairs;
+  const auto labels = balanced(4500);
+  for (std::int64_t c = 0; c < 45; ++c) {
+    std::set<std::int64_t> s;
+    for (auto i : client_all(p, c)) s.insert(labels[std::size_t(i)]);
+    pairs.insert({*s.begin(), *s.rbegin()});
+  }
+  EXPECT_GT(pairs.size(), 10u);
+}
+
+TEST(Partition, PathologicalRefusesTooManyClientsOrOneClass) {
+  expect_input_error([] { make_partition(balanced(100), 10, opts("pathological", 60, 1, 0.0)); },
+                     {"--clients", "pathological"});
+  expect_input_error([] { make_partition(balanced(100), 10, opts("pathological", 4, 1, 0.0)); },
+                     {"--clients 4", "at least 5 clients"});
+  expect_input_error([] { make_partition(std::vector<std::int64_t>(50, 3), 10, opts("pathological", 5, 1, 0.0)); },
+                     {"--partition pathological", "2 classes"});
+}

@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fedhpc/core/registry.hpp"
 #include "fedhpc/mpi/comm.hpp"
@@ -15,6 +16,8 @@ struct AggregatorOptions {
   double trim_fraction = 0.1;  // trimmed-mean: beta in [0, 0.5); 0 = the sample-weighted mean
   int byzantine = 0;           // krum, multi-krum: f, the tolerated number of faulty models
   int krum_select = 0;         // multi-krum: m models averaged; 0 = n - f
+  double gma_threshold = 0.8;  // fedgma, fedgma-soft: p (tau) of the sign-agreement mask, in [0, 1]
+  double gma_server_lr = 1.0;  // fedgma: eta_s of the masked gradient step (--server-lr)
 };
 
 // Combines the models of one aggregation point (the server, an edge, a
@@ -41,6 +44,21 @@ class Aggregator {
   // aggregate at several levels may then pass exact partial sums up instead
   // of rounded means.
   virtual bool is_weighted_mean() const { return false; }
+
+  // Aggregators that need more than the models (FedGMA). A topology that
+  // supports them calls set_start() after begin(), on every rank of the
+  // aggregation, with the model the clients started from, and add_with_gradient() instead of add() with each
+  // client's gradient (nullptr when the trainer kept none).
+  virtual bool needs_gradients() const { return false; }
+  virtual void set_start(const float* start) { (void)start; }
+  virtual void add_with_gradient(std::int64_t id, const float* params, std::int64_t weight, const float* gradient) {
+    (void)gradient;
+    add(id, params, weight);
+  }
+  // After a successful finish(): 1 where a masking aggregator kept the
+  // coordinate (num_params entries, the same on every rank); nullptr for
+  // aggregators without a mask.
+  virtual const std::vector<std::uint8_t>* mask() const { return nullptr; }
 };
 
 using AggregatorFactory = std::function<std::unique_ptr<Aggregator>(const AggregatorOptions&)>;

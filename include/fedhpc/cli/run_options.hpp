@@ -11,6 +11,7 @@ struct RunOptions {
   // data
   std::string dataset = "fashion-mnist";
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string color_task = "binary";  // colored-fashion-mnist: binary | multiclass
   std::int64_t max_train_samples = 0;
   std::int64_t max_test_samples = 0;
   std::string normalize = "none";
@@ -73,6 +74,7 @@ struct RunOptions {
   double trim_fraction = 0.1;
   int byzantine = 0;
   int krum_select = 0;
+  double gma_threshold = 0.8;  // fedgma, fedgma-soft: sign-agreement threshold p (tau)
   // server side
   std::string server_optimizer = "sgd";
   double server_lr = 1.0;
@@ -118,12 +120,16 @@ struct ParsedRun {
   RunOptions options;
   bool help = false;
   std::string help_text;
+  // Config-file settings of the caller's own keys (see extra_keys), by name.
+  std::vector<std::pair<std::string, std::string>> extra;
 };
 
 // Parses the command line (argv[0] is "run"'s caller; args start after the
 // subcommand) and the optional --config INI file; the command line wins.
 // Throws InputError with one line naming the option on any bad input.
-ParsedRun parse_run_options(const std::vector<std::string>& args);
+// extra_keys: option names of another subcommand (fedhpc mi) that its config
+// file may hold too; they are handed back in `extra`, unparsed.
+ParsedRun parse_run_options(const std::vector<std::string>& args, const std::vector<std::string>& extra_keys = {});
 
 // Fills in the defaults that depend on other options: --aggregator for
 // clustered (trimmed-mean when not given) and --edge-aggregator same.

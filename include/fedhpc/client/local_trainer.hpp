@@ -145,6 +145,13 @@ class LocalTrainer {
                  float* gradient = nullptr);
   // Whether --monitor asks for diagnostics after this iteration.
   bool monitors(int iteration) const;
+  // Analyses that retrain a client many times from one start (fedhpc mi):
+  // the seed of the minibatch-order streams of later iterate() calls (the
+  // batched train_block keeps the constructor's), and a callback after every
+  // optimizer step of iterate(), given the steps since begin_client (it may
+  // read params()). An empty function removes it.
+  void set_shuffle_seed(std::uint64_t seed);
+  void set_step_observer(std::function<void(std::int64_t step)> observer);
   float* params();
   std::int64_t num_params() const;
   // Clients train_block trains at once (1: the per-client loop).

@@ -27,6 +27,9 @@ struct Dataset {
   int num_classes = 0;
   ImageSet train;
   ImageSet test;
+  // Naturally partitioned data (hdf5: files with /train/client): the client
+  // of every training sample, for --partition natural; empty otherwise.
+  std::vector<std::int64_t> train_clients;
 };
 
 struct DatasetOptions {
@@ -43,15 +46,28 @@ struct DatasetOptions {
   int synthetic_classes = 10;
   int synthetic_side = 28;         // images are 1 x side x side
   double synthetic_noise = 0.35;   // std-dev of the Gaussian pixel noise
+  std::string color_task = "binary";  // colored-fashion-mnist: binary | multiclass
 };
 
 using DatasetFactory = std::function<Dataset(const DatasetOptions&)>;
 
-// "fashion-mnist" and "synthetic" are registered on first use.
+struct Partition;
+
+// "fashion-mnist", "colored-fashion-mnist" and "synthetic" are registered on
+// first use. A name "hdf5:FILE" is not in the registry: it reads the user's
+// file (README, "Your own data").
 Registry<DatasetFactory>& dataset_registry();
+inline bool is_file_dataset(const std::string& name) { return name.rfind("hdf5:", 0) == 0 && name.size() > 5; }
 
 // Looks the name up in the registry, loads, and applies max_*_samples.
 // Throws InputError naming the file (and the Debian package) on bad files.
+// Data sets whose samples depend on the client that holds them
+// (colored-fashion-mnist, data/colored.hpp) are partitioned first and
+// finished later: load_dataset() leaves them greyscale and un-normalised.
 Dataset load_dataset(const DatasetOptions& options);
+
+// Finishes such a data set with the partition made from its training
+// labels: colouring (and relabelling), then --normalize. No-op for others.
+void finish_dataset(Dataset& ds, const Partition& partition, const DatasetOptions& options);
 
 }  // namespace fedhpc::data

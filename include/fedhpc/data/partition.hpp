@@ -9,13 +9,15 @@
 namespace fedhpc::data {
 
 struct PartitionOptions {
-  std::string method = "iid";  // iid | dirichlet | shards
+  std::string method = "iid";  // iid | dirichlet | shards | pathological
   std::int64_t num_clients = 10;
   std::uint64_t seed = 0;
   double dirichlet_alpha = 0.5;
   std::int64_t dirichlet_min_samples = 10;  // retried until every client has this many
   int shards_per_client = 2;
   double local_test_fraction = 0.2;  // in [0, 1)
+  // "natural": the client of every training sample (Dataset::train_clients).
+  std::vector<std::int64_t> natural_clients;
 };
 
 // Client data as CSR index lists into the training set. A pure function of
@@ -38,7 +40,7 @@ struct Partition {
 using Partitioner = std::function<std::vector<std::vector<std::int64_t>>(
     const std::vector<std::int64_t>& labels, int num_classes, const PartitionOptions&)>;
 
-// "iid", "dirichlet" and "shards" are registered on first use.
+// "iid", "dirichlet", "shards", "pathological" and "natural" are registered on first use.
 Registry<Partitioner>& partitioner_registry();
 
 // Partition, then hold out floor(local_test_fraction * n_k) samples of each

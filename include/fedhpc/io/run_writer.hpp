@@ -51,6 +51,7 @@ struct RunHeader {
   // empty without a shift.
   std::vector<std::int64_t> concept_group;
   std::vector<std::vector<std::int64_t>> concept_label_maps;
+  bool gma_mask = false;  // fedgma, fedgma-soft: /fedgma/mask_fraction [R, L]
 };
 
 // The planned size of a run's file, before it exists.
@@ -107,6 +108,7 @@ class RunWriter {
   void write_clusters(int round, const std::vector<std::int64_t>& cluster_of_client,
                       const std::vector<float>& cluster_models);
   void write_monitoring(int round, const topology::RoundRecord& record);
+  void write_mask_fraction(int round, const std::vector<std::uint8_t>& mask);
   int monitored_iterations() const;
   void commit(int round);
   void agree(const std::string& what);

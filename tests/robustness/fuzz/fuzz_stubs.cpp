@@ -20,11 +20,12 @@ fedhpc::Registry<Factory> names_only(const char* kind, std::initializer_list<con
 
 namespace fedhpc::data {
 Registry<DatasetFactory>& dataset_registry() {
-  static auto registry = names_only<DatasetFactory>("dataset", {"fashion-mnist", "synthetic"});
+  static auto registry = names_only<DatasetFactory>("dataset", {"fashion-mnist", "colored-fashion-mnist", "synthetic"});
   return registry;
 }
 Registry<Partitioner>& partitioner_registry() {
-  static auto registry = names_only<Partitioner>("partition", {"iid", "dirichlet", "shards"});
+  static auto registry =
+      names_only<Partitioner>("partition", {"iid", "dirichlet", "shards", "pathological", "natural"});
   return registry;
 }
 }  // namespace fedhpc::data
@@ -64,7 +65,7 @@ namespace fedhpc::aggregation {
 Registry<AggregatorFactory>& aggregator_registry() {
   static Registry<AggregatorFactory> registry = [] {
     Registry<AggregatorFactory> r("aggregator");
-    for (const char* name : {"fedavg", "trimmed-mean", "median", "krum", "multi-krum"}) r.add(name, nullptr);
+    for (const char* name : {"fedavg", "trimmed-mean", "median", "krum", "multi-krum", "fedgma", "fedgma-soft"}) r.add(name, nullptr);
     return r;
   }();
   return registry;
