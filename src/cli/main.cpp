@@ -39,7 +39,7 @@ int dispatch(int argc, char** argv, const mpi::Comm& world) {
   }
   const std::string command = argv[1];
   if (command == "version" || command == "--version") {
-    if (root) std::printf("fedhpc %s\n", kVersion);
+    if (root) std::printf("fedhpc %s\n", version_with_commit());
     return 0;
   }
   if (command == "run") return run_command(std::vector<std::string>(argv + 2, argv + argc), world);

@@ -222,6 +222,7 @@ std::vector<float> warm_start(const RunOptions& o, const ParamLayout& layout) {
 // Setup and Session: include/fedhpc/cli/run_session.hpp.
 Setup prepare(RunOptions options, const mpi::Comm& comm) {
   Setup s;
+  resolve_output(options);  // callers that build RunOptions in code skip parse_run_options
   validate(options);
   s.scenario = resolve(options);
   s.options = options;
@@ -285,6 +286,11 @@ io::RunHeader make_header(const Setup& s) {
   h.faulty = &s.behaviour->faulty();
   h.gma_mask = o.aggregator == "fedgma" || o.aggregator == "fedgma-soft";
   if (h.gma_mask) h.attributes.push_back({"gma_threshold", o.gma_threshold});
+  h.train_labels = &s.dataset.train.labels;
+  client::TrainOptions shift;
+  add_concept_shift(shift, s.options, s.layout.order, s.dataset.num_classes);
+  h.concept_group.assign(shift.label_map_of_client.begin(), shift.label_map_of_client.end());
+  h.concept_label_maps = shift.label_maps;
   return h;
 }
 

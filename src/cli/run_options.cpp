@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string_view>
 #include <variant>
@@ -19,6 +20,7 @@
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/data/partition.hpp"
+#include "fedhpc/io/output_path.hpp"
 #include "fedhpc/model/model.hpp"
 #include "fedhpc/topology/topology.hpp"
 
@@ -137,7 +139,8 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
        {{"gossip-graph", &o.gossip_graph, "ring | torus | random-k | complete"},
         {"gossip-k", &o.gossip_k, "random-k: minimum degree"}}},
       {"Output",
-       {{"output", &o.output, "HDF5 output file"},
+       {{"output", &o.output,
+         "HDF5 output file; {seed}, {topology}, {aggregator} and {opt:NAME} take the run's values, a missing last folder is created"},
         {"overwrite", &o.overwrite, "replace an existing output file"},
         {"save-weights", &o.save_weights, "none | global | clients"},
         {"quiet", &o.quiet, "no per-round progress lines"},
@@ -557,6 +560,7 @@ ParsedRun parse_run_options(const std::vector<std::string>& args, const std::vec
     o.given.push_back(name);
   }
   resolve_defaults(o);
+  resolve_output(o);
   return parsed;
 }
 
@@ -748,6 +752,19 @@ void validate(const RunOptions& o) {
   check_topology_options(o);
   check_combinations(o);
   check_memory(o);
+}
+
+void resolve_output(RunOptions& options) {
+  if (options.output_template.empty()) options.output_template = options.output;
+  RunOptions copy = options;
+  resolve_defaults(copy);  // {aggregator} of a clustered run is trimmed-mean
+  const auto value = [&copy](const std::string& name) -> std::optional<std::string> {
+    for (auto& [title, specs] : option_table(copy))
+      for (auto& spec : specs)
+        if (spec.name == name) return format_value(spec.target);
+    return std::nullopt;
+  };
+  options.output = io::expand_output(options.output, value);
 }
 
 // Only the options that apply to the run's topology are written, so the dump

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "fedhpc/cli/run_command.hpp"
@@ -103,9 +104,12 @@ void write_script(const std::string& path, const std::string& text) {
   fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
 }
 
-// Parses and checks every point; returns their options.
+// Parses and checks every point; returns their options. Outputs are compared
+// once their placeholders are filled: a template that leaves out a varied
+// option would give two points one file.
 std::vector<RunOptions> check_points(const std::vector<std::vector<std::string>>& points) {
   std::vector<RunOptions> out;
+  std::map<std::string, std::size_t> outputs;
   for (std::size_t k = 0; k < points.size(); ++k) {
     try {
       auto parsed = parse_run_options(points[k]);
@@ -114,6 +118,10 @@ std::vector<RunOptions> check_points(const std::vector<std::vector<std::string>>
     } catch (const InputError& e) {
       throw InputError("sweep point " + std::to_string(k) + ": " + e.what());
     }
+    if (const auto [it, fresh] = outputs.emplace(out.back().output, k); !fresh)
+      throw InputError("--vary: points " + std::to_string(it->second) + " and " + std::to_string(k) +
+                       " would both write " + quote_input(out.back().output) +
+                       "; put the varied options in the --output template, e.g. {opt:NAME}");
   }
   return out;
 }
@@ -254,7 +262,7 @@ int sweep_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
     }
     std::string base_output;
     try {
-      base_output = parse_run_options(first).options.output;
+      base_output = parse_run_options(first).options.output_template;
     } catch (const InputError& e) {
       throw InputError(std::string("sweep point 0: ") + e.what());
     }

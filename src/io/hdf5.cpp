@@ -543,6 +543,19 @@ bool Group::exists(const std::string& path) const {
   return true;
 }
 
+namespace {
+herr_t collect_dataset(hid_t, const char* name, const H5O_info_t* info, void* out) {
+  if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(out)->push_back(name);
+  return 0;
+}
+}  // namespace
+
+std::vector<std::string> Group::dataset_paths() const {
+  std::vector<std::string> out;
+  check(H5Ovisit2(id(), H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &out, H5O_INFO_BASIC), "list datasets", where());
+  return out;
+}
+
 DataSet Group::dataset(const std::string& name) const {
   hid_t d = H5Dopen2(id(), name.c_str(), H5P_DEFAULT);
   return DataSet(check_id(d, "open dataset", where(name)), child_path(name), context());

@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -38,6 +39,8 @@ std::string shown(const std::string& path) {
   return path.substr(0, 40) + "..." + path.substr(path.size() - 40);
 }
 
+std::string quote_text(const std::string& text) { return "'" + shown(text) + "'"; }
+
 bool same_file(const struct stat& a, const std::string& other) {
   struct stat b;
   return ::stat(other.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
@@ -64,11 +67,31 @@ void check_existing(const std::string& output, bool overwrite, const std::vector
   if (!overwrite) refuse(shown(output) + " exists; pass --overwrite to replace it");
 }
 
+bool is_directory(const std::string& path) {
+  struct stat info;
+  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+// Only the last folder is made: a typo higher up stays an error instead of
+// silently growing a tree somewhere unexpected.
+void make_last_folder(const std::string& dir) {
+  struct stat info;
+  if (::stat(dir.c_str(), &info) == 0) {
+    if (!S_ISDIR(info.st_mode)) refuse(shown(dir) + " is not a directory");
+    return;
+  }
+  const std::string parent = directory_of(dir);
+  if (!is_directory(parent))
+    refuse("directory " + shown(dir) + " does not exist, nor does its parent " + shown(parent) +
+           " (only the last folder is created)");
+  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST)
+    refuse("cannot create directory " + shown(dir) + ": " + std::strerror(errno));
+}
+
 void check_directory(const std::string& output) {
   const std::string dir = directory_of(output);
-  struct stat info;
-  if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
-    refuse("directory " + shown(dir) + " does not exist (create it first)");
+  make_last_folder(dir);
+  if (!is_directory(dir)) refuse(shown(dir) + " is not a directory");
   if (::access(dir.c_str(), W_OK) != 0) refuse("directory " + shown(dir) + " is not writable");
 }
 
@@ -83,7 +106,43 @@ void check_partial(const std::string& output, bool overwrite) {
     refuse(shown(partial) + " holds an unfinished run (killed, failed or still going); pass --overwrite to replace it");
 }
 
+const std::vector<std::string> kShortcuts = {"seed", "topology", "aggregator"};
+
+std::string placeholder_help() { return "allowed: {seed}, {topology}, {aggregator}, {opt:NAME} (NAME a run option)"; }
+
+std::string sanitized(std::string value) {
+  for (auto& c : value)
+    if (c == '/' || c == '{' || c == '}') c = '_';
+  return value;
+}
+
+// The text for one placeholder's name (what stands between the braces).
+std::string substitute(const std::string& name, const OptionLookup& value) {
+  const std::string option = name.rfind("opt:", 0) == 0 ? name.substr(4) : name;
+  const bool known_form = option != name || std::count(kShortcuts.begin(), kShortcuts.end(), name) > 0;
+  const auto text = known_form && option != "output" ? value(option) : std::nullopt;
+  if (!text) refuse("unknown placeholder " + quote_text("{" + name + "}") + "; " + placeholder_help());
+  return sanitized(*text);
+}
+
 }  // namespace
+
+std::string expand_output(const std::string& pattern, const OptionLookup& value) {
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '}') refuse("'}' without '{' in " + quote_text(pattern) + "; " + placeholder_help());
+    if (pattern[i] != '{') {
+      out += pattern[i];
+      continue;
+    }
+    const auto end = pattern.find_first_of("{}", i + 1);
+    if (end == std::string::npos || pattern[end] != '}')
+      refuse("unclosed '{' in " + quote_text(pattern) + "; " + placeholder_help());
+    out += substitute(pattern.substr(i + 1, end - i - 1), value);
+    i = end;
+  }
+  return out;
+}
 
 std::string partial_path(const std::string& output) { return output + kPartial; }
 

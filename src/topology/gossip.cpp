@@ -175,6 +175,16 @@ TopologyDescriptor gossip_descriptor() {
     TopologyExtras x;
     x.attributes = {{"gossip_graph", o.gossip_graph}, {"gossip_k", std::int64_t(o.gossip_k)}};
     x.consensus_distance = true;
+    // The graph itself, in CSR form, so a reader need not rebuild it from the
+    // seed; not the complete graph (N^2 entries that say "everyone").
+    if (o.gossip_graph == "complete") return x;
+    const auto graph = make_gossip_graph(o.gossip_graph, o.clients, o.gossip_k, o.seed);
+    std::vector<std::int64_t> offsets = {0}, neighbours;
+    for (const auto& row : graph.neighbours) {
+      neighbours.insert(neighbours.end(), row.begin(), row.end());
+      offsets.push_back(std::int64_t(neighbours.size()));
+    }
+    x.datasets = {{"gossip_offsets", offsets}, {"gossip_neighbours", neighbours}};
     return x;
   };
   d.option_keys = {"gossip-graph", "gossip-k"};

@@ -74,7 +74,8 @@ TEST(Cli, MissingOrCorruptDatasetFiles) {
 }
 
 TEST(Cli, OutputProblems) {
-  expect_input_error("--output /nonexistent-fedhpc-dir/x.h5" + kSmall,
+  // Two missing levels: only the last folder is ever created.
+  expect_input_error("--output /nonexistent-fedhpc-dir/sub/x.h5" + kSmall,
                      {"--output", "/nonexistent-fedhpc-dir", "does not exist"});
   const std::string out = temp_dir() + "/exists.h5";
   std::ofstream(out) << "keep me";
@@ -83,6 +84,16 @@ TEST(Cli, OutputProblems) {
   std::string content;
   std::getline(in, content);
   EXPECT_EQ(content, "keep me");
+}
+
+TEST(Cli, OutputTemplatesAndNewFolder) {
+  const std::string dir = temp_dir() + "/sweep-" + std::to_string(::getpid());
+  auto r = run_fedhpc(2, "--output " + dir + "/run-{seed}-{topology}-{aggregator}-h{opt:hidden}.h5 --seed 5" + kSmall);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string out = dir + "/run-5-centralized-fedavg-h8.h5";
+  EXPECT_NE(r.output.find("wrote " + out), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(out)) << r.output;
+  expect_input_error("--output " + dir + "/run-{bogus}.h5" + kSmall, {"--output", "'{bogus}'", "{opt:NAME}"});
 }
 
 TEST(Cli, ConfigFileProblems) {

@@ -86,6 +86,25 @@ TEST(Sweep, GridRunsEveryPointAndSlurmTaskMatchesIt) {
   EXPECT_NE(r.output.find("--slurm"), std::string::npos) << r.output;
 }
 
+TEST(Sweep, OutputTemplatesNameThePoints) {
+  // The template is filled per point (into a folder `run` creates), not from point 0.
+  const std::string dir = temp_dir() + "/templated";
+  auto r = sweep(" --vary seed=0,1 --vary lr=0.01,0.05" + kSmall + " --output " + dir + "/{topology}-lr{opt:lr}-s{seed}.h5");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* seed : {"0", "1"})
+    for (const char* lr : {"0.01", "0.05"}) {
+      const std::string out = dir + "/centralized-lr" + lr + "-s" + seed + ".h5";
+      ASSERT_TRUE(std::filesystem::exists(out)) << out << "\n" << r.output;
+      EXPECT_NE(config_of(out).find(std::string("lr = ") + lr + "\n"), std::string::npos);
+    }
+  // A template without a varied option would give two points one file: refused before any run.
+  r = sweep(" --vary seed=0,1" + kSmall + " --output " + dir + "/lr{opt:lr}.h5");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_EQ(count_of(r.output, "fedhpc: error:"), 1) << r.output;
+  EXPECT_NE(r.output.find("both write"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/lr0.01.h5"));
+}
+
 TEST(Sweep, BadVaryIsOneLineAndExitTwo) {
   const std::string out = " --output " + temp_dir() + "/bad.h5";
   for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{

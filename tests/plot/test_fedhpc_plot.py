@@ -31,7 +31,7 @@ except ImportError as error:
     MISSING = error.name
 
 CONFIG = """# fedhpc run configuration (fully resolved)
-scenario = baseline
+scenario = {scenario}
 topology = {topology}
 monitor = {monitor}
 clip-norm = 1
@@ -42,8 +42,10 @@ seed = {seed}
 
 
 def make_run(path, rounds=3, done=None, status=None, clients=4, monitor="every", iterations=2, topology="hierarchical",
-             seed=0, chunked=False, initial=0.1):
-    """A small file with fedhpc's layout; rows of rounds not finished hold NaN, as the writer leaves them."""
+             seed=0, chunked=False, initial=0.1, extra=None, traces=False, scenario="baseline"):
+    """A small file with fedhpc's layout; rows of rounds not finished hold NaN, as the writer leaves them.
+    `extra`: further options of the stored config, {name: value}. `traces`: also the datasets every
+    real run has (local test loss, bytes) and the topology's (cluster count, consensus distance)."""
     done = rounds if done is None else done
     status = status or ("complete" if done == rounds else "failed")
     rng = np.random.default_rng(seed)
@@ -61,7 +63,8 @@ def make_run(path, rounds=3, done=None, status=None, clients=4, monitor="every",
 
     with h5py.File(path, "w") as f:
         f.attrs["config"] = CONFIG.format(topology=topology, monitor=monitor, iterations=iterations, rounds=rounds,
-                                          seed=seed)
+                                          seed=seed, scenario=scenario)
+        f.attrs["config"] += "".join(f"{k} = {v}\n" for k, v in (extra or {}).items())
         f.attrs.update({"fedhpc_version": "0.1.0", "num_ranks": 1, "num_clients": clients, "seed": seed,
                         "rounds": rounds, "rounds_completed": done, "status": status})
         if status == "failed":
@@ -78,6 +81,19 @@ def make_run(path, rounds=3, done=None, status=None, clients=4, monitor="every",
             clusters = np.full((rounds, clients), -1, dtype=np.int64)
             clusters[:done] = (np.arange(clients) + np.arange(done)[:, None]) % 2
             f.create_dataset("topology/cluster_of_client", data=clusters)
+        if traces:
+            loss = rng.uniform(0.5, 2.0, (rounds, clients)).astype(np.float32)
+            put(f, "clients/local_test_loss", loss)[:done] = loss[:done]
+            sent = np.tile([[1000.0, 0, 0, 0, 0]], (rounds, 1))
+            put(f, "comm/bytes", sent)[:done] = sent[:done]
+            if topology == "ring":
+                f.create_dataset("topology/ring_of_client", data=np.arange(clients) % 2)
+            if topology == "clustered":
+                count = np.arange(1, rounds + 1, dtype=np.int64)
+                put(f, "clusters/count", count)[:done] = count[:done]
+            if topology == "gossip":
+                distance = np.linspace(1.0, 0.1, rounds)
+                put(f, "global/consensus_distance", distance)[:done] = distance[:done]
         if monitor != "off":
             slots = iterations if monitor == "every" else 1
             f.require_group("clients").attrs["monitored_iterations"] = np.arange(slots) if monitor == "every" else [iterations - 1]
@@ -277,6 +293,16 @@ class CompleteRuns(PlotTest):
         self.assertIn("/clients/gsc ", result.stdout)
         self.assertIn("status=complete", result.stdout)
 
+    def test_list_shows_dims_and_units(self):
+        make_run(self.path("run.h5"))
+        with h5py.File(self.path("run.h5"), "a") as f:
+            f["clients/gsc"].attrs["dims"] = "round,monitored_iteration,client"
+            f["global/test_loss"].attrs.update({"dims": "round", "units": "nats"})
+        result = self.plot("--list", self.path("run.h5"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("/clients/gsc float32 [3, 2, 4] (round,monitored_iteration,client)", result.stdout)
+        self.assertIn("/global/test_loss float64 [4] (round; nats)", result.stdout)
+
 
 class IncompleteRuns(PlotTest):
     def note(self, name, status, done, rounds):
@@ -346,6 +372,147 @@ class IncompleteRuns(PlotTest):
         result = self.plot(self.path("run.h5"), "-o", self.out, warnings_as_errors=False)
         self.assert_figures(result, *MONITOR_FIGURES)
         self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+
+
+# Runs the script in a child process with its save() replaced, and prints what
+# every figure holds as JSON: the figures stay inspectable, and the tests'
+# threads never share matplotlib's global state.
+INSPECT = r"""
+import importlib.machinery, importlib.util, json, sys
+loader = importlib.machinery.SourceFileLoader("fedhpc_plot", sys.argv[1])
+spec = importlib.util.spec_from_loader("fedhpc_plot", loader)
+module = importlib.util.module_from_spec(spec)
+loader.exec_module(module)
+figures = {}
+def capture(fig, out_dir, name, formats):
+    axes = []
+    for ax in fig.axes:
+        handles, labels = ax.get_legend_handles_labels()
+        lines = [l for l in ax.get_lines() if len(l.get_xdata()) and l.get_linestyle() != ":"]
+        axes.append({"title": ax.get_title(), "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(),
+                     "labels": labels, "lines": len(lines), "texts": [t.get_text() for t in ax.texts],
+                     "xmax": max([float(max(l.get_xdata())) for l in lines], default=None)})
+    figures[name] = {"suptitle": fig._suptitle.get_text() if fig._suptitle else "", "axes": axes}
+    return [name]
+module.save = capture
+status = module.main(sys.argv[2:])
+print(json.dumps({"status": status, "figures": figures}))
+"""
+
+
+class Experiments(PlotTest):
+    """Runs are merged (mean and band) only when their configurations differ in nothing but the seed."""
+
+    def inspect(self, *names, monitor="every", extra=None):
+        import json
+        args = [self.path(n) for n in names]
+        result = subprocess.run([sys.executable, "-c", INSPECT, SCRIPT, *args, "-o", self.out], capture_output=True,
+                                text=True, env=dict(os.environ, MPLBACKEND="Agg"), timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        report = json.loads(result.stdout.splitlines()[-1])
+        self.assertEqual(report["status"], 0, result.stderr)
+        return report["figures"], result.stderr
+
+    def test_different_dirichlet_alpha_is_never_merged(self):
+        make_run(self.path("a03.h5"), extra={"partition": "dirichlet", "dirichlet-alpha": "0.3"})
+        make_run(self.path("a01.h5"), extra={"partition": "dirichlet", "dirichlet-alpha": "0.1"})
+        figures, _ = self.inspect("a03.h5", "a01.h5")
+        for axes in figures["accuracy"]["axes"]:
+            self.assertEqual(axes["lines"], 2, axes)  # two lines, not one mean
+        self.assertEqual(sorted(figures["accuracy"]["axes"][1]["labels"]),
+                         ["dirichlet-alpha=0.1", "dirichlet-alpha=0.3"])
+        # Per-experiment figures: one each, named and titled by the difference.
+        for alpha in ("0.1", "0.3"):
+            name = f"loss-per-edge-hierarchical-baseline-clip1-dirichlet-alpha{alpha}"
+            self.assertIn(name, figures)
+            self.assertIn(f"dirichlet-alpha={alpha}", figures[name]["axes"][0]["title"])
+        self.assertEqual(len([n for n in figures if n.startswith("loss-per-edge")]), 2)
+
+    def test_different_seeds_are_merged(self):
+        for seed in (0, 1):
+            make_run(self.path(f"s{seed}.h5"), seed=seed, extra={"partition": "dirichlet", "dirichlet-alpha": "0.3"})
+        figures, stderr = self.inspect("s0.h5", "s1.h5")
+        self.assertEqual(stderr, "")
+        for axes in figures["accuracy"]["axes"]:
+            self.assertEqual(axes["lines"], 1, axes)
+        self.assertEqual(figures["accuracy"]["axes"][1]["labels"], ["hierarchical baseline clip=1"])
+        self.assertEqual([n for n in figures if n.startswith("loss-per-edge")],
+                         ["loss-per-edge-hierarchical-baseline-clip1"])
+        self.assertIn("seeds 0, 1", figures["loss-per-edge-hierarchical-baseline-clip1"]["axes"][0]["title"])
+
+    def test_unit_grouping_by_full_configuration(self):
+        module = load_script()
+        runs = []
+        for name, seed, extra in [("a.h5", 0, {"dirichlet-alpha": "0.3"}), ("b.h5", 1, {"dirichlet-alpha": "0.3"}),
+                                  ("c.h5", 0, {"dirichlet-alpha": "0.1"}), ("d.h5", 0, {"lr": "0.1"})]:
+            make_run(self.path(name), seed=seed, extra={"output": name, **extra})
+            runs.append(module.Run(self.path(name)))
+        groups = list(module.group_runs(runs).values())
+        self.assertEqual([[os.path.basename(r.path) for r in g] for g in groups], [["a.h5", "b.h5"], ["c.h5"], ["d.h5"]])
+        self.assertEqual(groups[0].line_label, "dirichlet-alpha=0.3, lr=-")
+
+    def test_scenario_sweeps_keep_their_figure_names(self):
+        """What a scenario resolves (its initialisation) is told by the scenario: docs/monitoring's names."""
+        for scenario, init in (("baseline", "glorot"), ("exploding", "uniform:0:1")):
+            for seed in (0, 1):
+                make_run(self.path(f"{scenario}{seed}.h5"), scenario=scenario, seed=seed, extra={"conv-init": init})
+        figures, _ = self.inspect("baseline0.h5", "baseline1.h5", "exploding0.h5", "exploding1.h5")
+        for scenario in ("baseline", "exploding"):
+            self.assertIn(f"mean-gradient-per-layer-hierarchical-{scenario}-clip1", figures)
+        self.assertEqual(sorted(figures["accuracy"]["axes"][0]["labels"]), ["scenario=baseline", "scenario=exploding"])
+
+    def test_runs_of_different_lengths_share_their_common_rounds(self):
+        make_run(self.path("r4.h5"), rounds=4)
+        make_run(self.path("r5.h5"), rounds=5)
+        figures, stderr = self.inspect("r4.h5", "r5.h5")
+        self.assertEqual(stderr.splitlines(),
+                         ["fedhpc-plot: note: the runs have 4, 5 rounds; drawing their common rounds 1..4"])
+        self.assertEqual(sorted(figures["accuracy"]["axes"][1]["labels"]), ["rounds=4", "rounds=5"])
+        self.assertEqual(figures["accuracy"]["axes"][0]["xmax"], 4)
+        self.assertEqual(figures["gsc-by-scenario"]["axes"][-1]["xmax"], 4)
+
+    def test_every_figure_has_labelled_axes_and_a_title_naming_the_run(self):
+        make_run(self.path("every.h5"), monitor="every", topology="hierarchical", traces=True)
+        make_run(self.path("last.h5"), monitor="last", topology="clustered", traces=True)
+        make_run(self.path("plain.h5"), monitor="off", topology="centralized", traces=True)
+        make_run(self.path("gossip.h5"), monitor="off", topology="gossip", traces=True)
+        names = ("every.h5", "last.h5", "plain.h5", "gossip.h5")
+        figures, _ = self.inspect(*names)
+        self.assertGreaterEqual(len(figures), 14, sorted(figures))
+        for name, figure in figures.items():
+            titles = figure["suptitle"] + " ".join(a["title"] for a in figure["axes"])
+            self.assertTrue(any(f in titles for f in names), (name, titles))
+            for axes in figure["axes"]:
+                if axes["lines"]:
+                    self.assertTrue(axes["xlabel"] and axes["ylabel"] and axes["title"], (name, axes))
+            for axes in figure["axes"]:
+                self.assertNotIn("all clients 0", axes["labels"])
+                self.assertNotIn("per all clients", axes["title"])
+
+    def test_runs_without_monitoring_get_loss_bytes_and_topology_figures(self):
+        for topology in ("ring", "clustered", "gossip"):
+            make_run(self.path(f"{topology}.h5"), monitor="off", topology=topology, traces=True)
+        figures, stderr = self.inspect("ring.h5", "clustered.h5", "gossip.h5")
+        self.assertEqual(stderr, "")
+        expected = {"accuracy", "accuracy-vs-bytes", "round-loss-per-ring-ring-baseline-clip1",
+                    "round-loss-per-cluster-clustered-baseline-clip1", "round-loss-per-all-clients-gossip-baseline-clip1",
+                    "cluster-count-clustered-baseline-clip1", "consensus-distance-gossip-baseline-clip1"}
+        self.assertEqual(set(figures), expected)
+        self.assertEqual(figures["accuracy-vs-bytes"]["axes"][0]["xmax"], 3000)  # 3 rounds of 1000 bytes
+        self.assertIn("bytes", figures["accuracy-vs-bytes"]["axes"][0]["xlabel"])
+        self.assertEqual(figures["round-loss-per-ring-ring-baseline-clip1"]["axes"][0]["labels"], ["ring 0", "ring 1"])
+        self.assertEqual(figures["round-loss-per-all-clients-gossip-baseline-clip1"]["axes"][0]["labels"],
+                         ["all clients"])
+        self.assertIn("clusters", figures["cluster-count-clustered-baseline-clip1"]["axes"][0]["ylabel"])
+
+    def test_monitor_last_alone_gets_one_filled_gsc_panel(self):
+        make_run(self.path("last.h5"), monitor="last", topology="centralized")
+        figures, _ = self.inspect("last.h5")
+        panels = figures["gsc-by-scenario"]["axes"]
+        self.assertEqual(len(panels), 1, panels)
+        self.assertEqual(panels[0]["lines"], 1)
+        self.assertIn("last local iteration", panels[0]["title"])
+        self.assertTrue(panels[0]["ylabel"].startswith("GSC"))
 
 
 @unittest.skipUnless(os.environ.get("FEDHPC_PLOT_RUN"), "FEDHPC_PLOT_RUN (a real fedhpc output file) not set")

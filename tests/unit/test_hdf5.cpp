@@ -388,6 +388,19 @@ TEST(Hdf5, NestedGroupsAndExists) {
   }
 }
 
+TEST(Hdf5, DatasetPathsListsEveryDatasetBelowAGroup) {
+  LocalTemp tmp("listing");
+  auto f = h5::File::create(tmp.path(), MPI_COMM_NULL, true);
+  auto root = f.root();
+  root.create_dataset<float>("b/y", {1});
+  root.create_dataset<float>("a", {1});
+  root.create_group("empty");
+  root.create_string_dataset("b/c/names", {"x"});
+  EXPECT_EQ(root.dataset_paths(), (std::vector<std::string>{"a", "b/c/names", "b/y"}));
+  EXPECT_EQ(root.group("b").dataset_paths(), (std::vector<std::string>{"c/names", "y"}));
+  EXPECT_TRUE(root.group("empty").dataset_paths().empty());
+}
+
 TEST(Hdf5, MovedHandlesStayValid) {
   LocalTemp tmp("moves");
   auto f = h5::File::create(tmp.path(), MPI_COMM_NULL, true);

@@ -113,6 +113,9 @@ struct RunOptions {
   std::vector<std::string> given;
   // The path given to --config (empty if none); not part of the INI dump.
   std::string config_file;
+  // --output as given, before resolve_output filled its placeholders (a
+  // sweep names its points from it); not part of the INI dump.
+  std::string output_template;
   bool was_given(const std::string& name) const;
 };
 
@@ -140,6 +143,12 @@ RunOptions options_from_config_text(const std::string& text, const std::string& 
 // clustered (trimmed-mean when not given) and --edge-aggregator same.
 // parse_run_options and run_simulation call it; it is idempotent.
 void resolve_defaults(RunOptions& options);
+
+// Expands the placeholders of --output ({seed}, {topology}, {aggregator},
+// {opt:NAME}; io::expand_output) with the run's resolved options.
+// parse_run_options and run_simulation call it; it is idempotent. Throws
+// InputError naming --output for an unknown placeholder.
+void resolve_output(RunOptions& options);
 
 // Checks ranges and combinations that need no data, and a static memory
 // estimate of the synthetic data set and the model. Throws InputError.

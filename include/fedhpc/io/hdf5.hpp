@@ -269,6 +269,9 @@ class Group : public Object {
   // True if every component of the (relative or absolute) path exists and
   // every component but the last is a group. Never throws for missing parts.
   bool exists(const std::string& path) const;
+  // Paths ("a/b", relative to this group) of every dataset below it, in
+  // name order; links are not followed.
+  std::vector<std::string> dataset_paths() const;
 
   DataSet dataset(const std::string& name) const;
   template <class T>

@@ -1,5 +1,7 @@
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,9 +11,23 @@ namespace fedhpc::io {
 // end (see publish), so a run that fails never destroys an earlier result.
 std::string partial_path(const std::string& output);
 
+// The value of a run option by name, as the INI dump writes it; nullopt for
+// a name that is no option.
+using OptionLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+// Expands the placeholders of an --output template, so a sweep names its
+// files from their options: {seed}, {topology} and {aggregator} are short for
+// {opt:seed}, {opt:topology} and {opt:aggregator}; {opt:NAME} is any option's
+// value. A substituted '/', '{' or '}' becomes '_', so a value never adds a
+// folder level and the result expands to itself. Throws InputError naming
+// --output for an unknown placeholder or an unclosed '{'.
+std::string expand_output(const std::string& pattern, const OptionLookup& value);
+
 // Checks --output before anything is written; throws InputError naming
 // --output. `inputs` are the files the run reads (config, dataset files):
-// the output may not be one of them. Call on one rank.
+// the output may not be one of them. The output's folder is created when it
+// is missing but its parent exists (one level, as a sweep's results/NAME/).
+// Call on one rank.
 void check_output_path(const std::string& output, bool overwrite, const std::vector<std::string>& inputs);
 
 // Bytes an unprivileged user may still write on the output's filesystem.

@@ -41,6 +41,16 @@ struct RunHeader {
   // optimizer, client behaviour), written as strings or numbers.
   std::vector<std::pair<std::string, std::variant<std::int64_t, double, std::string>>> attributes;
   const std::vector<std::uint8_t>* faulty = nullptr;  // /clients/faulty [N]; null = none
+  // The training set's labels (before any concept shift or label flip); the
+  // partition's train and local test indices both point into it. Written as
+  // /data/train_labels and /data/test_labels, aligned with the index lists.
+  // Null: not written.
+  const std::vector<std::int64_t>* train_labels = nullptr;
+  // --concept-shift: each client's group and each group's label map
+  // (/clients/concept_group [N], /clients/concept_label_maps [G, classes]);
+  // empty without a shift.
+  std::vector<std::int64_t> concept_group;
+  std::vector<std::vector<std::int64_t>> concept_label_maps;
   bool gma_mask = false;  // fedgma, fedgma-soft: /fedgma/mask_fraction [R, L]
 };
 
@@ -90,7 +100,9 @@ class RunWriter {
   void create_schema(const RunHeader& header);
   void write_model(const ParamLayout& layout);
   void write_partition(const data::Partition& partition);
+  void write_concept_shift();
   void write_topology_layout();
+  void describe_datasets();
   void write_scalar_row(const std::string& path, int row, double value);
   std::int64_t max_clusters() const;
   void write_clusters(int round, const std::vector<std::int64_t>& cluster_of_client,

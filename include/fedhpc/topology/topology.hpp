@@ -77,6 +77,8 @@ using TopologyFactory = std::function<std::unique_ptr<Topology>(const TopologyCo
 struct TopologyExtras {
   std::vector<std::pair<std::string, std::variant<std::int64_t, double, std::string>>> attributes;  // on /topology
   std::vector<std::pair<std::string, std::vector<std::int64_t>>> client_datasets;  // /topology/NAME [N]
+  // /topology/NAME of any length (a graph in CSR form); their dims are in io/dataset_axes.
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> datasets;
   bool clusters = false;            // per round: /topology/cluster_of_client, /clusters/count, /clusters/weights
   std::int64_t max_clusters = 0;    // rows of /clusters/weights
   bool consensus_distance = false;  // per round: /global/consensus_distance
