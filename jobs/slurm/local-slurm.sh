@@ -17,7 +17,7 @@
 #   * packages slurm-wlm and munge (apt-get update first if they are unknown)
 #   * /etc/munge/munge.key (owner munge, mode 0400); munged runs as user munge
 #   * /etc/slurm/slurm.conf: SlurmctldHost and one node = this host
-#     (CPUs = nproc, RealMemory from `free -m`), partition `debug` (default),
+#     (CPUs = nproc --all, RealMemory from `free -m`), partition `debug` (default),
 #     SlurmUser=root, proctrack/linuxproc, task/none, select/cons_tres,
 #     MpiDefault=none, no accounting database
 #   * slurmctld and slurmd, logs in /var/log/slurm/
@@ -128,7 +128,7 @@ start_munge() {
 write_conf() {
     local host cpus mem tmp
     host=$(hostname -s)
-    cpus=$(nproc)
+    cpus=$(nproc --all)  # --all: plain nproc obeys OMP_NUM_THREADS (set to 1 in tests)
     mem=$(free -m | awk '/^Mem:/ {print $2}')
     [[ $mem =~ ^[0-9]+$ ]] || mem=1
     # A few percent below the total, so that slurmd never finds less memory

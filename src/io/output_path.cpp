@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -108,7 +109,26 @@ void check_partial(const std::string& output, bool overwrite) {
 
 const std::vector<std::string> kShortcuts = {"seed", "topology", "aggregator"};
 
-std::string placeholder_help() { return "allowed: {seed}, {topology}, {aggregator}, {opt:NAME} (NAME a run option)"; }
+std::string placeholder_help() {
+  return "allowed: {seed}, {topology}, {aggregator}, {job}, {task}, {opt:NAME} (NAME a run option)";
+}
+
+// Slurm's ids, the same on every rank of a job: {job} is the array's job id
+// for an array task (so all tasks of one array share it), else the job id;
+// outside Slurm "local". {task} is the array task id, else "0".
+std::string slurm_value(const std::string& name) {
+  const auto env = [](const char* key) -> std::string {
+    const char* v = std::getenv(key);
+    return v && *v ? v : "";
+  };
+  if (name == "job") {
+    for (const char* key : {"SLURM_ARRAY_JOB_ID", "SLURM_JOB_ID"})
+      if (!env(key).empty()) return env(key);
+    return "local";
+  }
+  const auto task = env("SLURM_ARRAY_TASK_ID");
+  return task.empty() ? "0" : task;
+}
 
 std::string sanitized(std::string value) {
   for (auto& c : value)
@@ -118,6 +138,7 @@ std::string sanitized(std::string value) {
 
 // The text for one placeholder's name (what stands between the braces).
 std::string substitute(const std::string& name, const OptionLookup& value) {
+  if (name == "job" || name == "task") return sanitized(slurm_value(name));
   const std::string option = name.rfind("opt:", 0) == 0 ? name.substr(4) : name;
   const bool known_form = option != name || std::count(kShortcuts.begin(), kShortcuts.end(), name) > 0;
   const auto text = known_form && option != "output" ? value(option) : std::nullopt;

@@ -40,10 +40,25 @@ expect_complete() {
     s=$(status_of "$1")
     [[ $s == complete ]] || fail "$1 has status '$s', expected complete"
 }
-# submit ARGS...: sbatch --wait, so the exit status is the job's
+# submit ARGS...: sbatch --wait, so the exit status is the job's. A job that
+# cannot start (it pends) would wait forever: 5 minutes, then it is cancelled.
 submit() {
-    sbatch --wait --quiet -t 10 "$@" || fail "sbatch $* failed (see $work/*.out: $(cat "$work"/*.out 2>/dev/null | tail -n 5))"
+    local rc=0
+    timeout 300 sbatch --wait --quiet -t 10 "$@" || rc=$?
+    if ((rc == 124)); then
+        local queue
+        queue=$(squeue -h -o '%i %T %r' 2>&1 | tr '\n' ';')
+        scancel --user=root 2>/dev/null || true
+        fail "sbatch $* did not finish within 300 s (queue: $queue)"
+    fi
+    ((rc == 0)) || fail "sbatch $* failed (see $work/*.out: $(cat "$work"/*.out 2>/dev/null | tail -n 5))"
 }
+
+cpus=$(scontrol show node 2>/dev/null | sed -n 's/.*CPUTot=\([0-9]*\).*/\1/p' | head -n 1)
+if [[ -z $cpus || $cpus -lt 2 ]]; then
+    echo "test_slurm: SKIP: the local Slurm node has ${cpus:-no} CPUs; the jobs need 2"
+    exit 77
+fi
 
 export FEDHPC_BIN=$bin FEDHPC_REPO=$repo
 

@@ -81,3 +81,15 @@ TEST(OutputFolder, TheLastMissingFolderIsCreated) {
   EXPECT_FALSE(is_directory(dir + "/a"));
   std::filesystem::remove_all(dir);
 }
+
+// {job} and {task} come from Slurm's environment, the same on every rank.
+TEST(OutputTemplate, SlurmJobAndTask) {
+  for (const char* key : {"SLURM_ARRAY_JOB_ID", "SLURM_JOB_ID", "SLURM_ARRAY_TASK_ID"}) ::unsetenv(key);
+  EXPECT_EQ(io::expand_output("r-{job}-{task}.h5", kValues), "r-local-0.h5");
+  ::setenv("SLURM_JOB_ID", "4242", 1);
+  EXPECT_EQ(io::expand_output("r-{job}-{task}.h5", kValues), "r-4242-0.h5");
+  ::setenv("SLURM_ARRAY_JOB_ID", "4240", 1);
+  ::setenv("SLURM_ARRAY_TASK_ID", "2", 1);
+  EXPECT_EQ(io::expand_output("r-{job}-{task}-s{seed}.h5", kValues), "r-4240-2-s7.h5");
+  for (const char* key : {"SLURM_ARRAY_JOB_ID", "SLURM_JOB_ID", "SLURM_ARRAY_TASK_ID"}) ::unsetenv(key);
+}
