@@ -118,23 +118,6 @@ void check_analysis_output(const AnalysisOptions& o, const mpi::Comm& comm) {
   });
 }
 
-int guarded_analysis(const mpi::Comm& comm, const char* name, const std::function<void()>& body) {
-  const bool root = comm.rank() == 0;
-  try {
-    body();
-    return 0;
-  } catch (const InputError& e) {
-    if (root) std::fprintf(stderr, "fedhpc: error: %s\n", e.what());
-    return 2;
-  } catch (const Interrupted& e) {
-    if (root) std::fprintf(stderr, "fedhpc: %s\n", e.what());
-    return 128 + e.signal();
-  } catch (const RunError& e) {
-    if (root) std::fprintf(stderr, "fedhpc: %s failed: %s\n", name, e.what());
-    return 1;
-  }
-}
-
 bool parse_finite(const std::string& text, double& out) {
   std::istringstream in(text);
   in >> out;

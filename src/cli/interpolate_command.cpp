@@ -4,6 +4,7 @@
 
 #include "fedhpc/analysis/landscape.hpp"
 #include "fedhpc/cli/analysis_setup.hpp"
+#include "fedhpc/cli/guarded_command.hpp"
 #include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/core/error.hpp"
 
@@ -66,7 +67,7 @@ void run_interpolate(const InterpolateOptions& o, double smin, double smax, cons
 }  // namespace
 
 int interpolate_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
-  return guarded_analysis(comm, "interpolate", [&] {
+  return guarded_command(comm, "interpolate", [&] {
     double smin = 0, smax = 0;
     const auto o = parse_interpolate(args, smin, smax);
     if (o.common.help) {

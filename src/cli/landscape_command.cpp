@@ -9,6 +9,7 @@
 
 #include "fedhpc/analysis/landscape.hpp"
 #include "fedhpc/cli/analysis_setup.hpp"
+#include "fedhpc/cli/guarded_command.hpp"
 #include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/core/error.hpp"
 
@@ -128,7 +129,7 @@ void run_landscape(const LandscapeOptions& o, const mpi::Comm& comm) {
 }  // namespace
 
 int landscape_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
-  return guarded_analysis(comm, "landscape", [&] {
+  return guarded_command(comm, "landscape", [&] {
     const auto o = parse(args);
     if (o.common.help) {
       if (comm.rank() == 0) std::printf("%s", o.common.help_text.c_str());

@@ -21,6 +21,7 @@
 #include "fedhpc/analysis/parameter_sampler.hpp"
 #include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/cli/run_session.hpp"
+#include "fedhpc/cli/guarded_command.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/io/hdf5.hpp"
@@ -443,7 +444,7 @@ void run_mi(const MiOptions& m, RunOptions options, const StoredRun& stored, con
 
 int mi_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
   const bool root = comm.rank() == 0;
-  try {
+  return guarded_command(comm, "mi", [&] {
     const auto parsed = parse_mi_args(args);
     if (parsed.help) {
       if (root) {
@@ -453,7 +454,7 @@ int mi_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
              << description << "\n" << parse_run_options({"--help"}).help_text;
         std::printf("%s", text.str().c_str());
       }
-      return 0;
+      return;
     }
     // The command line wins over the config file, as in `fedhpc run`.
     const auto first = parse_run_options(parsed.run_args, kConfigKeys);
@@ -466,17 +467,7 @@ int mi_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
     const double t0 = MPI_Wtime();
     run_mi(mi, std::move(options), stored, comm);
     if (root) std::printf("wrote %s (%.1f s)\n", output.c_str(), MPI_Wtime() - t0);
-    return 0;
-  } catch (const InputError& e) {
-    if (root) std::fprintf(stderr, "fedhpc: error: %s\n", e.what());
-    return 2;
-  } catch (const Interrupted& e) {
-    if (root) std::fprintf(stderr, "fedhpc: %s\n", e.what());
-    return 128 + e.signal();
-  } catch (const RunError& e) {
-    if (root) std::fprintf(stderr, "fedhpc: mi failed: %s\n", e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace fedhpc

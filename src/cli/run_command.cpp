@@ -19,6 +19,7 @@
 #include "fedhpc/client/behaviour.hpp"
 #include "fedhpc/client/local_trainer.hpp"
 #include "fedhpc/core/blas_info.hpp"
+#include "fedhpc/cli/guarded_command.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/data/dataset.hpp"
@@ -486,27 +487,17 @@ void run_simulation(RunOptions options, const mpi::Comm& comm) {
 
 int run_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
   const bool root = comm.rank() == 0;
-  try {
+  return guarded_command(comm, "run", [&] {
     auto parsed = parse_run_options(args);
     if (parsed.help) {
       if (root) std::printf("%s", parsed.help_text.c_str());
-      return 0;
+      return;
     }
     const std::string output = parsed.options.output;
     const double t0 = MPI_Wtime();
     run_simulation(std::move(parsed.options), comm);
     if (root) std::printf("wrote %s (%.1f s)\n", output.c_str(), MPI_Wtime() - t0);
-    return 0;
-  } catch (const InputError& e) {
-    if (root) std::fprintf(stderr, "fedhpc: error: %s\n", e.what());
-    return 2;
-  } catch (const Interrupted& e) {
-    if (root) std::fprintf(stderr, "fedhpc: %s\n", e.what());
-    return 128 + e.signal();
-  } catch (const RunError& e) {
-    if (root) std::fprintf(stderr, "fedhpc: run failed: %s\n", e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace fedhpc

@@ -12,6 +12,7 @@
 
 #include "fedhpc/cli/run_command.hpp"
 #include "fedhpc/cli/run_options.hpp"
+#include "fedhpc/cli/guarded_command.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
 
@@ -133,7 +134,7 @@ std::string describe(const std::vector<std::string>& point, std::size_t axes) {
   return out;
 }
 
-int run_points(const SweepPlan& plan, const std::vector<std::vector<std::string>>& points,
+void run_points(const SweepPlan& plan, const std::vector<std::vector<std::string>>& points,
                std::vector<RunOptions> options, const mpi::Comm& comm) {
   const bool root = comm.rank() == 0;
   for (std::size_t k = 0; k < points.size(); ++k) {
@@ -145,7 +146,6 @@ int run_points(const SweepPlan& plan, const std::vector<std::vector<std::string>
     run_simulation(std::move(options[k]), comm);
     if (root) std::printf("wrote %s\n", output.c_str());
   }
-  return 0;
 }
 
 }  // namespace
@@ -248,11 +248,11 @@ std::string slurm_array_script(const SweepPlan& plan, const std::vector<std::vec
 
 int sweep_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
   const bool root = comm.rank() == 0;
-  try {
+  return guarded_command(comm, "run", [&] {
     const auto plan = parse_sweep(args);
     if (plan.help) {
       if (root) std::printf("%s", kSweepUsage);
-      return 0;
+      return;
     }
     // The output every point derives its name from (command line or config).
     auto first = plan.base;
@@ -272,7 +272,7 @@ int sweep_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
       if (root)
         for (std::size_t k = 0; k < points.size(); ++k)
           std::printf("%zu: %s\n", k, describe(points[k], plan.axes.size()).c_str());
-      return 0;
+      return;
     }
     if (!plan.slurm.empty()) {
       std::string invocation = "fedhpc sweep";
@@ -282,19 +282,10 @@ int sweep_command(const std::vector<std::string>& args, const mpi::Comm& comm) {
         if (root) write_script(plan.slurm, slurm_array_script(plan, points, this_binary(), invocation));
       });
       if (root) std::printf("wrote %s: sbatch it to run the %zu points as an array\n", plan.slurm.c_str(), points.size());
-      return 0;
+      return;
     }
-    return run_points(plan, points, std::move(options), comm);
-  } catch (const InputError& e) {
-    if (root) std::fprintf(stderr, "fedhpc: error: %s\n", e.what());
-    return 2;
-  } catch (const Interrupted& e) {
-    if (root) std::fprintf(stderr, "fedhpc: %s\n", e.what());
-    return 128 + e.signal();
-  } catch (const RunError& e) {
-    if (root) std::fprintf(stderr, "fedhpc: run failed: %s\n", e.what());
-    return 1;
-  }
+    run_points(plan, points, std::move(options), comm);
+  });
 }
 
 }  // namespace fedhpc

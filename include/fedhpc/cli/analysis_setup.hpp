@@ -50,11 +50,6 @@ std::string evaluated_on(const AnalysisOptions& o);
 // is one of the inputs. Rank 0 checks; collective.
 void check_analysis_output(const AnalysisOptions& o, const mpi::Comm& comm);
 
-// Runs body and maps its errors to the exit status (2 bad input, 1 failure,
-// 128 + signal when interrupted),
-// printed once by rank 0 as "fedhpc: error: ..." (bad input) or "fedhpc:
-// NAME failed: ..." like `fedhpc run`.
-int guarded_analysis(const mpi::Comm& comm, const char* name, const std::function<void()>& body);
 
 // A finite number, the whole text.
 bool parse_finite(const std::string& text, double& out);
