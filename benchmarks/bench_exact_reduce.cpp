@@ -9,7 +9,9 @@
 // (untimed) + add_scaled of the first client (into an empty sum) and of the
 // second (into a non-empty one), (b) the exact all-reduce, (c) the plain
 // float all-reduce, (d) an int64 MPI_SUM of the exact reduction's message
-// size, then (a) and (b) for the old class. Timing:
+// size, (e) mpi::allreduce_divide of a copy of the sum (the FedAvg route:
+// reduce-scatter of the exact form, rounding, all-gather of the floats),
+// then (a) and (b) for the old class. Timing:
 // MPI_Barrier, MPI_Wtime, slowest rank (MPI_MAX); medians of the repeats.
 #include <mpi.h>
 
@@ -184,13 +186,22 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
   // (d): an MPI_SUM of as many int64 as the exact reduction's message, the
   // cost of moving and adding its bytes with MPI's own integer sum.
   std::vector<std::int64_t> words(sum.blocks() * fedhpc::ExactSum::kBlockWords, 1);
-  std::vector<double> c_add, c_next, c_reduce, c_plain, c_old_add, c_old_next;
+  std::vector<double> c_add, c_next, c_reduce, c_plain, c_old_add, c_old_next, t_sliced, c_sliced, t_divide;
+  std::vector<float> mean(P), expected(P);
+  fedhpc::ExactSum copy(P);
+  const double divisor = 3.0 * ranks + 0.5;
+  std::size_t sliced_differ = 0;
   const std::string load_before = loadavg();
   for (int r = -1; r < o.repeats; ++r) {  // r = -1: warm-up
     sum.clear();
     const Timing a = timed([&] { sum.add_scaled(client.data(), weight); });
     const Timing a2 = timed([&] { sum.add_scaled(second.data(), weight2); });
+    copy = sum;
     const Timing b = timed([&] { fedhpc::mpi::allreduce(sum, world); });
+    const Timing f = timed([&] { fedhpc::mpi::allreduce_divide(copy, divisor, mean.data(), world); });
+    const Timing g = timed([&] { sum.divide_into(expected.data(), divisor); });
+    t_divide.push_back(g.wall);
+    sliced_differ += std::memcmp(mean.data(), expected.data(), P * sizeof(float)) != 0;
     std::copy(client.begin(), client.end(), plain.begin());
     const Timing c = timed([&] { MPI_Allreduce(MPI_IN_PLACE, plain.data(), int(P), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); });
     const Timing w = timed([&] {
@@ -205,7 +216,7 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
     }
     if (r < 0) continue;
     t_add.push_back(a.wall), t_next.push_back(a2.wall), t_reduce.push_back(b.wall), t_plain.push_back(c.wall);
-    t_words.push_back(w.wall);
+    t_words.push_back(w.wall), t_sliced.push_back(f.wall), c_sliced.push_back(f.cpu);
     t_old_add.push_back(d.wall), t_old_next.push_back(d2.wall), t_old_reduce.push_back(e.wall);
     c_add.push_back(a.cpu), c_next.push_back(a2.cpu), c_reduce.push_back(b.cpu), c_plain.push_back(c.cpu);
     c_old_add.push_back(d.cpu), c_old_next.push_back(d2.cpu);
@@ -221,6 +232,7 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
     MPI_Allreduce(MPI_IN_PLACE, &differ, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
     identical = differ == 0 ? "yes" : "NO(" + std::to_string(differ) + ")";
   }
+  MPI_Allreduce(MPI_IN_PLACE, &sliced_differ, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
   if (rank != 0) return;
   const double add = median(t_add), reduce = median(t_reduce), flat = median(t_plain);
   const auto ns = [P](const std::vector<double>& t) { return median(t) / double(P) * 1e9; };
@@ -233,8 +245,10 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
                 "bits_identical=%s",
                 ns(t_old_add), ns(t_old_next), median(t_old_reduce) * 1e3, median(t_old_reduce) / flat,
                 identical.c_str());
-  std::printf(" | cpu: add_ns_per_elem=%.3f next_add_ns_per_elem=%.3f reduce/plain=%.2f", ns(c_add), ns(c_next),
-              median(c_reduce) / median(c_plain));
+  std::printf(" divide_ms=%.3f (reduce+divide)/plain=%.2f sliced_ms=%.3f sliced/plain=%.2f sliced_bits_identical=%s",
+              median(t_divide) * 1e3, (reduce + median(t_divide)) / flat, median(t_sliced) * 1e3, median(t_sliced) / flat, sliced_differ == 0 ? "yes" : "NO");
+  std::printf(" | cpu: add_ns_per_elem=%.3f next_add_ns_per_elem=%.3f reduce/plain=%.2f sliced/plain=%.2f", ns(c_add),
+              ns(c_next), median(c_reduce) / median(c_plain), median(c_sliced) / median(c_plain));
   if (old_too) std::printf(" old_add_ns_per_elem=%.3f old_next_add_ns_per_elem=%.3f", ns(c_old_add), ns(c_old_next));
   std::printf(" | loadavg=%s/%s\n", load_before.c_str(), loadavg().c_str());
   std::fflush(stdout);

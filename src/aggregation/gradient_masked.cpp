@@ -52,7 +52,7 @@ void GradientMaskedAverage::add_with_gradient(std::int64_t id, const float* para
 }
 
 bool GradientMaskedAverage::finish(float* out, const mpi::Comm& comm) {
-  if (!models_.finish(out, comm)) return false;  // the same verdict on every rank
+  if (!models_.finish_keeping_total(out, comm)) return false;  // the same verdict on every rank
   mpi::all_reduce(comm, signs_, mpi::Op::Sum, "MPI_Allreduce(fedgma signs)");
   mpi::allreduce(gradients_, comm);
   clients_ = mpi::all_reduce(comm, clients_, mpi::Op::Sum, "MPI_Allreduce(fedgma clients)");
@@ -85,7 +85,7 @@ void SoftGradientMaskedAverage::add(std::int64_t id, const float* params, std::i
 }
 
 bool SoftGradientMaskedAverage::finish(float* out, const mpi::Comm& comm) {
-  if (!models_.finish(out, comm)) return false;
+  if (!models_.finish_keeping_total(out, comm)) return false;
   mpi::all_reduce(comm, signs_, mpi::Op::Sum, "MPI_Allreduce(fedgma-soft signs)");
   const auto total = models_.weight();
   std::vector<double> m(signs_.size());

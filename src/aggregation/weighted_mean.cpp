@@ -16,6 +16,13 @@ void WeightedMean::add(std::int64_t, const float* params, std::int64_t weight) {
 }
 
 bool WeightedMean::finish(float* out, const mpi::Comm& comm) {
+  weight_ = mpi::all_reduce(comm, weight_, mpi::Op::Sum, "MPI_Allreduce(weight)");
+  if (weight_ == 0) return false;
+  mpi::allreduce_divide(numerator_, double(weight_), out, comm);
+  return true;
+}
+
+bool WeightedMean::finish_keeping_total(float* out, const mpi::Comm& comm) {
   mpi::allreduce(numerator_, comm);
   weight_ = mpi::all_reduce(comm, weight_, mpi::Op::Sum, "MPI_Allreduce(weight)");
   if (weight_ == 0) return false;

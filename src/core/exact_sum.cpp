@@ -463,12 +463,70 @@ double ExactSum::value(std::size_t i) const {
   return std::ldexp(v, kMinExponent);
 }
 
+namespace {
+
+// value()'s Horner steps over the four normalised 32-bit digits of x (the
+// top one signed): x as a double, rounded the way value() rounds it.
+double horner4(__int128 x) {
+  const auto u = static_cast<unsigned __int128>(x);
+  double v = static_cast<double>(static_cast<std::int64_t>(x >> 96));
+  v = v * 4294967296.0 + static_cast<double>(static_cast<std::uint32_t>(u >> 64));
+  v = v * 4294967296.0 + static_cast<double>(static_cast<std::uint32_t>(u >> 32));
+  return v * 4294967296.0 + static_cast<double>(static_cast<std::uint32_t>(u));
+}
+
+}  // namespace
+
+// value() for the coordinates [begin, end) of a block held in the window
+// alone, in a few integer and floating-point operations each instead of
+// value()'s twelve-word load and normalisation. The same bits: the window's
+// three words summed as one 128-bit integer x give the normalised digits of
+// words base_ .. base_ + 3 ((x >> 96) signed, the rest masked); value()'s
+// Horner steps above them leave 0 or -1, its steps below multiply by 2^32
+// exactly, and the final scaling by a power of two rounds the same exact
+// value once (or not at all). Needs base_ + 3 < kWords (else the top word
+// is not normalised) and |w2| small enough that x cannot overflow.
+void ExactSum::window_values(std::size_t begin, std::size_t end, double* out) const {
+  constexpr std::int64_t kLimit = std::int64_t{1} << 60;
+  const double scale = std::ldexp(1.0, 32 * base_ + kMinExponent);
+  const std::int64_t* w0 = window_.data();
+  const std::int64_t* w1 = w0 + length_;
+  const std::int64_t* w2 = w1 + length_;
+  for (std::size_t i = begin; i < end; ++i) {
+    if (w2[i] > kLimit || w2[i] < -kLimit) {
+      out[i - begin] = value(i);
+      continue;
+    }
+    const auto x = static_cast<__int128>(
+        static_cast<unsigned __int128>(static_cast<__int128>(w0[i])) +
+        (static_cast<unsigned __int128>(static_cast<__int128>(w1[i])) << 32) +
+        (static_cast<unsigned __int128>(static_cast<__int128>(w2[i])) << 64));
+    out[i - begin] = horner4(x) * scale;
+  }
+}
+
 void ExactSum::values(double* out) const {
-  for (std::size_t i = 0; i < length_; ++i) out[i] = value(i);
+  const bool fast = base_ >= 0 && base_ + kWindowWords < kWords && nonfinite_ == 0;
+  for (std::size_t b = 0; b < blocks(); ++b) {
+    const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
+    if (fast && !slow_blocks_[b]) {
+      window_values(begin, end, out + begin);
+      continue;
+    }
+    for (std::size_t i = begin; i < end; ++i) out[i] = value(i);
+  }
 }
 
 void ExactSum::divide_into(float* out, double divisor) const {
-  for (std::size_t i = 0; i < length_; ++i) out[i] = static_cast<float>(value(i) / divisor);
+  double chunk[kBlock];
+  const bool fast = base_ >= 0 && base_ + kWindowWords < kWords && nonfinite_ == 0;
+  for (std::size_t b = 0; b < blocks(); ++b) {
+    const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
+    if (fast && !slow_blocks_[b]) window_values(begin, end, chunk);
+    else
+      for (std::size_t i = begin; i < end; ++i) chunk[i - begin] = value(i);
+    for (std::size_t i = begin; i < end; ++i) out[i] = static_cast<float>(chunk[i - begin] / divisor);
+  }
 }
 
 }  // namespace fedhpc
@@ -678,6 +736,39 @@ bool ExactSum::unpack_blocks(const std::int64_t* in, int parties, std::int16_t* 
     }
   }
   return rest;
+}
+
+// A reduced one-word block is x_i * 2^low exactly, so its rounded value is
+// horner4 of x_i << (low % 32) scaled by the word of low: the same bits as
+// value() after unpacking (see window_values), without building the digits.
+bool ExactSum::divide_blocks(const std::int64_t* in, std::size_t length, int parties, double divisor, float* out,
+                             std::int16_t* summary, bool* nonfinite) {
+  bool wide = false;
+  *nonfinite = false;
+  for (std::size_t b = 0; b * kBlock < length; ++b, in += kBlockWords) {
+    const std::size_t begin = b * kBlock, count = std::min(length, begin + kBlock) - begin;
+    const int low = header_low(in[0]), top = header_top(in[0]);
+    *nonfinite |= header_nonfinite(in[0]);
+    summary[2 * b] = -32768;
+    summary[2 * b + 1] = -1;
+    if (top < 0) {
+      std::fill(out + begin, out + begin + count, static_cast<float>(0.0 / divisor));
+      continue;
+    }
+    if (!fits(low, top, parties) || low / 32 + 3 >= kWords) {
+      summary[2 * b] = static_cast<std::int16_t>(-low);
+      summary[2 * b + 1] = static_cast<std::int16_t>(top);
+      wide = true;
+      continue;
+    }
+    const double scale = std::ldexp(1.0, 32 * (low / 32) + kMinExponent);
+    const int shift = low % 32;
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto x = static_cast<__int128>(static_cast<unsigned __int128>(static_cast<__int128>(in[1 + i])) << shift);
+      out[begin + i] = static_cast<float>(horner4(x) * scale / divisor);
+    }
+  }
+  return wide;
 }
 
 }  // namespace fedhpc

@@ -92,10 +92,21 @@ std::vector<float> values(std::size_t n, std::uint64_t key, double scale, bool h
   return v;
 }
 
+// value(), values() and divide_into() (their fast window route included)
+// against the reference, bit for bit.
 void expect_matches(const ExactSum& s, const Reference& r, const char* what) {
-  for (std::size_t i = 0; i < s.size(); ++i)
+  std::vector<double> all(s.size());
+  std::vector<float> divided(s.size());
+  s.values(all.data());
+  s.divide_into(divided.data(), 7.0);
+  for (std::size_t i = 0; i < s.size(); ++i) {
     ASSERT_TRUE(same_bits(s.value(i), r.value(i))) << what << " coordinate " << i << ": " << s.value(i) << " vs "
                                                    << r.value(i);
+    ASSERT_TRUE(same_bits(all[i], r.value(i))) << what << " values() at " << i;
+    const float expected = static_cast<float>(r.value(i) / 7.0);
+    ASSERT_TRUE(std::memcmp(&divided[i], &expected, sizeof expected) == 0 || (std::isnan(divided[i]) && std::isnan(expected)))
+        << what << " divide_into() at " << i;
+  }
   EXPECT_EQ(s.nonfinite_terms(), r.nonfinite());
 }
 
@@ -355,4 +366,40 @@ TEST(ExactSumPaths, AllReduceOfModelLikeSumsIsOneMessageAndExact) {
   if (rank == 0) mine.add(7, std::numeric_limits<double>::quiet_NaN());
   mpi::allreduce(mine, mpi::Comm::world());
   expect_matches(mine, r, "model-like allreduce");
+}
+
+// The FedAvg route: reduce-scatter of the exact form, rounding of a slice
+// per rank, all-gather of floats. The same floats as the reference's
+// total divided, at any rank count, for sizes below, at and above the
+// number of ranks' blocks, with and without the fallbacks (non-finite terms,
+// blocks too wide for one word).
+TEST(ExactSumPaths, AllReduceDivideMatchesTheReferenceAtAnyRankCount) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  for (const std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(64), std::size_t(130), std::size_t(5000)}) {
+    for (const int variant : {0, 1, 2}) {  // 0: model-like, 1: a non-finite term, 2: wide blocks
+      const int terms = 7;
+      std::vector<std::vector<float>> v;
+      for (int t = 0; t < terms; ++t) {
+        v.push_back(variant == 2 ? values(n, 900 + t, std::pow(10.0, double(t % 4) * 3 - 6), t == 2)
+                                 : normals(n, 900 + t, 0.05));
+        if (variant == 1 && t == 3 && n > 10) v.back()[10] = std::numeric_limits<float>::quiet_NaN();
+      }
+      Reference r(n);
+      ExactSum mine(n);
+      for (int t = 0; t < terms; ++t) {
+        const double w = double(100 + 13 * t);
+        r.add_scaled(v[std::size_t(t)].data(), w);
+        if (t % size == rank) mine.add_scaled(v[std::size_t(t)].data(), w);
+      }
+      std::vector<float> out(n, -1.0f);
+      mpi::allreduce_divide(mine, 911.0, out.data(), mpi::Comm::world());
+      for (std::size_t i = 0; i < n; ++i) {
+        const float expected = static_cast<float>(r.value(i) / 911.0);
+        ASSERT_TRUE(std::memcmp(&out[i], &expected, sizeof expected) == 0 || (std::isnan(out[i]) && std::isnan(expected)))
+            << "n " << n << " variant " << variant << " coordinate " << i << ": " << out[i] << " vs " << expected;
+      }
+    }
+  }
 }

@@ -12,7 +12,11 @@ class WeightedMean : public Aggregator {
   void begin(std::int64_t num_params) override;
   void add(std::int64_t id, const float* params, std::int64_t weight) override;
   bool is_weighted_mean() const override { return true; }
+  // numerator() is unspecified afterwards (each rank sums only a slice).
   bool finish(float* out, const mpi::Comm& comm) override;
+  // The same result, with numerator() holding the exact total afterwards,
+  // for aggregators that need the unrounded mean.
+  bool finish_keeping_total(float* out, const mpi::Comm& comm);
 
   // The exact partial sums, for topologies that pass sums instead of means.
   ExactSum& numerator() { return numerator_; }

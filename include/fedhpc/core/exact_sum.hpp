@@ -91,11 +91,19 @@ class ExactSum {
   // any party has non-finite terms.
   bool unpack_blocks(const std::int64_t* in, int parties, std::int16_t* summary, bool* nonfinite);
 
+  // out[i] = float(total_i / divisor) straight from a reduced one-message
+  // form of `length` coordinates (the bits divide_into() gives after
+  // unpack_blocks()). Blocks that did not fit one word are left unwritten and
+  // returned in `summary` as unpack_blocks() does; returns whether any did.
+  static bool divide_blocks(const std::int64_t* in, std::size_t length, int parties, double divisor, float* out,
+                            std::int16_t* summary, bool* nonfinite);
+
   int window_base() const { return base_; }
 
  private:
   struct Big;
   void add_term(std::size_t i, double x);
+  void window_values(std::size_t begin, std::size_t end, double* out) const;
   void add_slow_digits(std::size_t i, int word, const std::int64_t* digits, int count);
   void ensure_slow();
   void load(std::size_t i, Big& big) const;
