@@ -348,10 +348,31 @@ class Follow(PlotTest):
         result = self.plot("--follow", "--interval", "0.1", self.path("junk.h5"), "-o", self.out)
         self.assertEqual(result.returncode, 2)
         self.assertIn("not an HDF5 file", result.stderr)
-        result = self.plot("--follow", "--interval", "0.1", self.path("missing.h5"), "-o", self.out)
+        result = self.plot("--follow", "--interval", "0.1", self.path("no-folder/run.h5"), "-o", self.out)
         self.assertEqual(result.returncode, 2)
-        self.assertIn("missing.h5", result.stderr)
+        self.assertIn("no-folder/run.h5: no such file, and its folder", result.stderr)
         self.assertEqual(result.stderr.count("\n"), 1, result.stderr)
+
+    def test_waits_for_a_run_that_has_not_started(self):
+        final = self.path("later.h5")
+        proc = subprocess.Popen([sys.executable, SCRIPT, "--follow", "--interval", "0.1", final, "-o", self.out],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:  # its first line, whenever it starts up
+                first = pool.submit(proc.stderr.readline).result(timeout=60)
+            self.assertIn("waiting for", first)
+            self.assertIsNone(proc.poll(), "--follow gave up on a file that does not exist yet")
+            make_run(final + ".tmp", monitor="off")  # then renamed, as the writer does
+            os.replace(final + ".tmp", final)
+            out, err = proc.communicate(timeout=60)
+            err = first + err
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(err.count("waiting for"), 1, err)
+        self.assertIn("(3/3 rounds, complete)", out)
 
 
 class IncompleteRuns(PlotTest):
