@@ -1,5 +1,7 @@
 #include "fedhpc/aggregation/clustering.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -146,6 +148,30 @@ double adjusted_rand_index(const std::vector<int>& a, const std::vector<int>& b)
   // all singletons, i.e. they agree on every pair (scikit-learn returns 1).
   if (max_index == expected) return 1.0;
   return (index - expected) / (max_index - expected);
+}
+
+double auto_threshold(const std::vector<double>& dist, std::int64_t n) {
+  std::vector<double> pairs;
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = i + 1; j < n; ++j) {
+      const double d = dist[std::size_t(i * n + j)];
+      if (std::isfinite(d)) pairs.push_back(d);
+    }
+  if (pairs.empty()) return 0.0;
+  std::sort(pairs.begin(), pairs.end());
+  // Groups of two or more clients have at least n / 2 pairs inside them: a
+  // gap below that many pairs is the sparse lower tail, not a cluster border.
+  const auto first = std::size_t(std::max<std::int64_t>(1, n / 2)) - 1;
+  double best_ratio = kAutoGapRatio, lambda = pairs.back();
+  for (std::size_t k = first; k + 1 < pairs.size(); ++k) {
+    if (pairs[k] <= 0.0) continue;
+    const double ratio = pairs[k + 1] / pairs[k];
+    if (ratio >= best_ratio) {
+      best_ratio = ratio;
+      lambda = pairs[k];
+    }
+  }
+  return lambda;
 }
 
 }  // namespace fedhpc::aggregation

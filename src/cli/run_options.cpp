@@ -133,7 +133,9 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"ring-grouping", &o.ring_grouping, "contiguous | random | label-diverse"}}},
       {"Clustered topology (SR-FCA-like)",
        {{"recluster-every", &o.recluster_every, "re-cluster every this many rounds"},
-        {"cluster-threshold", &o.cluster_threshold, "lambda: distance threshold for clustering and merging"},
+        {"cluster-threshold", &o.cluster_threshold,
+         "lambda: distance threshold for clustering and merging, or auto (the largest gap in each re-clustering's "
+         "pairwise client distances; see README)"},
         {"cluster-min-size", &o.cluster_min_size, "t: smaller clusters are dissolved"}}},
       {"Gossip topology",
        {{"gossip-graph", &o.gossip_graph, "ring | torus | random-k | complete"},
@@ -230,6 +232,16 @@ std::string format_value(const Target& target) {
       target);
 }
 
+// Options whose number field also holds a word: --cluster-threshold auto.
+bool is_auto_threshold(const std::string& name, const Target& target) {
+  const auto* value = std::get_if<double*>(&target);
+  return name == "cluster-threshold" && value && **value == topology::kAutoClusterThreshold;
+}
+
+std::string format_option(const std::string& name, const Target& target) {
+  return is_auto_threshold(name, target) ? "auto" : format_value(target);
+}
+
 // Allowed numeric ranges. validate() checks every numeric option against this
 // table, so a value that passes also fits the float the run converts many of
 // them to (lr, leaky-slope, eps, synthetic-noise, ...). --seed is any uint64.
@@ -293,7 +305,9 @@ std::string expected_text(const std::string& name, const Target& target) {
   const auto it = numeric_ranges().find(name);
   if (std::holds_alternative<bool*>(target)) return "true|false";
   if (std::holds_alternative<std::uint64_t*>(target)) return "an integer in [0, 18446744073709551615]";
-  if (it != numeric_ranges().end()) return describe_range(it->second, !std::holds_alternative<double*>(target));
+  const std::string word = name == "cluster-threshold" ? " or auto" : "";
+  if (it != numeric_ranges().end())
+    return describe_range(it->second, !std::holds_alternative<double*>(target)) + word;
   return std::holds_alternative<double*>(target) ? "a number" : "an integer";
 }
 
@@ -317,6 +331,10 @@ bool parse_bool(const std::string& text, bool& out) {
 // Stores one option's text in its field. `where` prefixes the message for
 // values from a config file ("--config 'F': line N: ").
 void assign(const std::string& name, const std::string& text, const Target& target, const std::string& where) {
+  if (name == "cluster-threshold" && text == "auto") {
+    *std::get<double*>(target) = topology::kAutoClusterThreshold;
+    return;
+  }
   const bool ok = std::visit(
       [&](auto* t) {
         using T = std::decay_t<decltype(*t)>;
@@ -325,7 +343,8 @@ void assign(const std::string& name, const std::string& text, const Target& targ
         else return parse_number(text, *t);
       },
       target);
-  if (!ok)
+  // A number that reads as the auto marker is out of range, not "auto".
+  if (!ok || is_auto_threshold(name, target))
     throw InputError(where + "--" + name + ": expected " + expected_text(name, target) + "; got " +
                      quote_input(text));
 }
@@ -604,14 +623,15 @@ void check_ranges(const RunOptions& options) {
   for (auto& [title, specs] : option_table(copy))
     for (auto& spec : specs) {
       const auto it = numeric_ranges().find(spec.name);
-      if (it == numeric_ranges().end()) continue;
+      if (it == numeric_ranges().end() || is_auto_threshold(spec.name, spec.target)) continue;
       const bool integer = !std::holds_alternative<double*>(spec.target);
       const double value = std::visit([](auto* t) -> double {
         if constexpr (std::is_arithmetic_v<std::decay_t<decltype(*t)>>) return double(*t);
         else return std::nan("");
       }, spec.target);
       require(in_range(value, it->second), spec.name,
-              "must be " + describe_range(it->second, integer) + "; got " + format_value(spec.target));
+              "must be " + describe_range(it->second, integer) + (spec.name == "cluster-threshold" ? " or auto" : "") +
+                  "; got " + format_option(spec.name, spec.target));
     }
 }
 
@@ -761,7 +781,7 @@ void resolve_output(RunOptions& options) {
   const auto value = [&copy](const std::string& name) -> std::optional<std::string> {
     for (auto& [title, specs] : option_table(copy))
       for (auto& spec : specs)
-        if (spec.name == name) return format_value(spec.target);
+        if (spec.name == name) return format_option(spec.name, spec.target);
     return std::nullopt;
   };
   options.output = io::expand_output(options.output, value);
@@ -780,7 +800,7 @@ std::string to_ini(const RunOptions& unresolved) {
     std::string lines;
     for (auto& spec : specs) {
       const std::string owner = owner_of(spec.name);
-      if ((owner.empty() || owner == options.topology) && not_applicable(spec.name, options).empty()) lines += spec.name + (" = " + format_value(spec.target)) + "\n";
+      if ((owner.empty() || owner == options.topology) && not_applicable(spec.name, options).empty()) lines += spec.name + (" = " + format_option(spec.name, spec.target)) + "\n";
     }
     if (!lines.empty()) out << "\n# " << title << "\n" << lines;
   }

@@ -53,6 +53,7 @@ const std::map<std::string, DatasetAxes>& table() {
       {"topology/gossip_offsets", {"client_boundary", "", -1}},
       {"topology/gossip_neighbours", {"index", "", -1}},
       {"clusters/count", {"round", "clusters", 1}},
+      {"clusters/threshold", {"round", "", 1}},
       {"clusters/weights", {"round,cluster,parameter", "", 1}},
       {"comm/bytes", {"round,level", "bytes", 1}},
       {"fedgma/mask_fraction", {"round,layer", "fraction", 1}},

@@ -110,6 +110,7 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
   if (h.extras.clusters) {
     s.push_back(spec<std::int64_t>("/topology/cluster_of_client", {R, N}, false));
     s.push_back(spec<std::int64_t>("/clusters/count", {R}, false));
+    s.push_back(spec<double>("/clusters/threshold", {R}));
     if (h.save_weights == "clients")
       s.push_back(spec<float>("/clusters/weights", {R, max_clusters_of(h), P}, true, true));
   }
@@ -464,7 +465,10 @@ void RunWriter::write_topology_round(const topology::RoundResult& result) {
   const auto levels = std::int64_t(record.comm_bytes.size());
   put_root<double>("/comm/bytes", {r - 1, 0}, {1, levels}, record.comm_bytes.data());
   if (header_.extras.consensus_distance) write_scalar_row("/global/consensus_distance", r - 1, record.consensus_distance);
-  if (header_.extras.clusters) write_clusters(r, result.cluster_of_client, result.cluster_models);
+  if (header_.extras.clusters) {
+    write_clusters(r, result.cluster_of_client, result.cluster_models);
+    put_root<double>("/clusters/threshold", {r - 1}, {1}, &result.cluster_threshold);
+  }
   if (header_.gma_mask && !result.gma_mask.empty()) write_mask_fraction(r, result.gma_mask);
   commit(r);
 }

@@ -1,6 +1,7 @@
 #include "fedhpc/topology/clustered.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include "fedhpc/aggregation/clustering.hpp"
 #include "fedhpc/aggregation/aggregator.hpp"
@@ -30,8 +31,10 @@ class Clustered : public Topology {
   void run_round(const RoundInput& in, RoundResult& out) override {
     if (models_.empty()) models_ = out.global;
     mpi::collective_try(ctx_.comm, [&] { train(in, out.record); });
+    threshold_ = std::numeric_limits<double>::quiet_NaN();
     if ((in.round - 1) % ctx_.options.recluster_every == 0) recluster(in.round);
     else models_ = aggregate(cluster_, clusters());
+    out.cluster_threshold = threshold_;
     out.global = weighted_global();
     out.record.comm_bytes[kClientServer] =
         2.0 * double(ctx_.options.clients) * double(ctx_.num_params) * sizeof(float);
@@ -108,8 +111,12 @@ class Clustered : public Topology {
 
   void recluster(int round) {
     const auto n = ctx_.options.clients;
-    const double lambda = ctx_.options.cluster_threshold;
     const auto dist = distances(gather_all());
+    // The same distances on every rank, so the same lambda.
+    const double lambda = ctx_.options.cluster_threshold == kAutoClusterThreshold
+                              ? aggregation::auto_threshold(dist, n)
+                              : ctx_.options.cluster_threshold;
+    threshold_ = lambda;
     auto cluster = aggregation::pivot_clustering(dist, n, lambda, ctx_.options.seed, round);
     aggregation::dissolve_small(cluster, dist, n, ctx_.options.cluster_min_size);
     int k = aggregation::relabel(cluster);
@@ -167,6 +174,7 @@ class Clustered : public Topology {
   std::vector<float> models_;              // K x P
   std::vector<std::vector<float>> local_;  // trained models of my clients
   std::vector<std::uint8_t> usable_;       // per local client
+  double threshold_ = 0.0;                 // lambda of this round's re-clustering (NaN: none)
 };
 
 }  // namespace
@@ -192,7 +200,9 @@ TopologyDescriptor clustered_descriptor() {
   d.extras = [](const TopologyOptions& o, const TopologyLayout&) {
     TopologyExtras x;
     x.attributes = {{"recluster_every", std::int64_t(o.recluster_every)},
-                    {"cluster_threshold", o.cluster_threshold},
+                    {"cluster_threshold", o.cluster_threshold == kAutoClusterThreshold
+                                              ? std::variant<std::int64_t, double, std::string>(std::string("auto"))
+                                              : std::variant<std::int64_t, double, std::string>(o.cluster_threshold)},
                     {"cluster_min_size", std::int64_t(o.cluster_min_size)},
                     {"trim_fraction", o.aggregator.trim_fraction}};
     x.clusters = true;

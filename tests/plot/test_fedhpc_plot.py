@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -302,6 +303,76 @@ class CompleteRuns(PlotTest):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("/clients/gsc float32 [3, 2, 4] (round,monitored_iteration,client)", result.stdout)
         self.assertIn("/global/test_loss float64 [4] (round; nats)", result.stdout)
+
+
+class Follow(PlotTest):
+    """--follow: redraws while a run goes, follows NAME.partial to NAME, stops when every run has ended."""
+
+    def test_an_ended_run_is_drawn_once(self):
+        make_run(self.path("run.h5"))
+        result = self.plot("--follow", "--interval", "0.1", self.path("run.h5"), "-o", self.out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.count("fedhpc-plot: drew "), 1, result.stdout)
+        self.assertIn("accuracy.png", self.written())
+
+    def test_follows_a_running_file_until_it_completes(self):
+        final = self.path("live.h5")
+        make_run(final + ".partial", rounds=4, done=1, status="running", monitor="off")
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        proc = subprocess.Popen([sys.executable, SCRIPT, "--follow", "--interval", "0.2", final, "-o", self.out],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            deadline = time.time() + 60
+            while not os.path.exists(os.path.join(self.out, "accuracy.png")) and time.time() < deadline:
+                self.assertIsNone(proc.poll(), "--follow ended while the run was still running")
+                time.sleep(0.1)
+            self.assertTrue(os.path.exists(os.path.join(self.out, "accuracy.png")))
+            self.assertIsNone(proc.poll(), "--follow ended while the run was still running")
+            # The run finishes: the writer renames NAME.partial to NAME with status complete.
+            make_run(final + ".tmp", rounds=4, monitor="off")
+            os.replace(final + ".tmp", final)
+            os.remove(final + ".partial")
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("1/4 rounds, running", out)
+        self.assertIn(f"{final} (4/4 rounds, complete)", out)
+        self.assertTrue(out.rstrip().endswith("complete)"), out)
+
+    def test_bad_input_still_fails_at_once(self):
+        with open(self.path("junk.h5"), "w") as f:
+            f.write("not hdf5")
+        result = self.plot("--follow", "--interval", "0.1", self.path("junk.h5"), "-o", self.out)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("not an HDF5 file", result.stderr)
+        result = self.plot("--follow", "--interval", "0.1", self.path("no-folder/run.h5"), "-o", self.out)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("no-folder/run.h5: no such file, and its folder", result.stderr)
+        self.assertEqual(result.stderr.count("\n"), 1, result.stderr)
+
+    def test_waits_for_a_run_that_has_not_started(self):
+        final = self.path("later.h5")
+        proc = subprocess.Popen([sys.executable, SCRIPT, "--follow", "--interval", "0.1", final, "-o", self.out],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:  # its first line, whenever it starts up
+                first = pool.submit(proc.stderr.readline).result(timeout=60)
+            self.assertIn("waiting for", first)
+            self.assertIsNone(proc.poll(), "--follow gave up on a file that does not exist yet")
+            make_run(final + ".tmp", monitor="off")  # then renamed, as the writer does
+            os.replace(final + ".tmp", final)
+            out, err = proc.communicate(timeout=60)
+            err = first + err
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(err.count("waiting for"), 1, err)
+        self.assertIn("(3/3 rounds, complete)", out)
 
 
 class IncompleteRuns(PlotTest):

@@ -77,6 +77,26 @@ TEST(Options, IniDumpRoundTrips) {
 }
 
 // Every topology's dump together names every option.
+TEST(Options, ClusterThresholdAutoParsesDumpsAndRoundTrips) {
+  auto p = parse_run_options({"--topology", "clustered", "--cluster-threshold", "auto"});
+  EXPECT_EQ(p.options.cluster_threshold, topology::kAutoClusterThreshold);
+  validate(p.options);
+  const auto ini = to_ini(p.options);
+  EXPECT_NE(ini.find("cluster-threshold = auto\n"), std::string::npos) << ini;
+  const std::string path = ::testing::TempDir() + "auto-threshold.ini";
+  std::ofstream(path) << ini;
+  auto q = parse_run_options({"--config", path});
+  EXPECT_EQ(q.options.cluster_threshold, topology::kAutoClusterThreshold);
+  EXPECT_EQ(to_ini(q.options), ini);
+  // The number the marker is stored as is not a way to say auto.
+  const auto negative = error_of({"--topology", "clustered", "--cluster-threshold", "-1"});
+  EXPECT_NE(negative.find("--cluster-threshold"), std::string::npos) << negative;
+  EXPECT_NE(negative.find("or auto"), std::string::npos) << negative;
+  const auto word = error_of({"--topology", "clustered", "--cluster-threshold", "automatic"});
+  EXPECT_NE(word.find("--cluster-threshold: expected"), std::string::npos) << word;
+  EXPECT_NE(word.find("or auto"), std::string::npos) << word;
+}
+
 TEST(Options, HelpListsEveryOptionWithDefault) {
   auto p = parse_run_options({"--help"});
   ASSERT_TRUE(p.help);

@@ -196,6 +196,41 @@ TEST_F(Topologies, ClusteredRecoversTwoPlantedGroups) {
   EXPECT_GE(aggregation::adjusted_rand_index(found, truth), 0.9);
 }
 
+// The same planted groups with --cluster-threshold auto: lambda comes from
+// the round's distances (the largest within-group distance, below the gap)
+// and is recorded; it recovers the groups without a hand-tuned lambda.
+TEST_F(Topologies, ClusteredAutoThresholdRecoversTwoPlantedGroups) {
+  RunOptions o = base("");
+  o.synthetic_train_samples = 2000;
+  o.clients = 12;
+  o.concept_shift = 2;
+  o.topology = "clustered";
+  o.rounds = 2;
+  o.recluster_every = 2;  // round 2 keeps round 1's clusters: no threshold then
+  o.local_iterations = 5;
+  o.lr = 0.05;
+  o.cluster_min_size = 3;
+  o.trim_fraction = 0.1;
+  o.cluster_threshold = topology::kAutoClusterThreshold;
+  const auto out = run(o, "planted-auto");
+  if (rank_ != 0) return;
+  auto cluster = read<std::int64_t>(out, "topology/cluster_of_client");
+  auto order = read<std::int64_t>(out, "topology/partition_client");
+  std::vector<int> found, truth;
+  for (std::size_t c = 0; c < 12; ++c) {
+    found.push_back(int(cluster[c]));
+    truth.push_back(int(order[c] * 2 / 12));
+  }
+  EXPECT_GE(aggregation::adjusted_rand_index(found, truth), 0.9);
+  const auto threshold = read<double>(out, "clusters/threshold");
+  ASSERT_EQ(threshold.size(), 2u);
+  // Measured for the fixed lambda of the test above: within-group distances
+  // at most 15.3, across at least 20.7.
+  EXPECT_GT(threshold[0], 5.0);
+  EXPECT_LT(threshold[0], 20.7);
+  EXPECT_TRUE(std::isnan(threshold[1]));
+}
+
 TEST_F(Topologies, MemoryLimitIsRefusedBeforeTheFileExists) {
   RunOptions o = base(dir_ + "/memory.h5");
   o.topology = "ring";

@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -357,6 +358,66 @@ TEST(Clustering, PivotRecoversSeparatedGroups) {
   auto single = pivot_clustering(d, 12, 0.01, 7, 0);
   std::sort(single.begin(), single.end());
   for (int i = 0; i < 12; ++i) EXPECT_EQ(single[i], i);
+}
+
+namespace {
+
+// Euclidean distances of `groups` x `per` points in `dim` dimensions: unit
+// Gaussian noise around group centres `separation` apart (model parameters
+// are high-dimensional, so distances within a group concentrate).
+std::vector<double> cloud_distances(int groups, int per, int dim, double separation, unsigned seed) {
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> noise(0.0, 1.0);
+  const int n = groups * per;
+  std::vector<std::vector<double>> x(static_cast<std::size_t>(n), std::vector<double>(static_cast<std::size_t>(dim)));
+  for (int i = 0; i < n; ++i)
+    for (int k = 0; k < dim; ++k) x[i][k] = noise(gen) + (k == 0 ? separation * (i % groups) : 0.0);
+  std::vector<double> d(std::size_t(n) * n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      double sq = 0;
+      for (int k = 0; k < dim; ++k) sq += (x[i][k] - x[j][k]) * (x[i][k] - x[j][k]);
+      d[std::size_t(i) * n + j] = std::sqrt(sq);
+    }
+  return d;
+}
+
+double largest_within(const std::vector<double>& d, int n, int groups) {
+  double m = 0;
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j)
+      if (i % groups == j % groups) m = std::max(m, d[std::size_t(i) * n + j]);
+  return m;
+}
+
+}  // namespace
+
+TEST(Clustering, AutoThresholdIsTheLowerEndOfTheLargestGap) {
+  // Two groups of 6 (interleaved ids), 50 dimensions, centres 30 apart:
+  // within-group distances ~10, across ~32. lambda = the largest within.
+  const auto two = cloud_distances(2, 6, 50, 30.0, 1);
+  const double lambda = auto_threshold(two, 12);
+  EXPECT_DOUBLE_EQ(lambda, largest_within(two, 12, 2));
+  std::vector<int> truth;
+  for (int i = 0; i < 12; ++i) truth.push_back(i % 2);
+  EXPECT_DOUBLE_EQ(adjusted_rand_index(pivot_clustering(two, 12, lambda, 7, 0), truth), 1.0);
+  // Three groups of 5.
+  const auto three = cloud_distances(3, 5, 50, 30.0, 2);
+  EXPECT_DOUBLE_EQ(auto_threshold(three, 15), largest_within(three, 15, 3));
+  // One group: no gap of ratio 1.25, so lambda is the largest distance.
+  auto one = cloud_distances(1, 12, 50, 0.0, 3);
+  const double all = *std::max_element(one.begin(), one.end());
+  EXPECT_DOUBLE_EQ(auto_threshold(one, 12), all);
+  auto single = pivot_clustering(one, 12, auto_threshold(one, 12), 7, 0);
+  EXPECT_EQ(*std::max_element(single.begin(), single.end()), 0);
+  // A near-duplicate pair is the sparse lower tail (1 pair < n / 2), not a
+  // border: its ratio of ~1000 to the next distance is ignored.
+  one[0 * 12 + 1] = one[1 * 12 + 0] = 0.01;
+  EXPECT_DOUBLE_EQ(auto_threshold(one, 12), all);
+  // Degenerate: no pairs; NaN distances ignored.
+  EXPECT_EQ(auto_threshold({0.0}, 1), 0.0);
+  std::vector<double> nan_pair = {0.0, std::nan(""), std::nan(""), 0.0};
+  EXPECT_EQ(auto_threshold(nan_pair, 2), 0.0);
 }
 
 TEST(Clustering, DissolveSmallJoinsNearestBigCluster) {

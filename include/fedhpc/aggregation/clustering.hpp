@@ -30,6 +30,19 @@ void dissolve_small(std::vector<int>& cluster, const std::vector<double>& dist, 
 void merge_close(std::vector<int>& cluster, const std::vector<double>& model_dist, int k,
                  double lambda);
 
+// --cluster-threshold auto: lambda from one round's n x n client distances.
+// The finite pairwise distances (i < j) are sorted; among consecutive
+// positive ones with at least n / 2 pairs at or below the lower (groups of
+// two or more have that many pairs inside them; below is the sparse lower
+// tail), the largest ratio d_hi / d_lo, if at least kAutoGapRatio, marks the
+// gap between "within a cluster" and "across clusters", and lambda is d_lo,
+// the largest within-cluster distance: it links every pair below the gap and,
+// being as small as that allows, keeps the merge step (same lambda) from
+// joining cluster models that lie closer than the clients across the gap.
+// Without such a gap lambda is the largest distance (one cluster). No pairs: 0.
+inline constexpr double kAutoGapRatio = 1.25;
+double auto_threshold(const std::vector<double>& dist, std::int64_t n);
+
 // Relabel to 0..k-1 in order of first appearance; returns k.
 int relabel(std::vector<int>& cluster);
 

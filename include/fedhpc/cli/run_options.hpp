@@ -61,7 +61,7 @@ struct RunOptions {
   std::string ring_grouping = "label-diverse";
   // clustered
   int recluster_every = 4;
-  double cluster_threshold = 5.0;
+  double cluster_threshold = 5.0;  // topology::kAutoClusterThreshold for "auto"
   int cluster_min_size = 3;
   // gossip
   std::string gossip_graph = "ring";

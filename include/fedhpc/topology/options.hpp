@@ -8,6 +8,9 @@
 namespace fedhpc::topology {
 
 // What a topology needs to know of the run, built by the CLI (or a test).
+// --cluster-threshold auto, as stored in cluster_threshold.
+inline constexpr double kAutoClusterThreshold = -1.0;
+
 struct TopologyOptions {
   std::string name = "centralized";
   std::int64_t clients = 10;
@@ -22,7 +25,7 @@ struct TopologyOptions {
   std::string ring_grouping = "label-diverse";
   // clustered
   int recluster_every = 4;
-  double cluster_threshold = 5.0;
+  double cluster_threshold = 5.0;  // kAutoClusterThreshold: chosen each re-clustering (auto_threshold)
   int cluster_min_size = 3;
   // gossip
   std::string gossip_graph = "ring";

@@ -62,6 +62,7 @@ struct RoundResult {
   std::vector<const float*> client_models;
   std::vector<std::int64_t> cluster_of_client;  // clustered: all N, else empty
   std::vector<float> cluster_models;            // clustered: K x P, else empty
+  double cluster_threshold = 0.0;               // clustered: lambda of this round's re-clustering, NaN if none
   std::vector<std::uint8_t> gma_mask;           // fedgma(-soft): 1 where the mask kept the coordinate (P), else empty
   // Filled by the engine. Rounds that --eval-every skips are not evaluated:
   // the losses and accuracies below are NaN.
