@@ -41,6 +41,27 @@ class Clustered : public Topology {
     out.cluster_models = models_;
   }
 
+  // The clusters and their models; the clients' trained models are
+  // recomputed every round.
+  TopologyState save_state() const override {
+    TopologyState s;
+    s.shared_ints.assign(cluster_.begin(), cluster_.end());
+    s.shared_floats = models_;
+    return s;
+  }
+
+  void load_state(const TopologyState& s) override {
+    const auto P = ctx_.num_params;
+    if (s.shared_ints.size() != cluster_.size() || s.shared_floats.empty() ||
+        std::int64_t(s.shared_floats.size()) % P != 0 || s.client_width != 0)
+      throw RunError("the checkpoint's clusters do not match this run's clients and model");
+    const auto k = std::int64_t(s.shared_floats.size()) / P;
+    for (auto c : s.shared_ints)
+      if (c < 0 || c >= k) throw RunError("the checkpoint's cluster assignment is out of range");
+    cluster_.assign(s.shared_ints.begin(), s.shared_ints.end());
+    models_ = s.shared_floats;
+  }
+
  private:
   const float* model_of_client(std::int64_t client) const {
     return models_.data() + std::int64_t(cluster_[std::size_t(client)]) * ctx_.num_params;
