@@ -1,5 +1,6 @@
 #include "fedhpc/topology/clustered.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "fedhpc/aggregation/clustering.hpp"
@@ -52,10 +53,11 @@ class Clustered : public Topology {
 
   void load_state(const TopologyState& s) override {
     const auto P = ctx_.num_params;
-    if (s.shared_ints.size() != cluster_.size() || s.shared_floats.empty() ||
-        std::int64_t(s.shared_floats.size()) % P != 0 || s.client_width != 0)
+    if (s.shared_ints.size() != cluster_.size() || std::int64_t(s.shared_floats.size()) % P != 0 ||
+        s.client_width != 0)
       throw RunError("the checkpoint's clusters do not match this run's clients and model");
-    const auto k = std::int64_t(s.shared_floats.size()) / P;
+    // Before round 1 there are no cluster models yet: every client is in cluster 0.
+    const auto k = std::max<std::int64_t>(1, std::int64_t(s.shared_floats.size()) / P);
     for (auto c : s.shared_ints)
       if (c < 0 || c >= k) throw RunError("the checkpoint's cluster assignment is out of range");
     cluster_.assign(s.shared_ints.begin(), s.shared_ints.end());
