@@ -12,7 +12,6 @@
 #include <array>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <sstream>
 #include <string>
 
@@ -543,10 +542,16 @@ void write_run(Setup& s, Session& session, const mpi::Comm& comm, const io::Resu
 }
 
 // Options that --resume may change: how the run goes, not what it computes.
+const std::vector<std::string>& free_on_resume() {
+  static const std::vector<std::string> names = {"output",        "resume",        "quiet",        "threads",
+                                                 "checkpoint-every", "fail-at-round", "max-output-gb",
+                                                 "max-memory-gb", "overwrite"};
+  return names;
+}
+
 bool may_change_on_resume(const std::string& name) {
-  static const std::set<std::string> names = {"output", "resume", "quiet", "threads", "checkpoint-every",
-                                              "fail-at-round", "max-output-gb", "max-memory-gb", "overwrite"};
-  return names.count(name) > 0;
+  const auto& names = free_on_resume();
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 std::map<std::string, std::string> ini_values(const RunOptions& o) {
@@ -589,7 +594,7 @@ RunOptions resume_options(const RunOptions& given, const io::ResumeSource& from)
 io::ResumeSource resume_source(const RunOptions& o, const mpi::Comm& comm) {
   io::ResumeSource from;
   mpi::collective_try(comm, [&] {
-    if (comm.rank() == 0) from = io::find_resume_source(o.output);
+    if (comm.rank() == 0) from = io::find_resume_source(o.output, free_on_resume());
   });
   from.path = mpi::broadcast_string(comm, from.path);
   from.config = mpi::broadcast_string(comm, from.config);

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 #include <tuple>
 #include <utility>
 
@@ -135,9 +136,21 @@ std::pair<std::string, std::string> run_status(const std::string& path) {
   }
 }
 
+// The INI text without the lines of `keys` ("key = value").
+std::string without_keys(const std::string& ini, const std::vector<std::string>& keys) {
+  std::string out, line;
+  std::istringstream in(ini);
+  while (std::getline(in, line)) {
+    bool drop = false;
+    for (const auto& key : keys) drop = drop || line.rfind(key + " = ", 0) == 0;
+    if (!drop) out += line + "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
-ResumeSource find_resume_source(const std::string& output) {
+ResumeSource find_resume_source(const std::string& output, const std::vector<std::string>& free_keys) {
   ResumeSource r;
   const auto partial = output + ".partial";
   if (exists(partial)) r.path = partial;
@@ -155,7 +168,7 @@ ResumeSource find_resume_source(const std::string& output) {
   } catch (const RunError& e) {
     throw InputError(std::string("--resume: ") + e.what());
   }
-  if (c.config != r.config)
+  if (without_keys(c.config, free_keys) != without_keys(r.config, free_keys))
     throw InputError("--resume: the checkpoint " + checkpoint_path(output) + " belongs to another configuration than " +
                      r.path);
   r.round = c.round;

@@ -38,13 +38,14 @@ Checkpoint read_checkpoint(const std::string& output, topology::ClientBlock bloc
 // else OUTPUT when an interrupted or failed run was moved there; its status
 // and stored configuration. Throws InputError naming --resume when there is
 // none, when it is finished (status complete), or when its checkpoint is
-// missing or belongs to another configuration. Call on one rank.
+// missing or belongs to another configuration (compared without the INI
+// lines of `free_keys`, options a resumed leg may change). Call on one rank.
 struct ResumeSource {
   std::string path;
   std::string status;
   std::string config;
   int round = 0;  // the checkpoint's round
 };
-ResumeSource find_resume_source(const std::string& output);
+ResumeSource find_resume_source(const std::string& output, const std::vector<std::string>& free_keys);
 
 }  // namespace fedhpc::io
