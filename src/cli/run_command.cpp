@@ -449,8 +449,10 @@ void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter
     writer.write_phases(round, phases);
     progress.written = round;
     if (checkpoint_due(o, round)) checkpoint(s, session, comm, writer, round, progress);
-    if (comm.rank() == 0 && !o.quiet)
-      print_round(result, phases, o.rounds, elapsed / double(round - first_round + 1) * double(round), o.topology == "gossip");
+    // print_round's ETA wants the time of rounds 1..round; a resumed run
+    // timed only its own rounds, so they stand for the earlier ones too.
+    const double projected = elapsed / double(round - first_round + 1) * double(round);
+    if (comm.rank() == 0 && !o.quiet) print_round(result, phases, o.rounds, projected, o.topology == "gossip");
   }
 }
 
