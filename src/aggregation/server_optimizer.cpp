@@ -12,6 +12,10 @@ namespace fedhpc::aggregation {
 
 ServerOptimizer::~ServerOptimizer() = default;
 
+void ServerOptimizer::set_state(const std::vector<double>& state) {
+  if (!state.empty()) throw std::invalid_argument("ServerOptimizer::set_state: this optimizer keeps no state");
+}
+
 namespace {
 
 void check_size(std::vector<double>& state, std::int64_t n) {
@@ -45,6 +49,9 @@ class HeavyBall : public ServerOptimizer {
       global[i] = float(double(global[i]) - lr_ * m_[std::size_t(i)]);
     }
   }
+
+  std::vector<double> state() const override { return m_; }
+  void set_state(const std::vector<double>& state) override { m_ = state; }
 
  private:
   double lr_, mu_;
@@ -88,6 +95,21 @@ class Adaptive : public ServerOptimizer {
       }
       global[i] = float(double(global[i]) - lr_ * first / (std::sqrt(v_[k]) + eps_));
     }
+  }
+
+  // v, then m except for adagrad (which keeps none); each n long, or
+  // empty before the first step.
+  std::vector<double> state() const override {
+    std::vector<double> out = v_;
+    out.insert(out.end(), m_.begin(), m_.end());
+    return out;
+  }
+  void set_state(const std::vector<double>& state) override {
+    const bool first = kind_ != Second::Adagrad;
+    if (first && state.size() % 2 != 0) throw std::invalid_argument("ServerOptimizer::set_state: odd state size");
+    const auto n = std::ptrdiff_t(first ? state.size() / 2 : state.size());
+    v_.assign(state.begin(), state.begin() + n);
+    m_.assign(state.begin() + n, state.end());
   }
 
  private:

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <map>
+#include <sstream>
 #include <string>
 
 #include "fedhpc/analysis/run_file.hpp"
@@ -22,10 +24,13 @@
 #include "fedhpc/cli/guarded_command.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
+#include "fedhpc/core/test_kill.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/data/partition.hpp"
+#include "fedhpc/io/checkpoint.hpp"
 #include "fedhpc/io/output_path.hpp"
 #include "fedhpc/io/run_writer.hpp"
+#include "fedhpc/engine/checkpointing.hpp"
 #include "fedhpc/engine/round_engine.hpp"
 #include "fedhpc/metrics/evaluation.hpp"
 #include "fedhpc/model/scenario.hpp"
@@ -91,6 +96,7 @@ std::vector<std::string> input_files(const RunOptions& o) {
 }
 
 void check_output(const RunOptions& o, const mpi::Comm& comm) {
+  if (o.resume) return;  // the output is the run being continued (find_resume_source)
   mpi::collective_try(comm, [&] {
     if (comm.rank() == 0) io::check_output_path(o.output, o.overwrite, input_files(o));
   });
@@ -395,23 +401,58 @@ void print_start(const Setup& s, const mpi::Comm& comm, double planned_bytes) {
   std::fflush(stdout);
 }
 
-void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter& writer) {
+// How far a run got: the last round in the file and the last checkpoint.
+struct Progress {
+  int written = 0;
+  int checkpointed = -1;
+};
+
+// OUTPUT.ckpt of the state after `round` (collective; rank 0 writes it).
+void checkpoint(const Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter& writer, int round,
+                Progress& progress) {
+  writer.flush();  // the round's /timing/phases row, so the file holds all of `round`
+  auto c = engine::capture({*session.engine, *session.topology, session.server_optimizer.get(), s.layout.blocks},
+                           comm, round);
+  mpi::collective_try(comm, [&] {
+    if (comm.rank() != 0) return;
+    c.config = to_ini(s.options);
+    io::write_checkpoint(s.options.output, c);
+  });
+  progress.checkpointed = round;
+}
+
+bool checkpoint_due(const RunOptions& o, int round) {
+  return o.checkpoint_every > 0 && round % o.checkpoint_every == 0 && round < o.rounds;
+}
+
+// Rounds first_round..R; round 0 (the initial model) is written unless resuming.
+void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter& writer, int first_round,
+                Progress& progress) {
   const auto& o = s.options;
   auto& engine = *session.engine;
-  const auto [loss, accuracy] = engine.evaluate_initial();
-  writer.write_initial(engine.global().data(), loss, accuracy);
+  if (first_round == 1) {
+    const auto [loss, accuracy] = engine.evaluate_initial();
+    writer.write_initial(engine.global().data(), loss, accuracy);
+    if (o.checkpoint_every > 0) checkpoint(s, session, comm, writer, 0, progress);
+  }
   double elapsed = 0.0;
-  for (int round = 1; round <= o.rounds; ++round) {
+  for (int round = first_round; round <= o.rounds; ++round) {
     const auto& result = engine.run_round(round);
     elapsed += result.seconds;
     // The writer's time on rank 0, the one rank that writes.
     const double t0 = MPI_Wtime();
     writer.write_round(result);
+    kill_point(round, "write", comm.rank());  // test-only: rows handed to HDF5, not yet flushed
     writer.write_topology_round(result);
     auto phases = result.phase_seconds;
     phases[topology::kWrite] = MPI_Wtime() - t0;
     writer.write_phases(round, phases);
-    if (comm.rank() == 0 && !o.quiet) print_round(result, phases, o.rounds, elapsed, o.topology == "gossip");
+    progress.written = round;
+    if (checkpoint_due(o, round)) checkpoint(s, session, comm, writer, round, progress);
+    // print_round's ETA wants the time of rounds 1..round; a resumed run
+    // timed only its own rounds, so they stand for the earlier ones too.
+    const double projected = elapsed / double(round - first_round + 1) * double(round);
+    if (comm.rank() == 0 && !o.quiet) print_round(result, phases, o.rounds, projected, o.topology == "gossip");
   }
 }
 
@@ -428,25 +469,59 @@ std::string leave_partial(const std::string& output, const mpi::Comm& comm) {
   return mpi::broadcast_string(comm, where);
 }
 
-// Writes the rounds into OUTPUT.partial and moves it into place.
-void write_run(Setup& s, Session& session, const mpi::Comm& comm) {
+// The writer of a fresh run, or of a resumed one: a new file, OUTPUT.resume,
+// takes the source's rounds up to the checkpoint and then replaces
+// OUTPUT.partial, so a kill before that leaves the old file as it was.
+std::unique_ptr<io::RunWriter> open_writer(Setup& s, Session& session, const mpi::Comm& comm,
+                                           const io::ResumeSource* from) {
   const auto& output = s.options.output;
-  const auto partial = io::partial_path(output);
+  const auto path = from ? output + ".resume" : io::partial_path(output);
   std::unique_ptr<io::RunWriter> writer;
   try {
-    writer = std::make_unique<io::RunWriter>(partial, comm, make_header(s), session.ctx.block);
+    writer = std::make_unique<io::RunWriter>(path, comm, make_header(s), session.ctx.block);
+    if (from) {
+      writer->copy_rounds(from->path, from->round);
+      writer->move_to(io::partial_path(output));
+    }
   } catch (const RunError&) {
-    if (comm.rank() == 0) ::unlink(partial.c_str());  // nothing valid was written
+    if (comm.rank() == 0) ::unlink(path.c_str());  // nothing valid was written
     throw;
   }
+  return writer;
+}
+
+// An interrupt between rounds leaves state that belongs to the last round
+// written: checkpoint it, unless that round already is.
+void checkpoint_interrupted(const Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter& writer,
+                            Progress& progress) {
+  if (s.options.checkpoint_every == 0 || progress.checkpointed >= progress.written) return;
+  if (!session.engine->between_rounds()) return;  // abandoned mid-round: the last checkpoint stands
+  checkpoint(s, session, comm, writer, progress.written, progress);
+}
+
+// Writes the rounds into OUTPUT.partial and moves it into place.
+void write_run(Setup& s, Session& session, const mpi::Comm& comm, const io::ResumeSource* from) {
+  const auto& output = s.options.output;
+  auto writer = open_writer(s, session, comm, from);
+  Progress progress;
+  if (from) progress = {from->round, from->round};
   try {
-    run_rounds(s, session, comm, *writer);
+    run_rounds(s, session, comm, *writer, progress.written + 1, progress);
     writer->write_peak_memory(peak_rss_bytes());
     writer->finish("complete");
   } catch (const Interrupted& e) {
+    std::string kept;
+    try {
+      checkpoint_interrupted(s, session, comm, *writer, progress);
+      if (progress.checkpointed >= 0)
+        kept = "; fedhpc run --resume --output " + output + " continues it from round " +
+               std::to_string(progress.checkpointed);
+    } catch (const std::exception& c) {
+      kept = std::string("; no checkpoint: ") + c.what();
+    }
     writer->finish("interrupted", e.what());
     throw Interrupted(e.signal(), "; the finished rounds are in " + leave_partial(output, comm) +
-                                      " (status interrupted)");
+                                      " (status interrupted)" + kept);
   } catch (const InputError& e) {
     // Input that only shows as wrong mid-run (e.g. too few models for
     // --byzantine at an aggregation point): still exit 2, file kept.
@@ -462,27 +537,107 @@ void write_run(Setup& s, Session& session, const mpi::Comm& comm) {
                    " (status failed)");
   }
   mpi::collective_try(comm, [&] {
-    if (comm.rank() == 0) io::publish(output, true);
+    if (comm.rank() != 0) return;
+    io::publish(output, true);
+    ::unlink(io::checkpoint_path(output).c_str());  // a finished run is not resumed
   });
+}
+
+// Options that --resume may change: how the run goes, not what it computes.
+const std::vector<std::string>& free_on_resume() {
+  static const std::vector<std::string> names = {"output",        "resume",        "quiet",        "threads",
+                                                 "checkpoint-every", "fail-at-round", "max-output-gb",
+                                                 "max-memory-gb", "overwrite"};
+  return names;
+}
+
+bool may_change_on_resume(const std::string& name) {
+  const auto& names = free_on_resume();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::map<std::string, std::string> ini_values(const RunOptions& o) {
+  std::map<std::string, std::string> values;
+  std::istringstream in(to_ini(o));
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto eq = line.find(" = ");
+    if (eq != std::string::npos && line[0] != '#') values[line.substr(0, eq)] = line.substr(eq + 3);
+  }
+  return values;
+}
+
+// The stored configuration, with what the command line may change; any
+// other option given with a value unlike the stored one is an input error.
+RunOptions resume_options(const RunOptions& given, const io::ResumeSource& from) {
+  RunOptions o = options_from_config_text(from.config, "the configuration stored in " + from.path);
+  const auto stored = ini_values(o);
+  const auto asked = ini_values(given);
+  for (const auto& name : given.given) {
+    if (may_change_on_resume(name)) continue;
+    const auto it = stored.find(name), want = asked.find(name);
+    if (it == stored.end() || want == asked.end() || it->second != want->second)
+      throw InputError("--" + name + ": --resume continues " + from.path + " with its stored configuration (" +
+                       (it == stored.end() ? std::string("which does not set it") : "--" + name + " " + it->second) +
+                       "); leave the option out or start a new run");
+  }
+  o.output = given.output;
+  if (given.was_given("quiet")) o.quiet = given.quiet;
+  if (given.was_given("threads")) o.threads = given.threads;
+  if (given.was_given("checkpoint-every")) o.checkpoint_every = given.checkpoint_every;
+  if (given.was_given("fail-at-round")) o.fail_at_round = given.fail_at_round;
+  if (given.was_given("max-output-gb")) o.max_output_gb = given.max_output_gb;
+  if (given.was_given("max-memory-gb")) o.max_memory_gb = given.max_memory_gb;
+  o.resume = true;
+  return o;
+}
+
+// Rank 0 finds what to resume; every rank gets it.
+io::ResumeSource resume_source(const RunOptions& o, const mpi::Comm& comm) {
+  io::ResumeSource from;
+  mpi::collective_try(comm, [&] {
+    if (comm.rank() == 0) from = io::find_resume_source(o.output, free_on_resume());
+  });
+  from.path = mpi::broadcast_string(comm, from.path);
+  from.config = mpi::broadcast_string(comm, from.config);
+  from.round = std::stoi(mpi::broadcast_string(comm, std::to_string(from.round)));
+  return from;
 }
 
 }  // namespace
 
 void run_simulation(RunOptions options, const mpi::Comm& comm) {
+  std::unique_ptr<io::ResumeSource> from;
+  if (options.resume) {
+    from = std::make_unique<io::ResumeSource>(resume_source(options, comm));
+    options = resume_options(options, *from);
+  }
   Setup s = prepare(std::move(options), comm);
   mpi::InterruptChannel interrupts(comm);
   Session session(s, comm);
   const double planned = check_budget(s, session, comm);
-  if (comm.rank() == 0 && !s.options.quiet) print_start(s, comm, planned);
+  if (from) {
+    mpi::collective_try(comm, [&] {
+      const auto c = io::read_checkpoint(s.options.output, session.ctx.block);
+      engine::restore(c, *session.engine, *session.topology, session.server_optimizer.get());
+    });
+  }
+  if (comm.rank() == 0 && !s.options.quiet) {
+    print_start(s, comm, planned);
+    if (from) std::printf("resume: %s from round %d\n", from->path.c_str(), from->round);
+    std::fflush(stdout);
+  }
   // Held until the file is in place; the kernel drops it if the process dies.
   std::unique_ptr<io::OutputLock> lock;
   mpi::collective_try(comm, [&] {
     if (comm.rank() != 0) return;
     lock = std::make_unique<io::OutputLock>(s.options.output);
+    if (from) return;
     // Again under the lock: another run may have finished since the first look.
     io::check_output_path(s.options.output, s.options.overwrite, input_files(s.options));
+    ::unlink(io::checkpoint_path(s.options.output).c_str());  // an earlier run's
   });
-  write_run(s, session, comm);
+  write_run(s, session, comm, from.get());
 }
 
 int run_command(const std::vector<std::string>& args, const mpi::Comm& comm) {

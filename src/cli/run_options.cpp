@@ -147,7 +147,11 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"save-weights", &o.save_weights, "none | global | clients"},
         {"quiet", &o.quiet, "no per-round progress lines"},
         {"max-output-gb", &o.max_output_gb,
-         "refuse a run whose output file would exceed this size (0 = only the free-space check)"}}},
+         "refuse a run whose output file would exceed this size (0 = only the free-space check)"},
+        {"checkpoint-every", &o.checkpoint_every,
+         "keep OUTPUT.ckpt, the state to continue the run from, after every k-th round (0 = never)"},
+        {"resume", &o.resume,
+         "continue the interrupted or failed run in --output from its checkpoint, with its stored configuration"}}},
       {"Monitoring",
        {{"monitor", &o.monitor, "off | every | last: gradient diagnostics after every local iteration or the last"},
         {"on-nonfinite", &o.on_nonfinite, "skip | keep | abort: what a client with NaN/Inf values does"},
@@ -276,6 +280,7 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"cluster-threshold", {0, 1e15, true}}, {"cluster-min-size", {1, 1e8}},
       {"trim-fraction", {0, 0.5, false, true}}, {"gossip-k", {1, 1e8}},
       {"max-output-gb", {0, 1e9}},        {"fail-at-round", {0, 1e8}},
+      {"checkpoint-every", {0, 1e8}},
       {"byzantine", {0, 1e8}},            {"krum-select", {0, 1e8}},
       {"server-lr", {0, 1e6}},      {"server-momentum", {0, 1, false, true}},
       {"server-beta1", {0, 1, false, true}}, {"server-beta2", {0, 1, false, true}},
@@ -799,6 +804,7 @@ std::string to_ini(const RunOptions& unresolved) {
   for (auto& [title, specs] : option_table(copy)) {
     std::string lines;
     for (auto& spec : specs) {
+      if (spec.name == "resume") continue;  // how the run was started, not what it computes
       const std::string owner = owner_of(spec.name);
       if ((owner.empty() || owner == options.topology) && not_applicable(spec.name, options).empty()) lines += spec.name + (" = " + format_option(spec.name, spec.target)) + "\n";
     }

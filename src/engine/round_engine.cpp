@@ -10,12 +10,18 @@
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/rng.hpp"
+#include "fedhpc/core/test_kill.hpp"
 #include "fedhpc/metrics/evaluation.hpp"
 
 namespace fedhpc::engine {
 
 RoundEngine::RoundEngine(const mpi::Comm& comm, EngineOptions options, EngineParts parts, std::vector<float> initial)
     : comm_(comm), options_(options), parts_(std::move(parts)), global_(std::move(initial)) {}
+
+void RoundEngine::set_global(std::vector<float> global) {
+  if (global.size() != global_.size()) throw RunError("the checkpoint's global model has a different size");
+  global_ = std::move(global);
+}
 
 std::vector<std::uint8_t> RoundEngine::select_clients(const EngineOptions& o, int round,
                                                       const std::vector<std::int64_t>& keys) {
@@ -61,11 +67,14 @@ const topology::RoundResult& RoundEngine::run_round(int round) {
     if (round == options_.fail_at_round && comm_.rank() == comm_.size() - 1)
       throw RunError("injected failure in round " + std::to_string(round) + " (--fail-at-round)");
   });
+  kill_point(round, "start", comm_.rank());  // test-only (FEDHPC_TEST_KILL_AT)
   const auto selected = select_clients(options_, round, parts_.client_keys);
   const auto dropped = parts_.behaviour.dropped(round, selected);
   const double t1 = MPI_Wtime();
   const double trained_before = parts_.trainer.training_seconds();
+  between_rounds_ = false;
   parts_.topology.run_round(topology::RoundInput{round, selected, dropped}, r);
+  kill_point(round, "train", comm_.rank());  // test-only: trained and mixed, nothing written
   r.record.nonfinite_skipped =
       mpi::all_reduce(comm_, r.record.nonfinite_skipped, mpi::Op::Sum, "MPI_Allreduce(skipped)");
   // The server optimizer steps from the previous global model towards the
@@ -84,6 +93,7 @@ const topology::RoundResult& RoundEngine::run_round(int round) {
   // aggregation: mixing, model exchange, the aggregator, waiting for peers.
   const double train = parts_.trainer.training_seconds() - trained_before;
   gather_phases(r, {t1 - t0, train, (t2 - t1) - train, t3 - t2});
+  between_rounds_ = true;
   return r;
 }
 

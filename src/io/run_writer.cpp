@@ -571,4 +571,69 @@ void RunWriter::finish(const std::string& status, const std::string& message) {
   if (complete) agree("closing it");
 }
 
+namespace {
+
+// Copies rows [0, rows) of one dataset, a row at a time, in its native type.
+void copy_rows(const h5::DataSet& from, h5::DataSet& to, hsize_t rows) {
+  const auto shape = to.dims();
+  if (from.dims() != shape) throw RunError(from.path() + " has another shape than this run's");
+  rows = std::min(rows, shape[0]);
+  const hid_t file_type = H5Dget_type(to.id());
+  const hid_t type = H5Tget_native_type(file_type, H5T_DIR_ASCEND);
+  H5Tclose(file_type);
+  struct Close {
+    hid_t t;
+    ~Close() { H5Tclose(t); }
+  } close{type};
+  h5::Dims offset(shape.size(), 0), count = shape;
+  count[0] = 1;
+  std::size_t elements = 1;
+  for (std::size_t d = 1; d < shape.size(); ++d) elements *= std::size_t(shape[d]);
+  std::vector<unsigned char> row(elements * H5Tget_size(type));
+  for (hsize_t r = 0; r < rows; ++r) {
+    offset[0] = r;
+    from.read_slab_raw(offset, count, type, row.data());
+    to.write_slab_raw(offset, count, type, row.data());
+  }
+}
+
+}  // namespace
+
+void RunWriter::copy_rounds(const std::string& source, int last_round) {
+  std::string error;
+  if (comm_.rank() == 0 && error_.empty()) {
+    try {
+      auto from = h5::File::open(source, MPI_COMM_NULL, false);
+      const auto from_root = from.root();
+      auto root = file_->root();
+      for (const auto& path : root.dataset_paths()) {
+        const auto axes = dataset_axes(path);
+        if (!axes || axes->first_round < 0) continue;
+        if (!from_root.exists(path)) throw RunError("it has no /" + path);
+        auto to = root.dataset(path);
+        copy_rows(from_root.dataset(path), to, hsize_t(last_round - axes->first_round + 1));
+      }
+      root.set_attribute("rounds_completed", std::int64_t(last_round));
+      file_->flush();
+    } catch (const std::exception& e) {
+      error = h5::os_reason(e.what());
+    }
+  }
+  error = mpi::broadcast_string(comm_, error);
+  if (!error.empty()) throw RunError("cannot take the finished rounds from " + source + ": " + error);
+}
+
+void RunWriter::move_to(const std::string& path) {
+  std::string error;
+  if (comm_.rank() == 0 && ::rename(path_.c_str(), path.c_str()) != 0) error = std::strerror(errno);
+  error = mpi::broadcast_string(comm_, error);
+  if (!error.empty()) throw RunError("cannot rename " + path_ + " to " + path + ": " + error);
+  path_ = path;
+}
+
+void RunWriter::flush() {
+  guarded([&] { file_->flush(); });
+  agree("flushing it");
+}
+
 }  // namespace fedhpc::io

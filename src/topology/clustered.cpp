@@ -1,5 +1,6 @@
 #include "fedhpc/topology/clustered.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -42,6 +43,28 @@ class Clustered : public Topology {
     for (auto c = ctx_.block.begin; c < ctx_.block.end; ++c) out.client_models.push_back(model_of_client(c));
     out.cluster_of_client.assign(cluster_.begin(), cluster_.end());
     out.cluster_models = models_;
+  }
+
+  // The clusters and their models; the clients' trained models are
+  // recomputed every round.
+  TopologyState save_state() const override {
+    TopologyState s;
+    s.shared_ints.assign(cluster_.begin(), cluster_.end());
+    s.shared_floats = models_;
+    return s;
+  }
+
+  void load_state(const TopologyState& s) override {
+    const auto P = ctx_.num_params;
+    if (s.shared_ints.size() != cluster_.size() || std::int64_t(s.shared_floats.size()) % P != 0 ||
+        s.client_width != 0)
+      throw RunError("the checkpoint's clusters do not match this run's clients and model");
+    // Before round 1 there are no cluster models yet: every client is in cluster 0.
+    const auto k = std::max<std::int64_t>(1, std::int64_t(s.shared_floats.size()) / P);
+    for (auto c : s.shared_ints)
+      if (c < 0 || c >= k) throw RunError("the checkpoint's cluster assignment is out of range");
+    cluster_.assign(s.shared_ints.begin(), s.shared_ints.end());
+    models_ = s.shared_floats;
   }
 
  private:

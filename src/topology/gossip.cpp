@@ -42,6 +42,21 @@ class Gossip : public IterativeTopology {
     for (const auto& n : graph_.neighbours) edges_ += double(n.size());
   }
 
+  // Every client keeps its own model from round to round.
+  TopologyState save_state() const override {
+    TopologyState s;
+    s.client_width = num_params();
+    for (const auto& p : params_) s.client_rows.insert(s.client_rows.end(), p.begin(), p.end());
+    return s;
+  }
+
+  void load_state(const TopologyState& s) override {
+    if (s.client_width != num_params() || std::int64_t(s.client_rows.size()) != block_size() * num_params())
+      throw RunError("the checkpoint's gossip models do not match this run's clients and model");
+    for (std::int64_t c = 0; c < block_size(); ++c)
+      std::copy_n(s.client_rows.data() + c * num_params(), num_params(), params_[std::size_t(c)].begin());
+  }
+
   void set_client_models(RoundResult& out) const override {
     out.client_models.clear();
     for (const auto& p : params_) out.client_models.push_back(p.data());

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "fedhpc/client/local_trainer.hpp"
+#include "fedhpc/core/error.hpp"
 #include "fedhpc/topology/centralized.hpp"
 #include "fedhpc/topology/clustered.hpp"
 #include "fedhpc/topology/gossip.hpp"
@@ -10,6 +11,11 @@
 #include "fedhpc/topology/ring.hpp"
 
 namespace fedhpc::topology {
+
+void Topology::load_state(const TopologyState& state) {
+  if (!state.empty()) throw RunError("the checkpoint holds topology state this topology does not keep");
+}
+
 ClientBlock block_of_rank(std::int64_t num_clients, int rank, int ranks) {
   return {num_clients * rank / ranks, num_clients * (rank + 1) / ranks};
 }

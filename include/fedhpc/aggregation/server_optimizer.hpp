@@ -44,6 +44,11 @@ class ServerOptimizer {
   // global: theta_t on input, theta_{t+1} on output; aggregate: this round's
   // aggregate of the client models. n must be the same on every call.
   virtual void step(float* global, const float* aggregate, std::int64_t n) = 0;
+  // The state carried from one step to the next (checkpoint and resume):
+  // empty before the first step and for stateless optimizers. set_state
+  // takes what state() returned, so the next step is bit for bit the same.
+  virtual std::vector<double> state() const { return {}; }
+  virtual void set_state(const std::vector<double>& state);
 };
 
 using ServerOptimizerFactory = std::function<std::unique_ptr<ServerOptimizer>(const ServerOptimizerOptions&)>;

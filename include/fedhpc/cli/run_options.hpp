@@ -102,6 +102,9 @@ struct RunOptions {
   std::string save_weights = "global";
   bool quiet = false;
   double max_output_gb = 0.0;  // 0 = only the free-space check
+  // checkpoint and resume (README, "Checkpoint and resume")
+  int checkpoint_every = 1;  // OUTPUT.ckpt after every k-th round (0 = never)
+  bool resume = false;       // continue OUTPUT from its checkpoint; not part of the INI dump
   // monitoring
   std::string monitor = "off";
   std::string on_nonfinite = "skip";

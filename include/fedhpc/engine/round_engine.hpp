@@ -60,6 +60,13 @@ class RoundEngine {
   // next call. Rounds --eval-every skips leave the evaluation NaN.
   const topology::RoundResult& run_round(int round);
   const std::vector<float>& global() const { return global_; }
+  // Resuming from a checkpoint: the global model after its round.
+  void set_global(std::vector<float> global);
+  // False from the moment a round starts changing the topology's and server
+  // optimizer's state until run_round returns: a round abandoned in between
+  // (an interrupt during training or evaluation) leaves state that belongs
+  // to no finished round, so no checkpoint may take it.
+  bool between_rounds() const { return between_rounds_; }
 
   // Clients of a round: all, or round(f*N) (at least one) drawn from the
   // server stream over partition indices, so a topology's renumbering does
@@ -78,6 +85,7 @@ class RoundEngine {
   EngineParts parts_;
   std::vector<float> global_;
   topology::RoundResult result_;
+  bool between_rounds_ = true;
 };
 
 }  // namespace fedhpc::engine

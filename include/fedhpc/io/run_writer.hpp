@@ -90,6 +90,15 @@ class RunWriter {
   // times): kept in memory by HDF5 until the next round's flush or finish().
   void write_phases(int round, const std::array<double, 5>& seconds);
   void write_peak_memory(std::int64_t bytes_this_rank);
+  // Resuming a run: copies the rows of rounds 0..last_round of every
+  // per-round dataset from `source`, an earlier file of the same run, so
+  // later rounds start from the fill value whatever that file held for them.
+  // Throws RunError on every rank when the source cannot be read.
+  void copy_rounds(const std::string& source, int last_round);
+  // Renames the open file to `path` (rank 0), e.g. over the file it resumes.
+  void move_to(const std::string& path);
+  // Writes what HDF5 still holds (e.g. the last /timing/phases row).
+  void flush();
   // status: "complete", "failed" or "interrupted"; message goes into the
   // `error` attribute. Closes the file. A "complete" that cannot be written
   // throws RunError; the others are best effort (the run already failed).

@@ -10,6 +10,7 @@
 #include "fedhpc/mpi/comm.hpp"
 #include "fedhpc/topology/options.hpp"
 #include "fedhpc/topology/round_result.hpp"
+#include "fedhpc/topology/topology_state.hpp"
 
 namespace fedhpc::client {
 class LocalTrainer;
@@ -69,6 +70,12 @@ class Topology {
  public:
   virtual ~Topology() = default;
   virtual void run_round(const RoundInput& in, RoundResult& out) = 0;
+  // State kept across rounds (checkpoint and resume). Called between rounds
+  // only. Default: none (every round starts from the global model alone).
+  virtual TopologyState save_state() const { return {}; }
+  // Takes what save_state() returned after round r (client_rows: this
+  // rank's block); the next run_round(r + 1) then runs as it would have.
+  virtual void load_state(const TopologyState& state);
 };
 
 using TopologyFactory = std::function<std::unique_ptr<Topology>(const TopologyContext&)>;
