@@ -31,6 +31,7 @@ RUNS = {
     "ring": ["--topology", "ring", "--rings", "2"],
     "gossip": ["--topology", "gossip", "--save-weights", "none", "--concept-shift", "2"],
     "centralized": ["--topology", "centralized", "--aggregator", "fedgma"],
+    "tiers": ["--topology", "centralized", "--client-tiers", "strong:0.5,weak:0.5"],
 }
 UNITS = {"seconds", "bytes", "nats", "fraction", "clients", "clusters"}
 VERSION = re.compile(r"^\d+\.\d+\.\d+\+git\.([0-9a-f]{7,}(-\d+-g[0-9a-f]+)?|v?[\w.-]+|unknown)(\.dirty)?$")
@@ -101,6 +102,18 @@ class SelfDescribing(unittest.TestCase):
             self.assertEqual(mask.attrs["dims"], "round,layer")
             self.assertEqual(mask.attrs["units"], "fraction")
             self.assertEqual(mask.shape[1], f["model/layer_names"].shape[0])
+
+    def test_client_tiers_are_described(self):
+        with h5py.File(self.files["tiers"], "r") as f:
+            tier = f["clients/tier"]
+            self.assertEqual(tier.attrs["dims"], "client")
+            self.assertEqual(tier.attrs["names"], "strong,moderate,weak")
+            self.assertEqual(tier.shape, (6,))
+            cost = f["clients/tier_cost"]
+            self.assertEqual(cost.attrs["dims"], "tier,cost")
+            self.assertEqual(cost.attrs["columns"], "trained_weight_layers,flops,activation_bytes")
+            self.assertEqual(cost.shape, (3, 3))
+            self.assertEqual(list(cost[:, 0]), [2.0, 2.0, 1.0])  # mlp: strong all 2, moderate 2, weak 1
 
     def test_level_and_phase_names_sit_on_their_datasets(self):
         with h5py.File(self.files["hierarchical"], "r") as f:
