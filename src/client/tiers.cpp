@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/rng.hpp"
@@ -10,6 +11,14 @@ namespace fedhpc::client {
 
 namespace {
 
+// The user's text in a message: at most 40 characters, non-printable ones as '?'.
+std::string shown(const std::string& text) {
+  std::string out = text.substr(0, 40);
+  for (auto& ch : out)
+    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) == 0x7f) ch = '?';
+  return "'" + out + (text.size() > 40 ? "...'" : "'");
+}
+
 [[noreturn]] void fail(const std::string& option, const std::string& message) {
   throw InputError("--" + option + ": " + message);
 }
@@ -17,7 +26,7 @@ namespace {
 int tier_index(const std::string& name, const std::string& option) {
   for (int t = 0; t < kTiers; ++t)
     if (name == kTierNames[std::size_t(t)]) return t;
-  fail(option, "unknown tier '" + name.substr(0, 40) + "'; allowed: strong, moderate, weak");
+  fail(option, "unknown tier " + shown(name) + "; allowed: strong, moderate, weak");
 }
 
 // "name:value,name:value": calls fn(tier, value text) for each entry, once per tier.
@@ -30,7 +39,7 @@ void for_each_entry(const std::string& text, const std::string& option, Fn&& fn)
     const std::string entry = text.substr(pos, comma - pos);
     const auto colon = entry.find(':');
     if (colon == std::string::npos)
-      fail(option, "expected tier:value entries separated by commas; got '" + entry.substr(0, 40) + "'");
+      fail(option, "expected tier:value entries separated by commas; got " + shown(entry));
     const int t = tier_index(entry.substr(0, colon), option);
     if (seen[std::size_t(t)]) fail(option, std::string("tier ") + kTierNames[std::size_t(t)] + " is given twice");
     seen[std::size_t(t)] = true;
@@ -43,7 +52,7 @@ double parse_fraction(const std::string& text, const std::string& option) {
   double v = 0;
   const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
   if (r.ec != std::errc() || r.ptr != text.data() + text.size() || !(v >= 0.0 && v <= 1.0))
-    fail(option, "a tier's fraction must be a number in [0, 1]; got '" + text.substr(0, 40) + "'");
+    fail(option, "a tier's fraction must be a number in [0, 1]; got " + shown(text));
   return v;
 }
 
@@ -51,7 +60,7 @@ int parse_count(const std::string& text, const std::string& option) {
   int v = 0;
   const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
   if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v < 1)
-    fail(option, "a tier's trainable layer count must be an integer >= 1; got '" + text.substr(0, 40) + "'");
+    fail(option, "a tier's trainable layer count must be an integer >= 1; got " + shown(text));
   return v;
 }
 
@@ -66,8 +75,11 @@ TierSpec parse_tiers(const std::string& tiers, const std::string& trainable) {
     spec.fraction[std::size_t(t)] = parse_fraction(v, "client-tiers");
   });
   const double sum = spec.fraction[0] + spec.fraction[1] + spec.fraction[2];
-  if (std::fabs(sum - 1.0) > 1e-9)
-    fail("client-tiers", "the fractions must sum to 1; they sum to " + std::to_string(sum));
+  if (std::fabs(sum - 1.0) > 1e-9) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.9g", sum);
+    fail("client-tiers", std::string("the fractions must sum to 1; they sum to ") + buf);
+  }
   for_each_entry(trainable, "tier-trainable", [&](int t, const std::string& v) {
     if (t == int(Tier::Strong)) fail("tier-trainable", "strong clients train every layer; give moderate and weak only");
     spec.trainable[std::size_t(t)] = parse_count(v, "tier-trainable");

@@ -9,11 +9,13 @@
 #include <mpi.h>
 
 #include <cstring>
+#include <fstream>
 #include <vector>
 
 #include "fedhpc/aggregation/layerwise_mean.hpp"
 #include "fedhpc/aggregation/weighted_mean.hpp"
 #include "fedhpc/cli/run_command.hpp"
+#include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/client/tiers.hpp"
 #include "fedhpc/core/rng.hpp"
 #include "fedhpc/io/hdf5.hpp"
@@ -282,6 +284,27 @@ TEST_F(TierRun, StrongOnlyTiersAreFedAvgBitForBit) {
   if (rank_ != 0) return;
   EXPECT_TRUE(same_bits(weights(plain), weights(strong)));
   EXPECT_TRUE(same_bits(read<double>(plain.output, "comm/bytes"), read<double>(strong.output, "comm/bytes")));
+}
+
+TEST_F(TierRun, StoredConfigReproducesATieredRun) {
+  auto o = tiny_run(dir_, "config-first");
+  o.client_tiers = "strong:0.5,moderate:0.25,weak:0.25";
+  o.tier_trainable = "moderate:2,weak:1";
+  run_simulation(o, mpi::Comm::world());
+  const std::string ini = dir_ + "/stored.ini";
+  if (rank_ == 0) {
+    auto file = h5::File::open(o.output, MPI_COMM_NULL, false);
+    const auto config = file.root().get_attribute_string("config");
+    EXPECT_NE(config.find("\nclient-tiers = strong:0.5,moderate:0.25,weak:0.25\n"), std::string::npos) << config;
+    EXPECT_NE(config.find("\ntier-trainable = moderate:2,weak:1\n"), std::string::npos) << config;
+    std::ofstream(ini) << config;
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  auto again = parse_run_options({"--config", ini, "--output", dir_ + "/config-second.h5", "--overwrite"}).options;
+  run_simulation(again, mpi::Comm::world());
+  if (rank_ != 0) return;
+  EXPECT_TRUE(same_bits(weights(o), weights(again)));
+  EXPECT_EQ(read<std::int64_t>(o.output, "clients/tier"), read<std::int64_t>(again.output, "clients/tier"));
 }
 
 TEST_F(TierRun, OtherTopologiesAndAggregatorsAreRefused) {
