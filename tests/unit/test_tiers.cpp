@@ -249,30 +249,38 @@ TEST_F(TierRun, SameBitsOnTheWorldAsOnOneRankAndTheTiersAreRecorded) {
 TEST_F(TierRun, FrozenLayersComeBackUnchangedAndStayPutWhenNobodyTrainsThem) {
   // Every client weak: conv1 and conv2 run forward only, so each client's
   // handed-over model and the new global model keep them bit for bit, while
-  // the dense layer moves. The clients upload only the dense layer.
-  auto o = tiny_run(dir_, "weak");
-  o.client_tiers = "weak:1";
-  o.tier_trainable = "weak:1";
-  o.save_weights = "clients";
-  run_simulation(o, mpi::Comm::world());
-  if (rank_ != 0) return;
-  const auto offsets = read<std::int64_t>(o.output, "model/layer_offsets");
-  const auto frozen = std::size_t(offsets[4]);  // dense.weight starts the trained range
-  const auto P = std::size_t(offsets.back());
-  const auto global = weights(o);
-  const auto clients = read<float>(o.output, "clients/weights");
-  for (std::size_t r = 1; r <= 2; ++r) {
-    const float* start = global.data() + (r - 1) * P;
-    const float* end = global.data() + r * P;
-    EXPECT_EQ(std::memcmp(start, end, frozen * sizeof(float)), 0) << "round " << r;
-    EXPECT_NE(std::memcmp(start + frozen, end + frozen, (P - frozen) * sizeof(float)), 0) << "round " << r;
-    for (std::size_t c = 0; c < 6; ++c) {
-      const float* handed = clients.data() + ((r - 1) * 6 + c) * P;
-      EXPECT_EQ(std::memcmp(start, handed, frozen * sizeof(float)), 0) << "round " << r << " client " << c;
+  // the dense layer moves. The clients upload only the dense layer. Adam with
+  // the baseline's clipping, and SGD with momentum plus FedProx's term.
+  for (const char* optimizer : {"adam", "sgd"}) {
+    auto o = tiny_run(dir_, std::string("weak-") + optimizer);
+    o.client_tiers = "weak:1";
+    o.tier_trainable = "weak:1";
+    o.save_weights = "clients";
+    o.optimizer = optimizer;
+    if (o.optimizer == "sgd") {
+      o.momentum = 0.9;
+      o.prox_mu = 0.1;
     }
+    run_simulation(o, mpi::Comm::world());
+    if (rank_ != 0) continue;
+    const auto offsets = read<std::int64_t>(o.output, "model/layer_offsets");
+    const auto frozen = std::size_t(offsets[4]);  // dense.weight starts the trained range
+    const auto P = std::size_t(offsets.back());
+    const auto global = weights(o);
+    const auto clients = read<float>(o.output, "clients/weights");
+    for (std::size_t r = 1; r <= 2; ++r) {
+      const float* start = global.data() + (r - 1) * P;
+      const float* end = global.data() + r * P;
+      EXPECT_EQ(std::memcmp(start, end, frozen * sizeof(float)), 0) << optimizer << " round " << r;
+      EXPECT_NE(std::memcmp(start + frozen, end + frozen, (P - frozen) * sizeof(float)), 0) << optimizer << " round " << r;
+      for (std::size_t c = 0; c < 6; ++c) {
+        const float* handed = clients.data() + ((r - 1) * 6 + c) * P;
+        EXPECT_EQ(std::memcmp(start, handed, frozen * sizeof(float)), 0) << optimizer << " round " << r << " client " << c;
+      }
+    }
+    const auto bytes = read<double>(o.output, "comm/bytes");  // [R, 5]; level 0 = client_server
+    EXPECT_EQ(bytes[0], 6.0 * double(P + (P - frozen)) * 4.0);
   }
-  const auto bytes = read<double>(o.output, "comm/bytes");  // [R, 5]; level 0 = client_server
-  EXPECT_EQ(bytes[0], 6.0 * double(P + (P - frozen)) * 4.0);
 }
 
 TEST_F(TierRun, StrongOnlyTiersAreFedAvgBitForBit) {
