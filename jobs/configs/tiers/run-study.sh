@@ -5,7 +5,7 @@
 #               clients, 300 samples each (the same per-client share), no weak clients
 #   all-strong  20 strong clients (all-strong.ini)
 # Runs one after another on RANKS ranks (default 2); existing outputs are kept.
-# EXTRA adds options to every run (the non-IID variant of docs/tiers/README.md:
+# SEEDS lists the seeds (default "0 1 2"). EXTRA adds options to every run (the non-IID variant of docs/tiers/README.md:
 # EXTRA="--partition dirichlet --dirichlet-alpha 0.3").
 #
 #   bash jobs/configs/tiers/run-study.sh [OUTDIR]          # default results/tiers
@@ -25,7 +25,7 @@ run() {
   # shellcheck disable=SC2086  # EXTRA is a list of options
   mpirun -n "$RANKS" --oversubscribe "$FEDHPC" run "$@" ${EXTRA:-} --output "$out"
 }
-for seed in 0 1 2; do
+for seed in ${SEEDS:-0 1 2}; do
   run "$OUTDIR/mixed-seed$seed.h5" --config "$HERE/mixed.ini" --seed "$seed"
   strong=$(/usr/bin/python3 -c "import h5py,sys; print(int((h5py.File(sys.argv[1])['clients/tier'][...] == 0).sum()))" \
     "$OUTDIR/mixed-seed$seed.h5")

@@ -27,15 +27,16 @@ def row(path):
 def main(outdir):
     print("| configuration | seed | strong | weak | final test acc | mean of last 3 rounds | client-server MB |")
     print("|---|---|---|---|---|---|---|")
-    means = {}
+    means, by_seed = {}, {}
     for name in CONFIGS:
         rows = []
-        for seed in (0, 1, 2):
+        for seed in range(100):
             path = os.path.join(outdir, f"{name}-seed{seed}.h5")
             if not os.path.exists(path):
                 continue
             r = row(path)
             rows.append(r)
+            by_seed.setdefault(name, {})[seed] = r
             print(f"| {name} | {seed} | {r[2]} | {r[3]} | {r[0]:.4f} | {r[1]:.4f} | {r[4]:.1f} |")
         if rows:
             means[name] = np.mean([[r[0], r[1], r[4]] for r in rows], axis=0), len(rows)
@@ -44,6 +45,16 @@ def main(outdir):
     print("|---|---|---|---|---|")
     for name, (m, k) in means.items():
         print(f"| {name} | {k} | {m[0]:.4f} | {m[1]:.4f} | {m[2]:.1f} |")
+    # Paired by seed: the mixed run and the strong-only run of its strong clients.
+    seeds = sorted(set(by_seed.get("mixed", {})) & set(by_seed.get("strong-only", {})))
+    if seeds:
+        d = np.array([[by_seed["mixed"][s][i] - by_seed["strong-only"][s][i] for i in (0, 1)] for s in seeds])
+        print()
+        print("| mixed − strong-only | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | seeds above 0 |")
+        print("|---|" + "---|" * (len(seeds) + 2))
+        for i, label in enumerate(("final test acc", "mean of last 3 rounds")):
+            cells = " | ".join(f"{v:+.4f}" for v in d[:, i])
+            print(f"| {label} | {cells} | {d[:, i].mean():+.4f} | {int((d[:, i] > 0).sum())} of {len(seeds)} |")
 
 
 if __name__ == "__main__":
