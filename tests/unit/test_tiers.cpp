@@ -251,10 +251,17 @@ TEST_F(TierRun, FrozenLayersComeBackUnchangedAndStayPutWhenNobodyTrainsThem) {
   // handed-over model and the new global model keep them bit for bit, while
   // the dense layer moves. The clients upload only the dense layer. Adam with
   // the baseline's clipping, and SGD with momentum plus FedProx's term.
-  for (const char* optimizer : {"adam", "sgd"}) {
-    auto o = tiny_run(dir_, std::string("weak-") + optimizer);
-    o.client_tiers = "weak:1";
-    o.tier_trainable = "weak:1";
+  // Moderate (conv2 and dense trained) freezes conv1 only.
+  struct Case {
+    const char* tier;
+    const char* optimizer;
+    std::size_t first_trained_tensor;  // dense.weight = 4, conv2.weight = 2
+  };
+  for (const Case& k : {Case{"weak", "adam", 4}, Case{"weak", "sgd", 4}, Case{"moderate", "adam", 2}}) {
+    const std::string optimizer = k.optimizer;
+    auto o = tiny_run(dir_, std::string(k.tier) + "-" + optimizer);
+    o.client_tiers = std::string(k.tier) + ":1";
+    o.tier_trainable = std::string(k.tier) + (k.first_trained_tensor == 4 ? ":1" : ":2");
     o.save_weights = "clients";
     o.optimizer = optimizer;
     if (o.optimizer == "sgd") {
@@ -264,18 +271,18 @@ TEST_F(TierRun, FrozenLayersComeBackUnchangedAndStayPutWhenNobodyTrainsThem) {
     run_simulation(o, mpi::Comm::world());
     if (rank_ != 0) continue;
     const auto offsets = read<std::int64_t>(o.output, "model/layer_offsets");
-    const auto frozen = std::size_t(offsets[4]);  // dense.weight starts the trained range
+    const auto frozen = std::size_t(offsets[k.first_trained_tensor]);
     const auto P = std::size_t(offsets.back());
     const auto global = weights(o);
     const auto clients = read<float>(o.output, "clients/weights");
     for (std::size_t r = 1; r <= 2; ++r) {
       const float* start = global.data() + (r - 1) * P;
       const float* end = global.data() + r * P;
-      EXPECT_EQ(std::memcmp(start, end, frozen * sizeof(float)), 0) << optimizer << " round " << r;
-      EXPECT_NE(std::memcmp(start + frozen, end + frozen, (P - frozen) * sizeof(float)), 0) << optimizer << " round " << r;
+      EXPECT_EQ(std::memcmp(start, end, frozen * sizeof(float)), 0) << k.tier << " " << optimizer << " round " << r;
+      EXPECT_NE(std::memcmp(start + frozen, end + frozen, (P - frozen) * sizeof(float)), 0) << k.tier << " " << optimizer << " round " << r;
       for (std::size_t c = 0; c < 6; ++c) {
         const float* handed = clients.data() + ((r - 1) * 6 + c) * P;
-        EXPECT_EQ(std::memcmp(start, handed, frozen * sizeof(float)), 0) << optimizer << " round " << r << " client " << c;
+        EXPECT_EQ(std::memcmp(start, handed, frozen * sizeof(float)), 0) << k.tier << " " << optimizer << " round " << r << " client " << c;
       }
     }
     const auto bytes = read<double>(o.output, "comm/bytes");  // [R, 5]; level 0 = client_server
