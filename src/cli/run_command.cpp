@@ -224,6 +224,42 @@ std::vector<float> warm_start(const RunOptions& o, const ParamLayout& layout) {
   return model;
 }
 
+// --client-tiers: every client's tier from its (seed, partition index)
+// stream, and the flat range each trains, for the trainer and the topology.
+void assign_tiers(Setup& s) {
+  const auto& o = s.options;
+  s.tier_spec = client::parse_tiers(o.client_tiers, o.tier_trainable);
+  if (!s.tier_spec.enabled) return;
+  client::check_trainable(s.tier_spec, int(s.model->layout().weight_layers().size()), o.model);
+  s.tiers = client::draw_tiers(s.tier_spec, o.seed, s.layout.order);
+  s.topology.trained_from = client::trained_offsets(s.tier_spec, s.tiers, s.model->layout());
+}
+
+// Samples of one training step: --batch-size, or the largest client's split (full batch).
+std::int64_t step_batch(const Setup& s) {
+  if (s.options.batch_size > 0) return s.options.batch_size;
+  std::int64_t largest = 0;
+  for (std::int64_t c = 0; c < s.partition.num_clients(); ++c) largest = std::max(largest, s.partition.train_count(c));
+  return largest;
+}
+
+// /clients/tier and /clients/tier_cost (README, "Client tiers").
+void add_tiers(io::RunHeader& h, const Setup& s) {
+  if (s.tiers.empty()) return;
+  for (auto t : s.tiers) h.tiers.push_back(std::int64_t(t));
+  const auto geometry = s.model->geometry();
+  const int lw = int(s.model->layout().weight_layers().size());
+  h.tier_batch = step_batch(s);
+  for (int t = 0; t < client::kTiers; ++t) {
+    h.tier_names.push_back(client::kTierNames[std::size_t(t)]);
+    const int trained = client::trained_layers(s.tier_spec, client::Tier(t), lw);
+    const auto cost = model::step_cost(geometry, trained, h.tier_batch);
+    const bool known = !geometry.empty();
+    h.tier_cost.insert(h.tier_cost.end(), {double(trained), known ? cost.flops : std::nan(""),
+                                           known ? cost.activation_bytes : std::nan("")});
+  }
+}
+
 }  // namespace
 
 // Setup and Session: include/fedhpc/cli/run_session.hpp.
@@ -256,6 +292,7 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
     auto rng = stream(options.seed, StreamKind::Init);
     s.model->initialize(s.global.data(), rng);
     if (options.init_from != "none") s.global = warm_start(options, s.model->layout());
+    assign_tiers(s);
   });
   check_output(options, comm);
   return s;
@@ -298,6 +335,7 @@ io::RunHeader make_header(const Setup& s) {
   add_concept_shift(shift, s.options, s.layout.order, s.dataset.num_classes);
   h.concept_group.assign(shift.label_map_of_client.begin(), shift.label_map_of_client.end());
   h.concept_label_maps = shift.label_maps;
+  add_tiers(h, s);
   return h;
 }
 
@@ -308,6 +346,7 @@ client::TrainOptions trainer_options(const Setup& s) {
   t.client_keys = s.layout.order;
   if (s.behaviour->options().fault == client::Fault::LabelFlip) t.flip_labels = s.behaviour->faulty();
   add_concept_shift(t, s.options, s.layout.order, s.dataset.num_classes);
+  t.trained_from = s.topology.trained_from;
   return t;
 }
 
@@ -322,7 +361,8 @@ Session::Session(Setup& s, const mpi::Comm& comm)
             *s.behaviour,
             s.model->layout().total(),
             s.options.save_weights == "clients",
-            int(s.model->layout().weight_layers().size())} {
+            int(s.model->layout().weight_layers().size()),
+            &s.model->layout()} {
     const auto& o = s.options;
     shape.block = ctx.block.size();
     shape.iterations = o.local_iterations;

@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "fedhpc/aggregation/aggregator.hpp"
+#include "fedhpc/client/tiers.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/data/partition.hpp"
@@ -67,7 +68,12 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"local-test-fraction", &o.local_test_fraction, "fraction of each client's samples held out, in [0,1)"},
         {"participation", &o.participation, "fraction of clients sampled per round, in (0,1]"},
         {"concept-shift", &o.concept_shift,
-         "G groups of clients (by partition index); group g > 0 sees its labels permuted (1 = none)"}}},
+         "G groups of clients (by partition index); group g > 0 sees its labels permuted (1 = none)"},
+        {"client-tiers", &o.client_tiers,
+         "none | strong:F,moderate:F,weak:F: each client's tier drawn with these probabilities (sum 1); weaker "
+         "tiers train only output-side layers (centralized, fedavg)"},
+        {"tier-trainable", &o.tier_trainable,
+         "--client-tiers: output-side weight layers each tier trains, moderate:K,weak:K (strong trains all)"}}},
       {"Model",
        {{"model", &o.model, "seed-cnn | mlp | logreg"},
         {"hidden", &o.hidden, "mlp: hidden units"},
@@ -202,6 +208,7 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
                                  o.fault == "random"))
     return "--fault sign-flip, scale, gaussian or random";
   if (name == "init-round" && o.init_from == "none") return "--init-from";
+  if (name == "tier-trainable" && o.client_tiers == "none") return "--client-tiers";
   return "";
 }
 
@@ -718,6 +725,19 @@ void check_fedgma(const RunOptions& o) {
             "(fedgma-soft works with any server optimizer)");
 }
 
+// Client tiers: the specs parse, and only the centralized topology with the
+// sample-weighted mean averages layers over their trainers; a server
+// optimizer with state could move a layer nobody trained.
+void check_tiers(const RunOptions& o) {
+  const auto spec = client::parse_tiers(o.client_tiers, o.tier_trainable);
+  if (!spec.enabled) return;
+  require(o.topology == "centralized", "client-tiers",
+          "needs --topology centralized (this run is " + o.topology + ")");
+  require(o.aggregator == "fedavg", "client-tiers", "needs --aggregator fedavg (this run is " + o.aggregator + ")");
+  require(o.server_optimizer == "sgd" && o.server_momentum == 0.0, "client-tiers",
+          "needs --server-optimizer sgd without --server-momentum (a stateful server step would move untrained layers)");
+}
+
 // Limits that depend on another option.
 void check_combinations(const RunOptions& o) {
   require(o.concept_shift <= o.clients, "concept-shift",
@@ -732,6 +752,7 @@ void check_combinations(const RunOptions& o) {
   if (o.topology == "ring" || o.topology == "clustered")
     require(o.participation == 1.0, "participation", "must be 1 with --topology " + o.topology);
   check_fedgma(o);
+  check_tiers(o);
 }
 
 // Parameter count of the model (mirrors the layouts in src/model/models.cpp).

@@ -78,6 +78,8 @@ struct LocalTrainer::Impl {
       throw std::invalid_argument("TrainOptions::prox_mu must be finite and >= 0");
     if (!options.flip_labels.empty() && std::int64_t(options.flip_labels.size()) != p.num_clients())
       throw std::invalid_argument("TrainOptions::flip_labels must be empty or have one entry per client");
+    if (!options.trained_from.empty() && std::int64_t(options.trained_from.size()) != p.num_clients())
+      throw std::invalid_argument("TrainOptions::trained_from must be empty or have one entry per client");
     train_x = wrap_images(d.train);
     train_y = wrap_labels(d.train);
     test_x = wrap_images(d.test);
@@ -104,7 +106,8 @@ struct LocalTrainer::Impl {
 
   // Diagnostics and gradients are per-client work: they keep the loop.
   std::int64_t clients_per_batch(const data::Dataset& d) const {
-    if (options.client_batch == 1 || !model.supports_batched() || options.monitor != "off" || options.save_gradients)
+    if (options.client_batch == 1 || !model.supports_batched() || options.monitor != "off" || options.save_gradients ||
+        !options.trained_from.empty())
       return 1;
     // Never more rows than clients: K's stacked state is 16 bytes per parameter and client.
     if (options.client_batch > 1) return std::min(options.client_batch, partition.num_clients());
@@ -179,6 +182,36 @@ struct LocalTrainer::Impl {
     return at::rsub(mapped, at::Scalar(num_classes - 1));
   }
 
+  // First trained offset of a client: 0 (everything) without tiers.
+  std::int64_t trained_from(std::int64_t client) const {
+    return options.trained_from.empty() ? 0 : options.trained_from[std::size_t(client)];
+  }
+
+  // While alive, the tensors below `from` take no gradient: autograd skips
+  // them (and the input gradients that only they would need), their slice of
+  // the flat gradient stays 0 and the optimizer leaves them alone.
+  struct Freeze {
+    Impl& s;
+    std::int64_t from;
+    Freeze(Impl& impl, std::int64_t first) : s(impl), from(first) {
+      s.from = from;
+      set(false);
+    }
+    ~Freeze() {
+      set(true);
+      s.from = 0;
+    }
+    void set(bool trainable) {
+      if (from == 0) return;
+      const auto& layers = s.model.layout().layers();
+      for (std::size_t i = 0; i < s.views.size(); ++i)
+        if (layers[i].offset < from) s.views[i].requires_grad_(trainable);
+    }
+    Freeze(const Freeze&) = delete;
+    Freeze& operator=(const Freeze&) = delete;
+  };
+  std::int64_t from = 0;  // the training client's first trained offset
+
   // Returns the mean loss of the batch.
   double train_step(std::int64_t client, const std::vector<std::int64_t>& batch) {
     auto idx = index_tensor(batch.data(), std::int64_t(batch.size()));
@@ -195,6 +228,7 @@ struct LocalTrainer::Impl {
     at::Tensor anchor_flat;
     if (prox) anchor_flat = at::from_blob(const_cast<float*>(anchor), {flat.numel()}, at::kFloat);
     for (std::size_t i = 0; i < views.size(); ++i) {
+      if (layers[i].offset < from) continue;  // frozen: no gradient to change
       auto g = grad.narrow(0, layers[i].offset, layers[i].size);
       if (prox)
         g.add_(flat.narrow(0, layers[i].offset, layers[i].size) - anchor_flat.narrow(0, layers[i].offset, layers[i].size),
@@ -211,28 +245,42 @@ struct LocalTrainer::Impl {
     if (norm > options.clip_norm) g.mul_(options.clip_norm / norm);
   }
 
+  // The optimizer on the trained range [from, total) only (all of it
+  // without tiers): element-wise, so each trained coordinate gets the same
+  // bits as on the whole buffer, and frozen ones are not touched at all.
   void apply_optimizer() {
+    if (from == 0) {
+      optimizer_step(flat, grad, moment1, moment2, denom);
+      return;
+    }
+    const auto n = flat.numel() - from;
+    optimizer_step(flat.narrow(0, from, n), grad.narrow(0, from, n), moment1.narrow(0, from, n),
+                   moment2.narrow(0, from, n), denom.narrow(0, from, n));
+  }
+
+  void optimizer_step(at::Tensor p, const at::Tensor& g, at::Tensor m1, at::Tensor m2, at::Tensor d) {
     ++step;
     if (options.optimizer == "sgd") {
       if (options.momentum > 0.0) {
-        if (step == 1) moment1.copy_(grad);
-        else moment1.mul_(options.momentum).add_(grad);
-        flat.add_(moment1, -options.lr);
+        if (step == 1) m1.copy_(g);
+        else m1.mul_(options.momentum).add_(g);
+        p.add_(m1, -options.lr);
       } else {
-        flat.add_(grad, -options.lr);
+        p.add_(g, -options.lr);
       }
       return;
     }
     // PyTorch's Adam: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps).
     const double bc1 = 1.0 - std::pow(options.beta1, double(step));
     const double bc2 = 1.0 - std::pow(options.beta2, double(step));
-    moment1.mul_(options.beta1).add_(grad, 1.0 - options.beta1);
-    moment2.mul_(options.beta2).addcmul_(grad, grad, 1.0 - options.beta2);
-    at::sqrt_out(denom, moment2).div_(std::sqrt(bc2)).add_(options.eps);
-    flat.addcdiv_(moment1, denom, -options.lr / bc1);
+    m1.mul_(options.beta1).add_(g, 1.0 - options.beta1);
+    m2.mul_(options.beta2).addcmul_(g, g, 1.0 - options.beta2);
+    at::sqrt_out(d, m2).div_(std::sqrt(bc2)).add_(options.eps);
+    p.addcdiv_(m1, d, -options.lr / bc1);
   }
 
   double run_iteration(std::int64_t client, int round, int iteration) {
+    Freeze freeze(*this, trained_from(client));
     double loss_sum = 0.0;
     std::int64_t seen = 0;
     for_each_batch(client, round, iteration, [&](const std::vector<std::int64_t>& batch) {

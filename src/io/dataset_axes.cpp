@@ -36,6 +36,8 @@ const std::map<std::string, DatasetAxes>& table() {
       {"clients/nonfinite", {"round,client", "", 1}},
       {"clients/dropped", {"round,client", "", 1}},
       {"clients/faulty", {"client", "", -1}},
+      {"clients/tier", {"client", "", -1}},
+      {"clients/tier_cost", {"tier,cost", "", -1}},
       {"clients/gsc", {"round,monitored_iteration,client", "", 1}},
       {"clients/input_grad_rms", {"round,monitored_iteration,client", "", 1}},
       {"clients/update_sum", {"round,monitored_iteration,client", "", 1}},

@@ -315,6 +315,7 @@ void RunWriter::create_schema(const RunHeader& h) {
     clients.set_attribute("monitored_iterations_base", std::int64_t(0));
   }
   write_concept_shift();
+  write_tiers();
   write_topology_layout();
   describe_datasets();
 }
@@ -402,6 +403,29 @@ void RunWriter::write_concept_shift() {
   for (const auto& m : maps) flat.insert(flat.end(), m.begin(), m.end());
   clients.create_dataset<std::int64_t>("concept_label_maps", dims({std::int64_t(maps.size()), std::int64_t(maps[0].size())}))
       .write_all(flat);
+}
+
+void RunWriter::write_tiers() {
+  const auto& h = header_;
+  if (h.tiers.empty()) return;
+  auto clients = file_->root().group("clients");
+  std::string names;
+  for (const auto& n : h.tier_names) names += (names.empty() ? "" : ",") + n;
+  auto tier = clients.create_dataset<std::int64_t>("tier", dims({std::int64_t(h.tiers.size())}));
+  tier.write_all(h.tiers);
+  tier.set_attribute("names", names);
+  tier.set_attribute("meaning", "tier of each client: index into names (" + names + ")");
+  const auto rows = std::int64_t(h.tier_names.size());
+  auto cost = clients.create_dataset<double>("tier_cost", dims({rows, 3}));
+  cost.write_all(h.tier_cost);
+  cost.set_attribute("tiers", names);
+  cost.set_attribute("columns", "trained_weight_layers,flops,activation_bytes");
+  cost.set_attribute("batch_size", h.tier_batch);
+  cost.set_attribute("meaning",
+                     "one training step of batch_size samples: FLOPs = 2 x multiply-adds of the forward of every "
+                     "weight layer, the weight gradients of the trained ones and the input gradients of the trained "
+                     "ones above the first; activation_bytes = float32 inputs and outputs of the trained layers "
+                     "(README, Client tiers)");
 }
 
 void RunWriter::write_scalar_row(const std::string& path, int row, double value) {

@@ -105,6 +105,18 @@ class SeedCnn : public Model {
   void initialize(float* flat, Rng& rng) const override {
     initialize_layers(layout_, {true, false, true, false, false, false}, options_.conv_init, flat, rng);
   }
+
+  // Unpadded 3x3 convs, each followed by 2x2 pooling (floor).
+  std::vector<LayerGeometry> geometry() const override {
+    const auto& o = options_;
+    const std::int64_t h0 = o.height, w0 = o.width, h1 = (h0 - 2) / 2, w1 = (w0 - 2) / 2;
+    const std::int64_t h2 = (h1 - 2) / 2, w2 = (w1 - 2) / 2;
+    const std::int64_t conv1_out = 32 * (h0 - 2) * (w0 - 2), conv2_out = 64 * (h1 - 2) * (w1 - 2);
+    const std::int64_t dense_in = 64 * h2 * w2;
+    return {{conv1_out * o.channels * 9, std::int64_t(o.channels) * h0 * w0, conv1_out},
+            {conv2_out * 32 * 9, 32 * h1 * w1, conv2_out},
+            {dense_in * o.classes, dense_in, o.classes}};
+  }
 };
 
 class Mlp : public Model {
@@ -130,6 +142,12 @@ class Mlp : public Model {
     initialize_layers(layout_, {true, false, false, false}, options_.conv_init, flat, rng);
   }
 
+  std::vector<LayerGeometry> geometry() const override {
+    const std::int64_t in = std::int64_t(options_.channels) * options_.height * options_.width;
+    return {{in * options_.hidden, in, options_.hidden},
+            {options_.hidden * options_.classes, options_.hidden, options_.classes}};
+  }
+
   bool supports_batched() const override { return true; }
   std::unique_ptr<BatchedModel> make_batched() const override {
     return make_batched_dense(layout_, options_.activation, options_.leaky_slope);
@@ -152,6 +170,11 @@ class LogReg : public Model {
 
   void initialize(float* flat, Rng& rng) const override {
     initialize_layers(layout_, {false, false}, options_.conv_init, flat, rng);
+  }
+
+  std::vector<LayerGeometry> geometry() const override {
+    const std::int64_t in = std::int64_t(options_.channels) * options_.height * options_.width;
+    return {{in * options_.classes, in, options_.classes}};
   }
 
   bool supports_batched() const override { return true; }

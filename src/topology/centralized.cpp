@@ -2,7 +2,10 @@
 // the server aggregates the models handed over.
 #include "fedhpc/topology/centralized.hpp"
 
+#include <stdexcept>
+
 #include "fedhpc/aggregation/aggregator.hpp"
+#include "fedhpc/aggregation/layerwise_mean.hpp"
 #include "fedhpc/client/local_trainer.hpp"
 #include "fedhpc/topology/client_outcome.hpp"
 #include "fedhpc/topology/iterative.hpp"
@@ -22,6 +25,10 @@ class Centralized : public Topology {
       for (const auto& b : ctx.layout.blocks) largest = std::max(largest, b.size());
       check_client_memory(ctx.options, "centralized", largest, ctx.num_params);
     }
+    if (!ctx.options.trained_from.empty()) {
+      if (!ctx.param_layout) throw std::invalid_argument("centralized: client tiers need TopologyContext::param_layout");
+      layerwise_ = std::make_unique<aggregation::LayerwiseMean>(*ctx.param_layout);
+    }
   }
 
   void run_round(const RoundInput& in, RoundResult& out) override {
@@ -30,13 +37,14 @@ class Centralized : public Topology {
       if (in.selected[std::size_t(c)]) mine.push_back(c);
     aggregator_->begin(ctx_.num_params);
     aggregator_->set_start(out.global.data());
+    if (layerwise_) layerwise_->begin();
     // Local phase: no communication, so a failure on one rank is agreed on
     // before anyone enters the aggregation collectives.
     mpi::collective_try(ctx_.comm, [&] { train(in, mine, out); });
-    if (aggregator_->finish(out.global.data(), ctx_.comm) && aggregator_->mask()) out.gma_mask = *aggregator_->mask();
-    std::int64_t participants = 0;
-    for (auto flag : in.selected) participants += flag;
-    out.record.comm_bytes[kClientServer] = 2.0 * double(participants) * double(ctx_.num_params) * sizeof(float);
+    // Tiers: layers nobody trained keep the round's start model (out.global).
+    if (layerwise_) layerwise_->finish(out.global.data(), ctx_.comm);
+    else if (aggregator_->finish(out.global.data(), ctx_.comm) && aggregator_->mask()) out.gma_mask = *aggregator_->mask();
+    out.record.comm_bytes[kClientServer] = round_bytes(in);
     out.client_models.assign(std::size_t(ctx_.block.size()), out.global.data());
   }
 
@@ -55,12 +63,29 @@ class Centralized : public Topology {
       }
       outcome.handed_over(local, model);
       const bool usable = outcome.check_finite(local, u.finite);
-      if (usable && outcome.uploads(local, u.finite)) aggregator_->add_with_gradient(u.client, model, u.train_samples, u.gradient);
+      if (!usable || !outcome.uploads(local, u.finite)) return;
+      if (layerwise_) layerwise_->add(model, u.train_samples, trained_from(u.client));
+      else aggregator_->add_with_gradient(u.client, model, u.train_samples, u.gradient);
     });
+  }
+
+  std::int64_t trained_from(std::int64_t client) const {
+    const auto& from = ctx_.options.trained_from;
+    return from.empty() ? 0 : from[std::size_t(client)];
+  }
+
+  // Every selected client downloads the model and uploads what it trained
+  // (all of it without tiers; a frozen layer is not uploaded or counted).
+  double round_bytes(const RoundInput& in) const {
+    double floats = 0.0;
+    for (std::size_t c = 0; c < in.selected.size(); ++c)
+      if (in.selected[c]) floats += double(ctx_.num_params) + double(ctx_.num_params - trained_from(std::int64_t(c)));
+    return floats * sizeof(float);
   }
 
   TopologyContext ctx_;
   std::unique_ptr<aggregation::Aggregator> aggregator_;
+  std::unique_ptr<aggregation::LayerwiseMean> layerwise_;  // client tiers, else null
   std::vector<float> scratch_;
 };
 

@@ -52,6 +52,9 @@ class SelfDescribing(unittest.TestCase):
             path = os.path.join(cls.tmp.name, f"{name}.h5")
             run("run", *SMALL, *extra, "--output", path)
             cls.files[name] = path
+        # Client tiers (a centralized FedAvg run; kept out of RUNS, whose keys are the topologies).
+        cls.tiers_file = os.path.join(cls.tmp.name, "tiers.h5")
+        run("run", *SMALL, "--client-tiers", "strong:0.5,weak:0.5", "--output", cls.tiers_file)
 
     @classmethod
     def tearDownClass(cls):
@@ -101,6 +104,18 @@ class SelfDescribing(unittest.TestCase):
             self.assertEqual(mask.attrs["dims"], "round,layer")
             self.assertEqual(mask.attrs["units"], "fraction")
             self.assertEqual(mask.shape[1], f["model/layer_names"].shape[0])
+
+    def test_client_tiers_are_described(self):
+        with h5py.File(self.tiers_file, "r") as f:
+            tier = f["clients/tier"]
+            self.assertEqual(tier.attrs["dims"], "client")
+            self.assertEqual(tier.attrs["names"], "strong,moderate,weak")
+            self.assertEqual(tier.shape, (6,))
+            cost = f["clients/tier_cost"]
+            self.assertEqual(cost.attrs["dims"], "tier,cost")
+            self.assertEqual(cost.attrs["columns"], "trained_weight_layers,flops,activation_bytes")
+            self.assertEqual(cost.shape, (3, 3))
+            self.assertEqual(list(cost[:, 0]), [2.0, 2.0, 1.0])  # mlp: strong all 2, moderate 2, weak 1
 
     def test_level_and_phase_names_sit_on_their_datasets(self):
         with h5py.File(self.files["hierarchical"], "r") as f:

@@ -29,6 +29,9 @@ struct RunOptions {
   double local_test_fraction = 0.2;
   double participation = 1.0;
   int concept_shift = 1;
+  // client tiers (weak clients, InclusiveFL-style): "none" = every client strong
+  std::string client_tiers = "none";
+  std::string tier_trainable = "moderate:2,weak:1";  // output-side weight layers per tier
   // model
   std::string model = "seed-cnn";
   std::int64_t hidden = 128;

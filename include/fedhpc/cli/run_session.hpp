@@ -9,6 +9,7 @@
 #include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/client/behaviour.hpp"
 #include "fedhpc/client/local_trainer.hpp"
+#include "fedhpc/client/tiers.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/data/partition.hpp"
 #include "fedhpc/engine/round_engine.hpp"
@@ -32,6 +33,8 @@ struct Setup {
   topology::TopologyOptions topology;
   topology::TopologyLayout layout;
   std::unique_ptr<client::ClientBehaviour> behaviour;
+  client::TierSpec tier_spec;          // --client-tiers, --tier-trainable
+  std::vector<client::Tier> tiers;     // each client's tier (topology ids); empty without tiers
 };
 
 // Validates and resolves the options, loads the data, partitions it, lays

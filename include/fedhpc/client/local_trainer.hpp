@@ -64,6 +64,12 @@ struct TrainOptions {
   // support, --monitor and save_gradients always train one at a time.
   // The CLI's default is 0.
   std::int64_t client_batch = 1;
+  // Client tiers (weak clients, client/tiers.hpp): client c trains only the
+  // flat-buffer range [trained_from[c], num_params); the tensors below run
+  // forward only (requires_grad off, no gradient, no optimizer update), so
+  // they come back unchanged. Indexed by the trainer's client ids; empty =
+  // every client trains everything. Tiers train one client at a time.
+  std::vector<std::int64_t> trained_from;
 };
 
 // Summed loss, correct predictions and sample count of an evaluation. The

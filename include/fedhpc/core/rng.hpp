@@ -19,6 +19,7 @@ enum class StreamKind : std::uint64_t {
   Monitor = 8,    // anything the monitoring suite samples
   Analysis = 9,   // analysis tools (directions, repeated training, ...)
   Fault = 10,     // dropout, stragglers, faulty clients
+  Tier = 17,      // client tiers (weak clients); a number apart so parallel additions do not collide
 };
 
 std::uint64_t mix64(std::uint64_t x);

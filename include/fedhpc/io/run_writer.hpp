@@ -52,6 +52,13 @@ struct RunHeader {
   std::vector<std::int64_t> concept_group;
   std::vector<std::vector<std::int64_t>> concept_label_maps;
   bool gma_mask = false;  // fedgma, fedgma-soft: /fedgma/mask_fraction [R, L]
+  // Client tiers (--client-tiers): /clients/tier [N] (index into tier_names),
+  // and /clients/tier_cost [T, 3] (per tier: trained weight layers, FLOPs and
+  // activation bytes of one training step of tier_batch samples). Empty = no tiers.
+  std::vector<std::int64_t> tiers;
+  std::vector<std::string> tier_names;
+  std::vector<double> tier_cost;
+  std::int64_t tier_batch = 0;
 };
 
 // The planned size of a run's file, before it exists.
@@ -110,6 +117,7 @@ class RunWriter {
   void write_model(const ParamLayout& layout);
   void write_partition(const data::Partition& partition);
   void write_concept_shift();
+  void write_tiers();
   void write_topology_layout();
   void describe_datasets();
   void write_scalar_row(const std::string& path, int row, double value);

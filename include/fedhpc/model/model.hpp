@@ -10,6 +10,7 @@
 #include "fedhpc/core/param_layout.hpp"
 #include "fedhpc/core/registry.hpp"
 #include "fedhpc/core/rng.hpp"
+#include "fedhpc/model/layer_cost.hpp"
 #include "fedhpc/model/scenario.hpp"
 
 namespace fedhpc::model {
@@ -49,6 +50,11 @@ class Model {
   // support it return a BatchedModel, the others nullptr (trained one
   // client at a time).
   virtual bool supports_batched() const { return false; }
+
+  // Per weight layer (layout order): MACs and input/output elements per
+  // sample, for the analytic step cost of client tiers (layer_cost.hpp);
+  // empty for a model that does not describe itself.
+  virtual std::vector<LayerGeometry> geometry() const { return {}; }
   virtual std::unique_ptr<BatchedModel> make_batched() const;
 
  protected:

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "fedhpc/aggregation/aggregator.hpp"
 #include "fedhpc/core/policies.hpp"
@@ -42,6 +43,11 @@ struct TopologyOptions {
   aggregation::AggregatorOptions edge_aggregator;
   bool server_optimizer = false;  // a server optimizer other than plain FedAvg
   bool prox = false;              // FedProx's proximal term is on
+  // Client tiers (weak clients): client c (topology id) trains the flat range
+  // [trained_from[c], num_params) and uploads only that; each layer is
+  // averaged over its trainers (aggregation/layerwise_mean.hpp). Empty = off.
+  // Only the centralized topology supports it.
+  std::vector<std::int64_t> trained_from;
 };
 
 }  // namespace fedhpc::topology

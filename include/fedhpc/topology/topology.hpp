@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "fedhpc/core/param_layout.hpp"
 #include "fedhpc/core/registry.hpp"
 #include "fedhpc/mpi/comm.hpp"
 #include "fedhpc/topology/options.hpp"
@@ -50,6 +51,7 @@ struct TopologyContext {
   std::int64_t num_params = 0;
   bool keep_client_weights = false;
   int weight_layers = 0;
+  const ParamLayout* param_layout = nullptr;  // the model's layer table (client tiers need it)
 };
 
 // Who takes part in a round; one flag per client id (all N), the same on
