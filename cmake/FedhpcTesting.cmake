@@ -4,9 +4,13 @@
 # the label "mpi". PLAIN_MAIN links gtest's own main (no MPI_Init), for tests
 # that launch mpirun themselves.
 set(FEDHPC_MPIEXEC_FLAGS --oversubscribe --bind-to none CACHE STRING "extra mpirun flags for tests")
+# PMIX_MCA_psec=native: with munge installed but not running (as the Slurm
+# test leaves it), PMIx's munge security plugin retried its socket for ~2.3 s
+# at every mpirun or singleton start (0.06 s with native); tests/slurm unsets it.
 set(FEDHPC_TEST_ENV
   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-  OMPI_MCA_mpi_yield_when_idle=1 OMP_NUM_THREADS=1 OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1)
+  OMPI_MCA_mpi_yield_when_idle=1 OMP_NUM_THREADS=1 OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
+  PMIX_MCA_psec=native)
 
 function(fedhpc_add_test)
   cmake_parse_arguments(T "PLAIN_MAIN" "NAME" "SOURCES;MPI_RANKS;LABELS" ${ARGN})

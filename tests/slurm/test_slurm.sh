@@ -9,6 +9,9 @@
 #
 #   bash tests/slurm/test_slurm.sh REPO FEDHPC_BINARY
 set -euo pipefail
+# The test environment's PMIX_MCA_psec=native is for plain mpirun; Slurm's
+# PMIx (srun --mpi=pmix) keeps its own security setting.
+unset PMIX_MCA_psec
 repo=$(cd "$1" && pwd -P)
 bin=$(realpath "$2")
 work=$(mktemp -d /tmp/fedhpc-slurm-XXXXXX)
