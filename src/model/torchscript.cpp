@@ -47,9 +47,9 @@ class TorchScriptModel : public Model {
     const std::string path = o.name.substr(std::string(kTorchScriptPrefix).size());
     if (path.empty()) throw InputError(where_ + ": name a file (torchscript:FILE.pt)");
     if (!std::ifstream(path)) throw InputError(where_ + ": cannot open the file");
-    // The optimizing executor specialises and fuses the graph after a few
-    // calls, so a client's bits would depend on how often its rank had run
-    // the model before: the plain interpreter keeps them rank-invariant.
+    // The optimizing executor specialises (and may fuse) the graph after a
+    // few profiled calls, so a client's bits could depend on how often its
+    // rank had run the model before; the plain interpreter cannot.
     torch::jit::setGraphExecutorOptimize(false);
     try {
       module_ = torch::jit::load(path);
