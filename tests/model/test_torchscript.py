@@ -9,6 +9,7 @@
 - A TorchScript run is bit-identical at 1, 2 and 4 ranks (hierarchical,
   monitoring every iteration).
 - A traced nn.Sequential trains; its layer table is its named_parameters.
+- The example ConvNet (jobs/models/export_convnet.py) trains on ring.
 - Bad files are one line naming --model and the file, exit 2.
 
 Needs /usr/bin/python3 with torch (Debian python3-torch, in
@@ -123,6 +124,17 @@ class TorchScriptModel(unittest.TestCase):
             np.testing.assert_array_equal(w[0], start)  # the module's weights, whatever --seed
             self.assertFalse(np.array_equal(w[-1], w[0]))
             self.assertTrue(np.isfinite(w).all())
+
+    def test_example_convnet_trains(self):
+        model, out = self.path("convnet.pt"), self.path("convnet.h5")
+        subprocess.run(["/usr/bin/python3", os.path.join(SOURCE_DIR, "jobs", "models", "export_convnet.py"), model,
+                        "--base-width", "4"], check=True, capture_output=True, timeout=120)
+        run_ok(*SMALL, "--model", f"torchscript:{model}", "--topology", "ring", "--rings", "2", "--output", out)
+        with h5py.File(out) as f:
+            self.assertEqual(len(f["model/weight_layers"]), 8)  # 6 conv + 2 dense
+            w = f["global/weights"][()]
+            self.assertTrue(np.isfinite(w).all())
+            self.assertFalse(np.array_equal(w[-1], w[0]))
 
     def test_bad_files(self):
         junk, empty, wrong = self.path("junk.pt"), self.path("empty.pt"), self.path("wrong.pt")
