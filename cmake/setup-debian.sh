@@ -13,7 +13,7 @@ packages=(
   libboost-program-options-dev libeigen3-dev zlib1g-dev
   libopenblas0-openmp libtcmalloc-minimal4 libgoogle-perftools-dev libblas3
   libgtest-dev libbenchmark-dev dataset-fashion-mnist clang libclang-rt-14-dev
-  python3-matplotlib python3-h5py python3-sklearn
+  python3-matplotlib python3-h5py python3-sklearn python3-torch
 )
 
 missing=()

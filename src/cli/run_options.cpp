@@ -23,6 +23,7 @@
 #include "fedhpc/data/partition.hpp"
 #include "fedhpc/io/output_path.hpp"
 #include "fedhpc/model/model.hpp"
+#include "fedhpc/model/torchscript.hpp"
 #include "fedhpc/topology/topology.hpp"
 
 namespace po = boost::program_options;
@@ -75,7 +76,7 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"tier-trainable", &o.tier_trainable,
          "--client-tiers: output-side weight layers each tier trains, moderate:K,weak:K (strong trains all)"}}},
       {"Model",
-       {{"model", &o.model, "seed-cnn | mlp | logreg"},
+       {{"model", &o.model, "seed-cnn | mlp | logreg | torchscript:FILE.pt (your own PyTorch module)"},
         {"hidden", &o.hidden, "mlp: hidden units"},
         {"scenario", &o.scenario, "baseline | exploding | vanishing (sets the next three defaults)"},
         {"activation", &o.activation, "scenario | relu | leaky-relu | tanh"},
@@ -662,7 +663,8 @@ void check_choices(const RunOptions& o) {
   check_choice(o.normalize, "normalize", "none|standard");
   check_choice(o.color_task, "color-task", "binary|multiclass");
   check_choice(o.partition, "partition", data::partitioner_registry().allowed());
-  check_choice(o.model, "model", model::model_registry().allowed());
+  if (!model::is_torchscript_model(o.model))
+    check_choice(o.model, "model", model::model_registry().allowed() + "|torchscript:FILE.pt");
   check_choice(o.scenario, "scenario", "baseline|exploding|vanishing");
   check_choice(o.activation, "activation", "scenario|relu|leaky-relu|tanh");
   check_choice(o.conv_bias_init, "conv-bias-init", "scenario|zero|uniform");

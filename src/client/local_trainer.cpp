@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "fedhpc/client/batched_trainer.hpp"
@@ -301,6 +302,7 @@ struct LocalTrainer::Impl {
     const std::size_t lw = weights.size();
     std::vector<double> tap_sq(lw, 0.0), tap_grad_sq(lw, 0.0), tap_count(lw, 0.0);
     double x_sq = 0.0, x_grad_sq = 0.0, x_count = 0.0;
+    std::size_t taps_seen = lw;
     Diagnostics d;
     grad.zero_();
     for (std::int64_t lo = 0; lo < n; lo += options.eval_batch_size) {
@@ -309,6 +311,7 @@ struct LocalTrainer::Impl {
       auto x = train_x.index_select(0, sel).requires_grad_(true);
       std::vector<at::Tensor> taps;
       auto logits = model.forward(views, x, &taps);
+      taps_seen = std::min(taps_seen, taps.size());
       for (auto& t : taps)
         if (!t.is_leaf()) t.retain_grad();
       auto y = train_labels_of(client, train_y.index_select(0, sel));
@@ -327,8 +330,12 @@ struct LocalTrainer::Impl {
     const double e = std::fabs(d.loss_sum);
     d.gsc = std::sqrt(x_grad_sq) * std::sqrt(x_sq) / (std::sqrt(x_count) * e);
     d.input_grad_rms = std::sqrt(x_grad_sq) / std::sqrt(x_count);
+    const double untapped = std::numeric_limits<double>::quiet_NaN();
     for (std::size_t k = 0; k < lw; ++k) {
-      d.gsc_profile.push_back(std::sqrt(tap_grad_sq[k]) * std::sqrt(tap_sq[k]) / (std::sqrt(tap_count[k]) * e));
+      // A model without a tap for layer k (torchscript) has no profile entry there.
+      const bool tapped = k < taps_seen;
+      d.gsc_profile.push_back(tapped ? std::sqrt(tap_grad_sq[k]) * std::sqrt(tap_sq[k]) / (std::sqrt(tap_count[k]) * e)
+                                     : untapped);
       auto g = views[weights[k]].grad().to(at::kDouble) / double(n);
       d.grad_mean_abs.push_back(g.abs().mean().item<double>());
       d.grad_l2.push_back(g.norm().item<double>());
@@ -342,7 +349,7 @@ struct LocalTrainer::Impl {
     }
     d.finite = std::isfinite(d.loss_sum) && std::isfinite(d.gsc) && std::isfinite(d.input_grad_rms);
     for (std::size_t k = 0; k < lw; ++k)
-      d.finite = d.finite && std::isfinite(d.gsc_profile[k]) && std::isfinite(d.grad_mean_abs[k]);
+      d.finite = d.finite && (k >= taps_seen || std::isfinite(d.gsc_profile[k])) && std::isfinite(d.grad_mean_abs[k]);
     return d;
   }
 

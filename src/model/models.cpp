@@ -3,6 +3,7 @@
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/model/batched_model.hpp"
 #include "fedhpc/model/model.hpp"
+#include "fedhpc/model/torchscript.hpp"
 
 namespace fedhpc::model {
 
@@ -202,6 +203,7 @@ Registry<ModelFactory>& model_registry() {
 }
 
 std::unique_ptr<Model> make_model(const ModelOptions& options) {
+  if (is_torchscript_model(options.name)) return load_torchscript_model(options);
   return model_registry().get(options.name, "model")(options);
 }
 
