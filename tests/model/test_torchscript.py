@@ -7,7 +7,8 @@
   within 1e-4 of the built-in's (relative L2 norm; the built-in convolves
   in channels-last memory order, so the sums round differently).
 - A TorchScript run is bit-identical at 1, 2 and 4 ranks (hierarchical,
-  monitoring every iteration).
+  monitoring every iteration), and at 1 and 2 ranks on centralized, ring,
+  clustered and gossip (monitoring the last iteration).
 - A traced nn.Sequential trains; its layer table is its named_parameters.
 - The example ConvNet (jobs/models/export_convnet.py) trains on ring.
 - Bad files are one line naming --model and the file, exit 2.
@@ -107,6 +108,26 @@ class TorchScriptModel(unittest.TestCase):
                         if isinstance(obj, h5py.Dataset) and not name.startswith("timing") and obj.dtype.kind in "fiu":
                             np.testing.assert_array_equal(obj[()], other[name][()], err_msg=f"{name} at {n} ranks")
                     ref.visititems(same)
+
+    def test_every_topology_rank_invariant(self):
+        """The other four topologies, with monitoring, at 1 and 2 ranks (hierarchical: above, also 4)."""
+        model = self.path("topo_cnn.pt")
+        export(model, "--seed", "4")
+        for topology in (["centralized"], ["ring", "--rings", "2"], ["clustered", "--cluster-min-size", "2"],
+                         ["gossip"]):
+            args = [*SMALL, "--model", f"torchscript:{model}", "--topology", *topology, "--monitor", "last"]
+            files = {n: self.path(f"{topology[0]}-ranks{n}.h5") for n in (1, 2)}
+            for n, out in files.items():
+                run_ok(*args, "--output", out, ranks=n)
+            with h5py.File(files[1]) as ref, h5py.File(files[2]) as other:
+                self.assertTrue(np.isfinite(ref["global/weights"][()]).all(), topology[0])
+                self.assertFalse(np.array_equal(ref["global/weights"][-1], ref["global/weights"][0]), topology[0])
+
+                def same(name, obj):
+                    if isinstance(obj, h5py.Dataset) and not name.startswith("timing") and obj.dtype.kind in "fiu":
+                        np.testing.assert_array_equal(obj[()], other[name][()],
+                                                      err_msg=f"{topology[0]}: {name} at 2 ranks")
+                ref.visititems(same)
 
     def test_traced_sequential_trains(self):
         model = self.path("traced.pt")
