@@ -4,7 +4,11 @@
 #   1. a single run (fedhpc.sbatch, 2 tasks);
 #   2. an array over seeds x scenarios (monitoring-array.sbatch, 4 tasks);
 #   3. a scaling study over rank counts 1 and 2 (scaling.sbatch): same bits;
-#   4. the same single run with srun --mpi=pmix instead of mpirun.
+#   4. the same single run with srun --mpi=pmix instead of mpirun;
+#   5. a run that gets Slurm's warning signal (SIGUSR1 to the batch shell, as
+#      --signal=B:USR1@120 sends it), checkpoints, is requeued by the script,
+#      resumes (Slurm holds a requeued job ~2 min first) and ends with the
+#      same bits as the same run uninterrupted.
 # Exits 77 (ctest: skipped) with a message when Slurm cannot start here.
 #
 #   bash tests/slurm/test_slurm.sh REPO FEDHPC_BINARY
@@ -96,4 +100,46 @@ if srun --mpi=list 2>&1 | grep -qw pmix; then
 else
     log "4. skipped: srun --mpi=list has no pmix"
 fi
+log "5. warning signal, requeue and resume: fedhpc.sbatch"
+requeue_args="--rounds 40 --local-iterations 30 --hidden 256 --synthetic-train-samples 6000"
+jid=$(sbatch --parsable -n 2 -t 10 -o requeue.out --export=ALL,FEDHPC_CONFIG="$repo/tests/slurm/tiny.ini",FEDHPC_OUTPUT="$work/requeue.h5",FEDHPC_EXTRA_ARGS="$requeue_args" \
+    "$repo/jobs/slurm/fedhpc.sbatch")
+# Signal once the run has written its first checkpoint (after round 0).
+for _ in $(seq 1 600); do
+    [[ -f requeue.h5.ckpt || -f requeue.h5 ]] && break
+    sleep 0.1
+done
+[[ -f requeue.h5.ckpt ]] || fail "the requeue job wrote no checkpoint (queue: $(squeue -h -o '%i %T %r' | tr '\n' ';'))"
+sleep 1
+scancel --signal=USR1 --batch "$jid" || fail "scancel --signal=USR1 --batch $jid failed"
+waited=0
+while [[ -n $(squeue -h -j "$jid" -o %T 2>/dev/null) ]]; do
+    ((waited < 480)) || { scancel "$jid"; fail "the requeued job $jid did not finish within 480 s"; }
+    sleep 2
+    waited=$((waited + 2))
+done
+grep -q "requeueing job $jid" requeue.out || fail "the job was not requeued: $(tail -n 5 requeue.out)"
+grep -q "resuming that run" requeue.out || fail "the requeued job did not resume: $(tail -n 5 requeue.out)"
+expect_complete requeue.h5
+[[ ! -f requeue.h5.ckpt ]] || fail "the finished run left its checkpoint"
+# shellcheck disable=SC2086
+mpirun -n 2 "$bin" run --config "$repo/tests/slurm/tiny.ini" $requeue_args --output "$work/straight.h5" >straight.log 2>&1 ||
+    fail "the uninterrupted run failed: $(tail -n 3 straight.log)"
+/usr/bin/python3 - requeue.h5 straight.h5 <<'PY' || fail "the requeued run differs from the uninterrupted one"
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and not n.startswith("timing") else None)
+assert "global/weights" in names, names
+for n in names:
+    x, y = a[n][()], b[n][()]
+    same = x.dtype == y.dtype and np.shape(x) == np.shape(y)
+    if same and np.asarray(x).dtype.kind in "fiub":
+        same = np.asarray(x).tobytes() == np.asarray(y).tobytes()  # bit for bit, NaN included
+    elif same:
+        same = np.array_equal(np.asarray(x, dtype=object), np.asarray(y, dtype=object))  # strings
+    if not same:
+        sys.exit(f"{n} differs")
+print(f"{len(names)} datasets identical")
+PY
 log "all Slurm checks passed"
