@@ -27,6 +27,19 @@ struct BlockReduction {
   }
 };
 
+// The multi-row form of the blocks `summary` lays out, summed over all
+// ranks (MPI_SUM on int64, in pieces whose count fits an int).
+std::vector<std::int64_t> reduced_rows(const ExactSum& sum, const std::int16_t* summary, const Comm& comm) {
+  std::vector<std::int64_t> rows(ExactSum::packed_size(summary, sum.size(), comm.size()));
+  sum.pack(summary, comm.size(), rows.data());
+  const std::size_t row_piece = std::size_t{1} << 28;
+  for (std::size_t done = 0; done < rows.size(); done += row_piece)
+    check(MPI_Allreduce(MPI_IN_PLACE, rows.data() + done, static_cast<int>(std::min(row_piece, rows.size() - done)),
+                        MPI_INT64_T, MPI_SUM, comm.get()),
+          "MPI_Allreduce(exact sum rows)");
+  return rows;
+}
+
 }  // namespace
 
 // One message in the common case: every block of 64 coordinates travels as
@@ -61,14 +74,7 @@ void allreduce(ExactSum& sum, const Comm& comm) {
     sum.nonfinite_count() = count;
   }
   if (!rest) return;
-  std::vector<std::int64_t> rows(ExactSum::packed_size(summary.data(), sum.size(), parties));
-  sum.pack(summary.data(), parties, rows.data());
-  const std::size_t row_piece = std::size_t{1} << 28;
-  for (std::size_t done = 0; done < rows.size(); done += row_piece)
-    check(MPI_Allreduce(MPI_IN_PLACE, rows.data() + done, static_cast<int>(std::min(row_piece, rows.size() - done)),
-                        MPI_INT64_T, MPI_SUM, comm.get()),
-          "MPI_Allreduce(exact sum rows)");
-  sum.unpack(summary.data(), parties, rows.data());
+  sum.unpack(summary.data(), parties, reduced_rows(sum, summary.data(), comm).data());
 }
 
 namespace {
@@ -121,13 +127,7 @@ void reduce_wide_blocks(ExactSum& sum, ExactSum& part, std::vector<std::int16_t>
   check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all.data(), counts.data(), offsets.data(), MPI_INT16_T,
                        comm.get()),
         "MPI_Allgatherv(exact sum layout)");
-  std::vector<std::int64_t> rows(ExactSum::packed_size(all.data(), sum.size(), parties));
-  sum.pack(all.data(), parties, rows.data());
-  const std::size_t row_piece = std::size_t{1} << 28;
-  for (std::size_t done = 0; done < rows.size(); done += row_piece)
-    check(MPI_Allreduce(MPI_IN_PLACE, rows.data() + done, static_cast<int>(std::min(row_piece, rows.size() - done)),
-                        MPI_INT64_T, MPI_SUM, comm.get()),
-          "MPI_Allreduce(exact sum rows)");
+  const auto rows = reduced_rows(sum, all.data(), comm);
   const std::size_t before = ExactSum::packed_size(all.data(), starts[rank] * ExactSum::kBlock, parties);
   part.unpack(summary.data(), parties, rows.data() + before);
 }
