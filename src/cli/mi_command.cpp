@@ -324,12 +324,14 @@ void run_starts(const MiOptions& m, const Setup& s, Session* session, const Stor
     auto plan = plan0;
     plan.round = int(round);
     const double t1 = MPI_Wtime();
-    const auto samples = analysis::sample_parameters(trainer, start.data(), plan, view, comm);
+    std::vector<double> metrics;
+    const auto samples = analysis::sample_parameters(trainer, start.data(), plan, view, comm, &metrics);
+    const auto means = analysis::mean_metrics(metrics, std::int64_t(m.clients.size()), m.samples, plan.iterations);
     const double t2 = MPI_Wtime();
     const auto tables = analysis::estimate_pairs(samples, int(m.clients.size()), m.samples, plan.iterations,
                                                  view.dims(), header.pairs, ksg, std::int64_t(i), comm);
     mpi::collective_try(comm, [&] {
-      if (root) writer->write_start(std::int64_t(i), tables, samples);
+      if (root) writer->write_start(std::int64_t(i), tables, samples, means);
     });
     if (root && !s.options.quiet)
       print_start(round, tables, plan.iterations, header.pairs.size(), t2 - t1, MPI_Wtime() - t2);
@@ -399,6 +401,7 @@ void run_mi(const MiOptions& m, RunOptions options, const StoredRun& stored, con
   header.ksg_noise = m.ksg_noise;
   header.seed = s.options.seed;
   header.save_samples = m.save_samples;
+  header.regression = s.dataset.regression();
   const auto& output = s.options.output;
   // Held until the file is in place; the kernel drops it if the process dies.
   std::unique_ptr<io::OutputLock> lock;

@@ -180,6 +180,10 @@ class LocalTrainer {
   // The client's local test split; also added to *totals when given.
   EvalTotals evaluate_client(const float* params, std::int64_t client, ExactSum* totals = nullptr);
 
+  // Whether the data set is a regression task (losses are MSE, and there is
+  // no accuracy: evaluation leaves EvalTotals::correct at 0).
+  bool regression() const;
+
   // Wall seconds spent so far in local training (train_block without its
   // sink, iterate, diagnose): the round engine's "train" phase.
   double training_seconds() const;
