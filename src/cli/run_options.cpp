@@ -57,8 +57,8 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"synthetic-side", &o.synthetic_side, "synthetic: images are 1 x side x side"},
         {"synthetic-noise", &o.synthetic_noise, "synthetic: std-dev of pixel noise"},
         {"signal-samples", &o.signal_samples,
-         "signal: samples generated per client (its local test split is cut from them; 125 with "
-         "--local-test-fraction 0.2 leaves 100 to train on)"},
+         "signal: signals generated per client (its local test split is cut from them: 125 at the "
+         "default local test fraction 0.2 leaves 100 to train on)"},
         {"signal-test-samples", &o.signal_test_samples, "signal: global test samples"},
         {"signal-length", &o.signal_length, "signal: values per signal"},
         {"color-task", &o.color_task,
