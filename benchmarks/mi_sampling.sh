@@ -35,4 +35,4 @@ cmp <(h5dump -d /mi/ksg "$out/np1.h5" | tail -n +2) <(h5dump -d /mi/ksg "$out/np
 med() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 m1="$(med <<<"${sampling[1]}")"; m2="$(med <<<"${sampling[2]}")"
 jobs=$((3 * samples))
-echo "median sampling: np1 $m1 s ($(awk -v j=$jobs -v t=$m1 'BEGIN{printf "%.0f", j/t}') repeats/s), np2 $m2 s ($(awk -v j=$jobs -v t=$m2 'BEGIN{printf "%.0f", j/t}') repeats/s), np1/np2 $(awk -v a=$m1 -v b=$m2 'BEGIN{printf "%.2f", a/b}')x; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "median sampling: np1 $m1 s ($(awk -v j=$jobs -v t=$m1 'BEGIN{printf "%.2f", j/t}') repeats/s), np2 $m2 s ($(awk -v j=$jobs -v t=$m2 'BEGIN{printf "%.2f", j/t}') repeats/s), np1/np2 $(awk -v a=$m1 -v b=$m2 'BEGIN{printf "%.2f", a/b}')x; load $(cut -d' ' -f1-3 /proc/loadavg)"
