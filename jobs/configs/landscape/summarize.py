@@ -39,7 +39,7 @@ def main():
     at = lambda name: os.path.join(folder, name)  # noqa: E731
     print(f"{'run':<14} {'test acc':>8} {'test loss':>9} {'|θ_R-θ_R(iid)|':>15} {'path':>7} {'winding':>8} "
           f"{'|Δacc| 2nd half':>15}")
-    for prefix in ("", "warm-"):
+    for prefix in ("", "warm-", "long-", "long-warm-"):
         if not os.path.exists(at(prefix + "iid.h5")):
             continue
         _, iid = run_figures(at(prefix + "iid.h5"))
@@ -53,7 +53,7 @@ def main():
             r, _ = run_figures(at(name + ".h5"))
             print(f"{name:<14} {r['acc']:8.4f} {r['loss']:9.4f} {'':>15} {r['path']:7.3f} {r['winding']:8.3f} "
                   f"{r['jitter']:15.4f}")
-    for prefix in ("interp-", "interp-warm-"):
+    for prefix in ("interp-", "interp-warm-", "interp-long-", "interp-long-warm-"):
         for name in ("a1.0", "a0.5", "a0.1"):
             path = at(prefix + name + ".h5")
             if os.path.exists(path):
@@ -61,7 +61,7 @@ def main():
                     g = f["interpolation"]
                     s, loss = g["s"][...], g["loss"][...]
                     mid = loss[np.argmin(np.abs(s - 0.5))]
-                    print(f"{prefix + name:<18} barrier {g.attrs['barrier_height']:.4f}  L(0) {loss[s == 0][0]:.4f}  "
+                    print(f"{prefix + name:<22} barrier {g.attrs['barrier_height']:.4f}  L(0) {loss[s == 0][0]:.4f}  "
                           f"L(0.5) {mid:.4f}  L(1) {loss[s == 1][0]:.4f}  max L on [0,1] "
                           f"{loss[(s >= 0) & (s <= 1)].max():.4f}")
     for name in ("study1-pca", "study3-pca", "study4-pca", "local-a0.1", "local-a0.1-client0"):
