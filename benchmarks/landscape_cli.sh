@@ -8,6 +8,11 @@
 # all-gather, so it is the slowest rank's time), its median per rank count,
 # and the 1 -> 2 rank efficiency (speed-up / 2). The 1-minute load average is
 # printed with every figure, since other work on the machine moves them.
+# On a busy Linux machine with autogroup scheduling (sched_autogroup_enabled
+# = 1) CPU time is shared per session, and each mpirun job is one session:
+# a 2-rank job then gets no more CPU than a 1-rank job, and this script shows
+# no speed-up (benchmarks/RESULTS.md, landstudy section). Use it on an idle
+# node or under Slurm; bench_landscape times both inside one job.
 #
 # It trains the run it maps first (seed CNN, Fashion-MNIST, 10 IID clients,
 # 2 rounds on 2000 samples; synthetic data where Fashion-MNIST is missing).
