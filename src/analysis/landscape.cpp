@@ -34,6 +34,14 @@ h5::DataSet put(h5::Group& g, const std::string& name, const h5::Dims& d, const 
   return ds;
 }
 
+void write_local(h5::Group& g, const Landscape& l) {
+  put(g, "local", dims({std::int64_t(l.local.size() / 2), 2}), l.local,
+      "local scope: (a, b) of each client's model of round local_round (row = client id), least-squares "
+      "projection of theta_m^t - theta_t on the plane; NaN for clients that did not upload");
+  put(g, "local_global", dims({2, 2}), l.local_global,
+      "local scope: (a, b) of the round's start theta_{t-1} (row 0) and its aggregate theta_t (row 1, the centre)");
+}
+
 }  // namespace
 
 PointValues evaluate_points(std::int64_t count, std::int64_t num_params,
@@ -80,9 +88,13 @@ void write_landscape(const std::string& path, bool overwrite, const Landscape& l
   g.set_attribute("evaluated_on", l.evaluated_on);
   g.set_attribute("eval_samples", l.eval_samples);
   g.set_attribute("runs", l.runs);
+  g.set_attribute("centre_round", l.centre_round);
+  g.set_attribute("local_round", l.local_round);
   g.set_attribute("description",
-                  "loss surface L(theta* + a x + b y) around theta* = the final global model of the first run "
-                  "(algorithms.md section 11); mean cross-entropy and accuracy on the evaluation samples");
+                  "loss surface L(theta* + a x + b y) around theta* = row centre_round of the first run's "
+                  "/global/weights (its final model; theta_t with --local-round t) (algorithms.md section 11); "
+                  "mean cross-entropy and accuracy on the evaluation samples");
+  if (l.local_round > 0) write_local(g, l);
   put(g, "loss", dims({grid.gx, grid.gy}), l.values.loss, "mean cross-entropy at (axes[0][i], axes[1][j])");
   put(g, "accuracy", dims({grid.gx, grid.gy}), l.values.accuracy, "fraction correct at (axes[0][i], axes[1][j])");
   std::vector<double> axes;

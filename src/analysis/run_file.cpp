@@ -103,6 +103,39 @@ std::vector<float> read_global_model(const std::string& path, std::int64_t round
   }
 }
 
+namespace {
+
+// The row of /clients/weights that holds `round`, or -1.
+std::int64_t client_row(const h5::DataSet& ds, std::int64_t round) {
+  if (!ds.has_attribute("rounds")) return round >= 1 && round <= std::int64_t(ds.dims()[0]) ? round - 1 : -1;
+  const auto kept = ds.get_attribute_int64s("rounds");
+  const auto it = std::find(kept.begin(), kept.end(), round);
+  return it == kept.end() ? -1 : std::int64_t(it - kept.begin());
+}
+
+}  // namespace
+
+std::vector<float> read_client_models(const std::string& path, std::int64_t round, std::int64_t num_params,
+                                      const std::string& option) {
+  const Source s{option, path};
+  try {
+    const auto file = open(s);
+    const auto root = file.root();
+    const auto ds = need(root, "clients/weights", s, "run it with --save-weights clients or clients:ROUNDS");
+    const auto d = ds.dims();
+    if (d.size() != 3 || std::int64_t(d[2]) != num_params) s.fail("/clients/weights does not match the layer table");
+    const auto row = client_row(ds, round);
+    if (row < 0 || round > completed(root, s))
+      s.fail("/clients/weights holds no models of round " + std::to_string(round) +
+             (ds.has_attribute("rounds") ? " (see its attribute rounds)" : ""));
+    std::vector<float> out(std::size_t(d[1]) * std::size_t(num_params));
+    ds.read_slab<float>({hsize_t(row), 0, 0}, {1, d[1], d[2]}, out.data());
+    return out;
+  } catch (const h5::Error& e) {
+    s.fail(std::string("cannot be read (") + h5::os_reason(e.what()) + ")");
+  }
+}
+
 std::vector<std::int64_t> training_indices(const RunFile& run, std::int64_t client) {
   const auto& off = run.train_offsets;
   const std::int64_t begin = client < 0 ? 0 : off[std::size_t(client)];

@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -24,6 +25,7 @@ struct LandscapeOptions {
   std::string directions = "random";
   std::int64_t grid = 51;
   std::string range = "-1:1";
+  std::int64_t local_round = 0;  // > 0: the local scope of that round
 };
 
 // "-1:1" (both axes) or "xmin:xmax:ymin:ymax".
@@ -54,31 +56,97 @@ LandscapeOptions parse(const std::vector<std::string>& args) {
                      "random (seeded, filter-normalised) | pca (top 2 principal components of the trajectories) | "
                      "FILE.h5 (the directions of an earlier landscape output)")(
       "grid", po::value(&o.grid)->default_value(51), "points per axis")(
-      "range", po::value(&o.range)->default_value("-1:1"), "MIN:MAX for both axes, or XMIN:XMAX:YMIN:YMAX");
+      "range", po::value(&o.range)->default_value("-1:1"), "MIN:MAX for both axes, or XMIN:XMAX:YMIN:YMAX")(
+      "local-round", po::value(&o.local_round)->default_value(0),
+      "local scope of round t: the plane around theta_t, with theta_{t-1}, each client's theta_m^t and theta_t "
+      "projected on it (needs /clients/weights of round t; 0 = global scope)");
   add_analysis_options(desc, o.common, "landscape.h5");
   parse_analysis_command(args, "Usage: fedhpc landscape RUN.h5 [RUN2.h5 ...] [options]\n", desc, o.common);
-  if (!o.common.help) grid_spec(o);
+  if (!o.common.help) {
+    grid_spec(o);
+    if (o.local_round < 0 || o.local_round > 100000000)
+      throw InputError("--local-round: expected a round in [1, 100000000], or 0 for the global scope; got " +
+                       std::to_string(o.local_round));
+    if (o.local_round > 0 && o.common.runs.size() > 1)
+      throw InputError("--local-round: the local scope takes one run file; got " + std::to_string(o.common.runs.size()));
+  }
   return o;
 }
 
-analysis::Plane directions(const LandscapeOptions& o, const std::vector<analysis::RunFile>& runs) {
-  const auto& first = runs.front();
-  if (o.directions == "random") return analysis::random_directions(first.layout, first.final_model(), o.common.seed);
-  if (o.directions == "pca") {
-    std::vector<const float*> rows;
+// The models of the local scope of round t: the clients' (NaN rows for
+// those that did not upload) and the round's start and aggregate.
+struct LocalScope {
+  std::int64_t round = 0;
+  std::vector<float> clients;  // [clients, P]
+};
+
+bool finite_row(const float* row, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(row[i])) return false;
+  return true;
+}
+
+// The checkpoints PCA sees: every global model of every run (global scope),
+// or theta_{t-1}, the clients' theta_m^t and theta_t (local scope).
+std::vector<const float*> pca_rows(const std::vector<analysis::RunFile>& runs, const LocalScope& local) {
+  std::vector<const float*> rows;
+  if (local.round == 0) {
     for (const auto& r : runs)
       for (std::int64_t t = 0; t < r.rows(); ++t) rows.push_back(r.model(t));
-    return analysis::pca_directions(rows, first.final_model(), first.num_params());
+    return rows;
   }
+  const auto& run = runs.front();
+  const std::int64_t P = run.num_params();
+  rows.push_back(run.model(local.round - 1));
+  for (std::size_t k = 0; k * std::size_t(P) < local.clients.size(); ++k)
+    if (finite_row(local.clients.data() + k * std::size_t(P), P)) rows.push_back(local.clients.data() + k * std::size_t(P));
+  rows.push_back(run.model(local.round));
+  return rows;
+}
+
+analysis::Plane directions(const LandscapeOptions& o, const std::vector<analysis::RunFile>& runs, const float* centre,
+                           const LocalScope& local) {
+  const auto& first = runs.front();
+  if (o.directions == "random") return analysis::random_directions(first.layout, centre, o.common.seed);
+  if (o.directions == "pca") return analysis::pca_directions(pca_rows(runs, local), centre, first.num_params());
   return analysis::read_directions(o.directions, first.num_params());
 }
 
+// The round's client models, after checking the round exists.
+LocalScope read_local_scope(const LandscapeOptions& o, const analysis::RunFile& run) {
+  LocalScope local;
+  local.round = o.local_round;
+  if (local.round == 0) return local;
+  if (local.round > run.rounds_completed)
+    throw InputError("--local-round: " + run.path + " has " + std::to_string(run.rounds_completed) +
+                     " completed rounds; round " + std::to_string(local.round) + " is not there");
+  local.clients = analysis::read_client_models(run.path, local.round, run.num_params(), "--local-round");
+  return local;
+}
+
+// local [clients, 2] and local_global [2, 2] (README, "Local scope").
+void project_local(const LocalScope& local, const analysis::RunFile& run, const analysis::Plane& plane,
+                   analysis::Landscape& l) {
+  const std::int64_t P = run.num_params();
+  const float* centre = run.model(local.round);
+  for (std::size_t k = 0; k * std::size_t(P) < local.clients.size(); ++k) {
+    const float* row = local.clients.data() + k * std::size_t(P);
+    const auto c = finite_row(row, P) ? analysis::project(plane, row, centre)
+                                      : std::array<double, 2>{std::nan(""), std::nan("")};
+    l.local.insert(l.local.end(), {c[0], c[1]});
+  }
+  for (const std::int64_t t : {local.round - 1, local.round}) {
+    const auto c = analysis::project(plane, run.model(t), centre);
+    l.local_global.insert(l.local_global.end(), {c[0], c[1]});
+  }
+}
+
 std::vector<double> trajectories(const std::vector<analysis::RunFile>& runs, const analysis::Plane& plane,
-                                 std::int64_t max_rows) {
+                                 const float* centre, std::int64_t max_rows) {
   std::vector<double> out(runs.size() * std::size_t(max_rows) * 2, std::numeric_limits<double>::quiet_NaN());
   for (std::size_t r = 0; r < runs.size(); ++r)
     for (std::int64_t t = 0; t < runs[r].rows(); ++t) {
-      const auto c = analysis::project(plane, runs[r].model(t), runs.front().final_model());
+      const auto c = analysis::project(plane, runs[r].model(t), centre);
       out[(r * std::size_t(max_rows) + std::size_t(t)) * 2] = c[0];
       out[(r * std::size_t(max_rows) + std::size_t(t)) * 2 + 1] = c[1];
     }
@@ -90,6 +158,7 @@ void run_landscape(const LandscapeOptions& o, const mpi::Comm& comm) {
   std::vector<analysis::RunFile> runs;
   std::unique_ptr<analysis::SampleEvaluator> evaluator;
   analysis::Landscape l;
+  LocalScope local;
   mpi::collective_try(comm, [&] {
     for (std::size_t i = 0; i < o.common.runs.size(); ++i) {
       runs.push_back(analysis::read_run_file(o.common.runs[i], "run file", true));
@@ -98,19 +167,24 @@ void run_landscape(const LandscapeOptions& o, const mpi::Comm& comm) {
                                     "its model (against the first run's)");
     }
     evaluator = make_evaluator(runs.front(), o.common);
-    l.plane = directions(o, runs);
+    local = read_local_scope(o, runs.front());
+    l.centre_round = local.round > 0 ? local.round : runs.front().rounds_completed;
+    l.plane = directions(o, runs, runs.front().model(l.centre_round), local);
   });
+  const float* centre = runs.front().model(l.centre_round);
   check_analysis_output(o.common, comm);
   l.grid = grid;
   for (const auto& r : runs) {
     l.runs.push_back(r.path);
     l.max_rows = std::max(l.max_rows, r.rows());
   }
-  l.trajectory = trajectories(runs, l.plane, l.max_rows);
+  l.trajectory = trajectories(runs, l.plane, centre, l.max_rows);
+  l.local_round = local.round;
+  if (local.round > 0) project_local(local, runs.front(), l.plane, l);
   l.eval_samples = evaluator->samples();
   l.evaluated_on = evaluated_on(o.common);
   const double t0 = MPI_Wtime();
-  l.values = analysis::evaluate_grid(grid, l.plane, runs.front().final_model(),
+  l.values = analysis::evaluate_grid(grid, l.plane, centre,
                                      [&](const float* p) { return evaluator->evaluate(p); }, comm);
   const double seconds = MPI_Wtime() - t0;
   mpi::collective_try(comm, [&] {

@@ -22,6 +22,7 @@
 #include "fedhpc/client/local_trainer.hpp"
 #include "fedhpc/core/blas_info.hpp"
 #include "fedhpc/cli/guarded_command.hpp"
+#include "fedhpc/cli/save_weights.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/test_kill.hpp"
@@ -312,7 +313,9 @@ io::RunHeader make_header(const Setup& s) {
   h.seed = s.options.seed;
   h.rounds = s.options.rounds;
   h.local_iterations = s.options.local_iterations;
-  h.save_weights = s.options.save_weights;
+  const auto saving = parse_save_weights(s.options.save_weights, s.options.rounds);
+  h.save_weights = saving.kind;
+  h.client_weight_rounds = saving.client_rounds;
   h.monitor = s.options.monitor;
   h.save_gradients = s.options.save_gradients;
   h.dataset = s.dataset.name;
@@ -367,7 +370,7 @@ Session::Session(Setup& s, const mpi::Comm& comm)
             s.layout,
             *s.behaviour,
             s.model->layout().total(),
-            s.options.save_weights == "clients",
+            parse_save_weights(s.options.save_weights, s.options.rounds).kind == "clients",
             int(s.model->layout().weight_layers().size()),
             &s.model->layout()} {
     const auto& o = s.options;

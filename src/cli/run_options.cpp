@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "fedhpc/aggregation/aggregator.hpp"
+#include "fedhpc/cli/save_weights.hpp"
 #include "fedhpc/client/tiers.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/data/dataset.hpp"
@@ -159,7 +160,7 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
        {{"output", &o.output,
          "HDF5 output file; {seed}, {topology}, {aggregator} and {opt:NAME} take the run's values, a missing last folder is created"},
         {"overwrite", &o.overwrite, "replace an existing output file"},
-        {"save-weights", &o.save_weights, "none | global | clients"},
+        {"save-weights", &o.save_weights, "none | global | clients | clients:ROUNDS (e.g. clients:1,5,10)"},
         {"quiet", &o.quiet, "no per-round progress lines"},
         {"max-output-gb", &o.max_output_gb,
          "refuse a run whose output file would exceed this size (0 = only the free-space check)"},
@@ -700,7 +701,7 @@ void check_choices(const RunOptions& o) {
   check_choice(o.edge_assignment, "edge-assignment", "contiguous|label-balanced");
   check_choice(o.ring_grouping, "ring-grouping", "contiguous|random|label-diverse");
   check_choice(o.gossip_graph, "gossip-graph", "ring|torus|random-k|complete");
-  check_choice(o.save_weights, "save-weights", "none|global|clients");
+  parse_save_weights(o.save_weights, o.rounds);
   check_choice(o.monitor, "monitor", "off|every|last");
   check_choice(o.on_nonfinite, "on-nonfinite", "skip|keep|abort");
   require(!o.output.empty(), "output", "must name a file");

@@ -79,6 +79,19 @@ int monitored_of(const RunHeader& h) {
   return h.monitor == "last" ? 1 : 0;
 }
 
+// Rows of /clients/weights: every round, or the chosen ones.
+std::int64_t client_weight_rows(const RunHeader& h) {
+  return h.client_weight_rounds.empty() ? std::int64_t(h.rounds) : std::int64_t(h.client_weight_rounds.size());
+}
+
+// The row of /clients/weights that holds round r, or -1 when r is not kept.
+std::int64_t client_weight_row(const RunHeader& h, int r) {
+  if (h.client_weight_rounds.empty()) return r - 1;
+  const auto& kept = h.client_weight_rounds;
+  const auto it = std::lower_bound(kept.begin(), kept.end(), std::int64_t(r));
+  return it != kept.end() && *it == r ? std::int64_t(it - kept.begin()) : -1;
+}
+
 std::int64_t max_clusters_of(const RunHeader& h) { return std::max<std::int64_t>(1, h.extras.max_clusters); }
 
 // Every dataset that grows with the rounds, in one list: the file is created
@@ -97,7 +110,7 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
   s.push_back(spec<float>("/clients/local_test_loss", {R, N}));
   s.push_back(spec<float>("/clients/local_test_accuracy", {R, N}));
   s.push_back(spec<std::uint8_t>("/clients/participated", {R, N}, false));
-  if (h.save_weights == "clients") s.push_back(spec<float>("/clients/weights", {R, N, P}, true, true));
+  if (h.save_weights == "clients") s.push_back(spec<float>("/clients/weights", {client_weight_rows(h), N, P}, true, true));
   s.push_back(spec<std::uint8_t>("/clients/nonfinite", {R, N}, false));
   s.push_back(spec<std::uint8_t>("/clients/dropped", {R, N}, false));
   if (M > 0) {
@@ -334,8 +347,12 @@ void RunWriter::describe_datasets() {
     // A regression run's losses are mean squared errors, not nats.
     const bool mse = header_.task == "regression" && axes->units == "nats";
     if (!axes->units.empty()) ds.set_attribute("units", mse ? "squared target units" : axes->units);
-    if (axes->first_round >= 0) ds.set_attribute("first_round", std::int64_t(axes->first_round));
+    if (axes->first_round >= 0 && !(path == "clients/weights" && !header_.client_weight_rounds.empty()))
+      ds.set_attribute("first_round", std::int64_t(axes->first_round));
   }
+  // --save-weights clients:ROUNDS: row k is round rounds[k], not round k + 1.
+  if (header_.save_weights == "clients" && !header_.client_weight_rounds.empty())
+    root.dataset("clients/weights").set_attribute("rounds", header_.client_weight_rounds);
 }
 
 int RunWriter::monitored_iterations() const { return monitored_of(header_); }
@@ -465,8 +482,9 @@ void RunWriter::write_round(const topology::RoundResult& s) {
   put_blocks<float>("/clients/local_test_accuracy", {r - 1, c0}, {1, b}, s.local_test_accuracy.data());
   put_blocks<std::uint8_t>("/clients/participated", {r - 1, c0}, {1, b}, record.participated.data());
   put_blocks<std::uint8_t>("/clients/dropped", {r - 1, c0}, {1, b}, record.dropped.data());
-  if (header_.save_weights == "clients")
-    put_blocks<float>("/clients/weights", {r - 1, c0, 0}, {1, b, num_params_}, record.client_weights.data());
+  const std::int64_t row = client_weight_row(header_, r);
+  if (header_.save_weights == "clients" && row >= 0)
+    put_blocks<float>("/clients/weights", {row, c0, 0}, {1, b, num_params_}, record.client_weights.data());
   write_monitoring(r, record);
 }
 

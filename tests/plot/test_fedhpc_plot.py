@@ -612,6 +612,89 @@ class RealRun(PlotTest):
         self.assertIn(f"{path} is incomplete (status interrupted, {min(1, rounds)} of {rounds} rounds)", result.stderr)
 
 
+def make_landscape(path, runs=2, rounds=4, local_round=0, client=None, directions_seed=0, grid=9):
+    """A `fedhpc landscape` output: a bowl L = 0.3 + a^2 + 2 b^2 (a client's bowl shifted right),
+    straight trajectories into the centre, and for the local scope 4 clients (client 2 sat out)."""
+    xs = np.linspace(-1, 1, grid)
+    shift = 0.5 if client is not None else 0.0
+    a, b = np.meshgrid(xs, xs, indexing="ij")
+    loss = 0.3 + (a - shift) ** 2 + 2 * b ** 2
+    trajectory = np.zeros((runs, rounds + 1, 2))
+    for r in range(runs):
+        trajectory[r, :, 0] = np.linspace(0.9 - 0.2 * r, 0, rounds + 1)
+        trajectory[r, :, 1] = np.linspace(-0.8 + 0.3 * r, 0, rounds + 1)
+    trajectory[runs - 1, rounds, :] = np.nan  # a shorter run
+    with h5py.File(path, "w") as f:
+        g = f.create_group("landscape")
+        g["loss"], g["accuracy"] = loss, 1 - loss / loss.max()
+        g["axes"] = np.stack([xs, xs])
+        g["trajectory"] = trajectory
+        g["directions"] = np.random.default_rng(directions_seed).normal(size=(2, 20)).astype(np.float32)
+        g["explained_variance"] = np.array([0.7, 0.2])
+        g.attrs.update({"directions_kind": "pca", "local_round": local_round, "centre_round": rounds,
+                        "evaluated_on": "all clients' training data" if client is None
+                        else f"client {client}'s training data", "eval_samples": 100})
+        g.attrs["runs"] = [f"run{r}.h5" for r in range(runs)]
+        if local_round:
+            g["local"] = np.array([[0.4, 0.1], [0.2, -0.3], [np.nan, np.nan], [-0.3, 0.2]])
+            g["local_global"] = np.array([[0.5, 0.5], [0.0, 0.0]])
+
+
+def make_interpolation(path, barrier=0.4, b="a0.1.h5"):
+    s = np.linspace(-0.25, 1.25, 7)
+    loss = 0.3 + barrier * 4 * s * (1 - s)
+    with h5py.File(path, "w") as f:
+        g = f.create_group("interpolation")
+        g["s"], g["loss"], g["accuracy"] = s, loss, 1 - loss / 3
+        g.attrs.update({"barrier_height": barrier, "run_a": "iid.h5", "run_b": b})
+
+
+class Landscapes(PlotTest):
+    def test_global_scope_contours_with_trajectories(self):
+        make_landscape(self.path("pca.h5"))
+        result = self.plot(self.path("pca.h5"), "-o", self.out)
+        self.assert_figures(result, "landscape-pca.png")
+
+    def test_local_scope_overlay_of_the_global_and_one_clients_loss(self):
+        make_landscape(self.path("local.h5"), runs=1, local_round=3)
+        make_landscape(self.path("local-c1.h5"), runs=1, local_round=3, client=1)
+        make_landscape(self.path("other-plane.h5"), runs=1, local_round=3, client=1, directions_seed=5)
+        result = self.plot(self.path("local.h5"), self.path("local-c1.h5"), self.path("other-plane.h5"), "-o", self.out)
+        self.assert_figures(result, "landscape-local.png", "landscape-local-c1.png",
+                            "landscape-overlay-local-local-c1.png")
+        # Only surfaces on one plane are overlaid.
+        self.assertEqual([n for n in self.written() if "overlay" in n], ["landscape-overlay-local-local-c1.png"])
+
+    def test_interpolation_curves_and_runs_together(self):
+        make_interpolation(self.path("interp-a0.1.h5"), 0.4)
+        make_interpolation(self.path("interp-warm-a0.1.h5"), 0.05)
+        make_run(self.path("run.h5"))
+        result = self.plot(self.path("interp-a0.1.h5"), self.path("interp-warm-a0.1.h5"), self.path("run.h5"),
+                           "-o", self.out)
+        self.assert_figures(result, "interpolation.png", "accuracy.png")
+
+    def test_what_is_read_and_drawn(self):
+        script = load_script()
+        make_landscape(self.path("local.h5"), runs=1, local_round=3)
+        make_landscape(self.path("local-c1.h5"), runs=1, local_round=3, client=1)
+        surfaces = [script.Surface(self.path(n)) for n in ("local.h5", "local-c1.h5")]
+        self.assertEqual(surfaces[0].title().splitlines()[0], "local scope, round 3: all clients' training data")
+        self.assertIn("70.0% + 20.0% of the variance", surfaces[0].title())
+        self.assertEqual(script.client_of(surfaces[1]), 1)
+        pairs = script.overlay_pairs(surfaces)
+        self.assertEqual([(g.path, c.path) for g, c in pairs], [(surfaces[0].path, surfaces[1].path)])
+        levels = script.loss_levels(surfaces[0].loss)
+        self.assertAlmostEqual(levels[0], 0.3)
+        self.assertAlmostEqual(levels[-1], float(np.percentile(surfaces[0].loss, 90)))
+
+    def test_a_broken_landscape_file_is_one_line(self):
+        with h5py.File(self.path("bad.h5"), "w") as f:
+            f.create_group("landscape")["axes"] = np.zeros((2, 3))
+        self.assert_error(self.plot(self.path("bad.h5"), "-o", self.out), "bad.h5", "/landscape has no loss")
+        make_landscape(self.path("pca.h5"))
+        self.assert_error(self.plot("--list", self.path("pca.h5")), "--list")
+
+
 def make_mi(path, starts=(0, 2), iterations=5, clients=(0, 1, 2), loss="mse", status="complete", unfinished=()):
     """A small `fedhpc mi` file: [starts, iterations, pairs] tables, pairs, steps and local test metrics."""
     pairs = [(a, b) for i, a in enumerate(clients) for b in clients[i + 1:]]

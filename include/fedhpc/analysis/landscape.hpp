@@ -46,6 +46,13 @@ struct Landscape {
   std::vector<double> trajectory;        // [runs, max_rows, 2], NaN past a run's end
   std::int64_t eval_samples = 0;
   std::string evaluated_on;              // "all clients' training data", "client 3", ...
+  std::int64_t centre_round = 0;         // the centre is row centre_round of the first run's /global/weights
+  // Local scope (--local-round t > 0; 0 = global scope only): the plane is
+  // centred on theta_t; local[m] = (a, b) of client m's model of round t
+  // ([clients, 2], NaN for a client that did not upload), local_global = the
+  // round's start theta_{t-1} and its aggregate theta_t ([2, 2]).
+  std::int64_t local_round = 0;
+  std::vector<double> local, local_global;
 };
 
 // Writes /landscape (README, "fedhpc landscape") into a new serial HDF5

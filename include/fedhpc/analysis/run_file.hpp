@@ -36,6 +36,15 @@ RunFile read_run_file(const std::string& path, const std::string& option, bool w
 std::vector<float> read_global_model(const std::string& path, std::int64_t round, const std::string& option,
                                      ParamLayout* layout = nullptr);
 
+// The models every client handed over in round `round` (1-based), row-major
+// [clients, num_params] from /clients/weights: row round-1 of a run with
+// --save-weights clients, or the row whose entry in the dataset's `rounds`
+// attribute is `round` with --save-weights clients:ROUNDS. Clients that did
+// not upload that round are NaN rows. Throws InputError naming `option` when
+// the file has no client models, or none of that round.
+std::vector<float> read_client_models(const std::string& path, std::int64_t round, std::int64_t num_params,
+                                      const std::string& option);
+
 // The training-set indices of one client (client >= 0) or of all clients
 // (client = -1), sorted ascending.
 std::vector<std::int64_t> training_indices(const RunFile& run, std::int64_t client);

@@ -26,6 +26,10 @@ struct RunHeader {
   int rounds = 0;
   int local_iterations = 1;
   std::string save_weights = "global";  // none | global | clients
+  // With save_weights == "clients": the rounds whose client models are kept
+  // (`--save-weights clients:1,5,10`; /clients/weights row k is round
+  // client_weight_rounds[k]); empty = every round (row r-1 is round r).
+  std::vector<std::int64_t> client_weight_rounds;
   std::string monitor = "off";          // off | every | last
   bool save_gradients = false;
   std::string dataset;
