@@ -806,14 +806,33 @@ double model_parameters(const RunOptions& o) {
 // A static estimate of what every rank holds before the first round: the
 // synthetic data set (float pixels) and the model's weights, gradients and
 // two Adam moments. It refuses runs that would only fail later, out of memory.
+// synthetic-population: a round's participants' samples (60 floats, a label
+// and two index entries each), all on one rank at worst, plus about 200
+// bytes per client for the per-client vectors (measured: benchmarks/RESULTS.md).
+struct PopulationBytes {
+  double round = 0.0;    // the participants' samples
+  double clients = 0.0;  // the per-client vectors
+};
+
+PopulationBytes population_bytes(const RunOptions& o) {
+  const double n = double(o.clients);
+  const double m = o.participation >= 1.0 ? n : std::max(1.0, std::round(o.participation * n));
+  return {m * double(o.population_mean_samples) * (60 * 4 + 8 + 16), 200 * n};
+}
+
 void check_memory(const RunOptions& o) {
   const double side = o.synthetic_side;
   const double samples = double(o.synthetic_train_samples) + double(o.synthetic_test_samples);
-  const double data_gb = o.dataset == "synthetic" ? samples * side * side * 4 / 1e9 : 0.0;
+  const bool population = o.dataset == "synthetic-population";
+  const double data_gb = o.dataset == "synthetic" ? samples * side * side * 4 / 1e9
+                         : population ? (population_bytes(o).round + population_bytes(o).clients) / 1e9
+                                      : 0.0;
   const double model_gb = model_parameters(o) * 4 * 4 / 1e9;
   if (data_gb + model_gb <= o.max_memory_gb) return;
   std::string culprit = o.model == "mlp" ? "hidden" : "synthetic-side";
-  if (data_gb >= model_gb)
+  if (population && data_gb >= model_gb)
+    culprit = population_bytes(o).round >= population_bytes(o).clients ? "participation" : "clients";
+  else if (data_gb >= model_gb)
     culprit = o.synthetic_train_samples >= o.synthetic_test_samples ? "synthetic-train-samples"
                                                                     : "synthetic-test-samples";
   char figures[160];

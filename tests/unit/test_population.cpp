@@ -229,4 +229,21 @@ TEST(PopulationRun, BadCombinationsAreOneLineErrorsNamingTheOption) {
                            }),
                            {"--population-alpha", "--dataset synthetic-population"});
   test::expect_input_error(with([](RunOptions& r) { r.population_min_samples = 1; }), {"--population-min-samples"});
+  // A round's samples and the per-client vectors count against --max-memory-gb.
+  test::expect_input_error(with([](RunOptions& r) {
+                             r.clients = 100000000;
+                             r.participation = 0.5;
+                             r.max_memory_gb = 1;
+                           }),
+                           {"--participation", "--max-memory-gb"});
+  test::expect_input_error(with([](RunOptions& r) {
+                             r.clients = 100000000;
+                             r.participation = 1e-6;
+                             r.max_memory_gb = 1;
+                           }),
+                           {"--clients", "--max-memory-gb"});
+  auto fits = o;
+  fits.clients = 1000000;
+  fits.participation = 0.01;
+  EXPECT_NO_THROW(validate(fits));  // the run, at the default 16 GB
 }
