@@ -37,8 +37,7 @@ bool LayerwiseMean::finish(float* out, const mpi::Comm& comm) {
   bool any = false;
   for (std::size_t k = 0; k < numerator_.size(); ++k) {
     if (weight_[k] == 0) continue;  // nobody trained it: it keeps its value
-    mpi::allreduce(numerator_[k], comm);
-    numerator_[k].divide_into(out + begin_[k], double(weight_[k]));
+    mpi::allreduce_divide(numerator_[k], double(weight_[k]), out + begin_[k], comm);
     any = true;
   }
   return any;

@@ -26,6 +26,7 @@
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/test_kill.hpp"
 #include "fedhpc/data/dataset.hpp"
+#include "fedhpc/data/node_shared.hpp"
 #include "fedhpc/data/partition.hpp"
 #include "fedhpc/io/checkpoint.hpp"
 #include "fedhpc/io/output_path.hpp"
@@ -297,15 +298,16 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
   aggregation::validate(server_optimizer_options(options));
   check_threads(options, comm);
   set_threads(options.threads, comm);
+  data::NodeLoader loader(comm, options.data_copies == "node");
   mpi::collective_try(comm, [&] {
     if (options.dataset == "synthetic-population") {
-      load_population(s, descriptor, comm.size());
+      load_population(s, descriptor, comm.size());  // generated per client: nothing for the node to share
     } else {
-      s.dataset = data::load_dataset(dataset_options(options));
+      s.dataset = loader.load(dataset_options(options));
       auto partitioning = partition_options(options);
       partitioning.natural_clients = s.dataset.train_clients;
       s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partitioning);
-      data::finish_dataset(s.dataset, s.partition, dataset_options(options));
+      loader.finish(s.dataset, s.partition, dataset_options(options));
       check_batch_fits(options, s.partition);
       s.layout = topology::make_layout(descriptor, s.topology, s.partition, s.dataset.train.labels,
                                        s.dataset.num_classes, comm.size());
@@ -635,7 +637,7 @@ void write_run(Setup& s, Session& session, const mpi::Comm& comm, const io::Resu
 const std::vector<std::string>& free_on_resume() {
   static const std::vector<std::string> names = {"output",        "resume",        "quiet",        "threads",
                                                  "checkpoint-every", "fail-at-round", "max-output-gb",
-                                                 "max-memory-gb", "overwrite"};
+                                                 "max-memory-gb", "overwrite",     "data-copies"};
   return names;
 }
 
@@ -672,6 +674,7 @@ RunOptions resume_options(const RunOptions& given, const io::ResumeSource& from)
   o.output = given.output;
   if (given.was_given("quiet")) o.quiet = given.quiet;
   if (given.was_given("threads")) o.threads = given.threads;
+  if (given.was_given("data-copies")) o.data_copies = given.data_copies;
   if (given.was_given("checkpoint-every")) o.checkpoint_every = given.checkpoint_every;
   if (given.was_given("fail-at-round")) o.fail_at_round = given.fail_at_round;
   if (given.was_given("max-output-gb")) o.max_output_gb = given.max_output_gb;

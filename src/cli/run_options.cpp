@@ -53,6 +53,8 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"max-train-samples", &o.max_train_samples, "use only the first K training samples (0 = all)"},
         {"max-test-samples", &o.max_test_samples, "use only the first K global test samples (0 = all)"},
         {"normalize", &o.normalize, "none (pixels in [0,1]) | standard (zero mean, unit variance over the training set)"},
+        {"data-copies", &o.data_copies,
+         "node (one copy of the pixels per node, in MPI shared memory) | rank (every rank holds its own)"},
         {"synthetic-train-samples", &o.synthetic_train_samples, "synthetic: training samples"},
         {"synthetic-test-samples", &o.synthetic_test_samples, "synthetic: global test samples"},
         {"synthetic-classes", &o.synthetic_classes, "synthetic: classes"},
@@ -681,6 +683,7 @@ void check_choices(const RunOptions& o) {
   if (!data::is_file_dataset(o.dataset))
     check_choice(o.dataset, "dataset", data::dataset_registry().allowed() + "|synthetic-population|hdf5:FILE");
   check_choice(o.normalize, "normalize", "none|standard");
+  check_choice(o.data_copies, "data-copies", "node|rank");
   check_choice(o.color_task, "color-task", "binary|multiclass");
   check_choice(o.partition, "partition", data::partitioner_registry().allowed());
   if (!model::is_torchscript_model(o.model))

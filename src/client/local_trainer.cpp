@@ -22,7 +22,7 @@ namespace fedhpc::client {
 namespace {
 
 at::Tensor wrap_images(const data::ImageSet& set) {
-  return at::from_blob(const_cast<float*>(set.pixels.data()), {set.count, set.channels, set.height, set.width},
+  return at::from_blob(const_cast<float*>(set.pixel_data()), {set.count, set.channels, set.height, set.width},
                        at::TensorOptions().dtype(at::kFloat));
 }
 

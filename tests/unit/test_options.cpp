@@ -178,6 +178,14 @@ TEST(Scenario, ConvBiasesFollowTheConvInitUnlessZero) {
   EXPECT_EQ(error_of({"--scenario", "vanishing", "--conv-bias-init", "uniform"}), "");
 }
 
+TEST(Options, DataCopiesIsNodeOrRank) {
+  EXPECT_EQ(error_of({"--data-copies", "rank"}), "");
+  EXPECT_EQ(error_of({"--data-copies", "node"}), "");
+  const auto msg = error_of({"--data-copies", "host"});
+  EXPECT_NE(msg.find("--data-copies: unknown value 'host'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("node|rank"), std::string::npos) << msg;
+}
+
 TEST(Options, TopologyInputErrorsNameTheOption) {
   EXPECT_NE(error_of({"--topology", "hierarchical", "--clients", "4", "--edges", "5"}).find("--edges"),
             std::string::npos);

@@ -15,6 +15,7 @@ struct RunOptions {
   std::int64_t max_train_samples = 0;
   std::int64_t max_test_samples = 0;
   std::string normalize = "none";
+  std::string data_copies = "node";  // node: one copy per node in MPI shared memory | rank
   std::int64_t synthetic_train_samples = 60000;
   std::int64_t synthetic_test_samples = 10000;
   int synthetic_classes = 10;

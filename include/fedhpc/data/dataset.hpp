@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,14 @@ struct ImageSet {
   int channels = 1;
   int height = 0;
   int width = 0;
-  std::vector<float> pixels;
+  std::vector<float> pixels;  // empty when `shared` holds the pixels
   std::vector<std::int64_t> labels;
+  // The pixels in a window shared by the ranks of one node (data/node_shared.hpp).
+  std::shared_ptr<const float> shared;
 
   std::int64_t sample_size() const { return std::int64_t(channels) * height * width; }
-  const float* sample(std::int64_t i) const { return pixels.data() + i * sample_size(); }
+  const float* pixel_data() const { return shared ? shared.get() : pixels.data(); }
+  const float* sample(std::int64_t i) const { return pixel_data() + i * sample_size(); }
 };
 
 struct Dataset {
