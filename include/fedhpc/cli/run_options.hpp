@@ -21,6 +21,11 @@ struct RunOptions {
   int synthetic_classes = 10;
   int synthetic_side = 28;
   double synthetic_noise = 0.35;
+  // synthetic-population (data/population.hpp)
+  double population_alpha = 1.0;
+  double population_beta = 1.0;
+  std::int64_t population_min_samples = 20;
+  std::int64_t population_mean_samples = 40;
   // clients
   std::int64_t clients = 10;
   std::string partition = "iid";

@@ -180,6 +180,10 @@ class LocalTrainer {
   // The client's local test split; also added to *totals when given.
   EvalTotals evaluate_client(const float* params, std::int64_t client, ExactSum* totals = nullptr);
 
+  // Wraps the data set given to the constructor again after its buffers
+  // were refilled (synthetic-population regenerates the round's clients).
+  void reload_data();
+
   // Wall seconds spent so far in local training (train_block without its
   // sink, iterate, diagnose): the round engine's "train" phase.
   double training_seconds() const;
