@@ -87,6 +87,8 @@ std::unique_ptr<analysis::SampleEvaluator> make_evaluator(const analysis::RunFil
   at::set_num_threads(a.threads);
   set_blas_threads(a.threads);
   const auto options = options_from_config_text(run.config, run.path + ": stored config");
+  if (options.dataset == "synthetic-population")  // no training set to sample: it is generated per round
+    throw InputError("run file " + run.path + ": its --dataset synthetic-population cannot be evaluated here");
   const auto scenario = model::resolve_scenario(scenario_options(options));
   auto dataset = data::load_dataset(dataset_options(options));
   auto model = model::make_model(model_options(options, dataset, scenario));

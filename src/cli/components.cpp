@@ -132,6 +132,18 @@ data::DatasetOptions dataset_options(const RunOptions& o) {
   return d;
 }
 
+data::PopulationOptions population_options(const RunOptions& o) {
+  data::PopulationOptions p;
+  p.clients = o.clients;
+  p.seed = o.seed;
+  p.alpha = o.population_alpha;
+  p.beta = o.population_beta;
+  p.min_samples = o.population_min_samples;
+  p.mean_samples = o.population_mean_samples;
+  p.local_test_fraction = o.local_test_fraction;
+  return p;
+}
+
 data::PartitionOptions partition_options(const RunOptions& o) {
   data::PartitionOptions p;
   p.method = o.partition;

@@ -354,6 +354,8 @@ void run_mi(const MiOptions& m, RunOptions options, const StoredRun& stored, con
     throw InputError("--rounds-at: round " + std::to_string(m.rounds_at.back()) + " is past the " +
                      std::to_string(stored.rows - 1) + " rounds stored in " + quote_input(m.from));
   }
+  if (options.dataset == "synthetic-population")  // its clients' samples exist only in the rounds they take part in
+    throw InputError("--dataset: fedhpc mi does not take synthetic-population; use a data set held in memory");
   Setup s = prepare(std::move(options), comm);
   const bool root = comm.rank() == 0;
   if (!m.from.empty())

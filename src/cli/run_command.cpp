@@ -265,6 +265,27 @@ void add_tiers(io::RunHeader& h, const Setup& s) {
   }
 }
 
+// --dataset synthetic-population: the global test set and every client's
+// sizes now; a client's samples only when it takes part (prepare_round).
+// The partition starts as the sizes alone, which is all the trainer's and
+// the checks' look at every client needs.
+void load_population(Setup& s, const topology::TopologyDescriptor& descriptor, int ranks) {
+  s.population = std::make_unique<data::Population>(population_options(s.options));
+  s.dataset = s.population->make_dataset();
+  std::vector<std::int64_t> identity(std::size_t(s.options.clients));
+  for (std::size_t c = 0; c < identity.size(); ++c) identity[c] = std::int64_t(c);
+  s.population_sizes = s.population->sizes(identity);
+  check_batch_fits(s.options, s.population_sizes);
+  s.layout = topology::make_layout(descriptor, s.topology, s.population_sizes, s.dataset.train.labels,
+                                   s.dataset.num_classes, ranks);
+  s.partition = s.population->sizes(s.layout.order);
+}
+
+// Training samples of the run: the whole population's for synthetic-population.
+std::int64_t train_samples(const Setup& s) {
+  return s.population ? s.population_sizes.train_offsets.back() : s.dataset.train.count;
+}
+
 }  // namespace
 
 // Setup and Session: include/fedhpc/cli/run_session.hpp.
@@ -283,15 +304,19 @@ Setup prepare(RunOptions options, const mpi::Comm& comm) {
   set_threads(options.threads, comm);
   data::NodeLoader loader(comm, options.data_copies == "node");
   mpi::collective_try(comm, [&] {
-    s.dataset = loader.load(dataset_options(options));
-    auto partitioning = partition_options(options);
-    partitioning.natural_clients = s.dataset.train_clients;
-    s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partitioning);
-    loader.finish(s.dataset, s.partition, dataset_options(options));
-    check_batch_fits(options, s.partition);
-    s.layout = topology::make_layout(descriptor, s.topology, s.partition, s.dataset.train.labels,
-                                     s.dataset.num_classes, comm.size());
-    s.partition = topology::reorder(s.partition, s.layout.order);
+    if (options.dataset == "synthetic-population") {
+      load_population(s, descriptor, comm.size());  // generated per client: nothing for the node to share
+    } else {
+      s.dataset = loader.load(dataset_options(options));
+      auto partitioning = partition_options(options);
+      partitioning.natural_clients = s.dataset.train_clients;
+      s.partition = data::make_partition(s.dataset.train.labels, s.dataset.num_classes, partitioning);
+      loader.finish(s.dataset, s.partition, dataset_options(options));
+      check_batch_fits(options, s.partition);
+      s.layout = topology::make_layout(descriptor, s.topology, s.partition, s.dataset.train.labels,
+                                       s.dataset.num_classes, comm.size());
+      s.partition = topology::reorder(s.partition, s.layout.order);
+    }
     s.behaviour = std::make_unique<client::ClientBehaviour>(behaviour_options(options), s.layout.order);
     s.model = model::make_model(model_options(options, s.dataset, s.scenario));
     s.global.resize(std::size_t(s.model->layout().total()));
@@ -322,10 +347,10 @@ io::RunHeader make_header(const Setup& s) {
   h.num_classes = s.dataset.num_classes;
   h.task = s.dataset.task;
   h.target_names = s.dataset.target_names;
-  h.train_samples = s.dataset.train.count;
+  h.train_samples = train_samples(s);
   h.test_samples = s.dataset.test.count;
   h.layout = &s.model->layout();
-  h.partition = &s.partition;
+  h.partition = s.population ? &s.population_sizes : &s.partition;
   h.topology = &s.layout;
   h.topology_name = s.options.topology;
   h.extras = topology::topology_registry().get(s.options.topology).extras(s.topology, s.layout);
@@ -340,13 +365,35 @@ io::RunHeader make_header(const Setup& s) {
   h.faulty = &s.behaviour->faulty();
   h.gma_mask = o.aggregator == "fedgma" || o.aggregator == "fedgma-soft";
   if (h.gma_mask) h.attributes.push_back({"gma_threshold", o.gma_threshold});
-  h.train_labels = &s.dataset.train.labels;
+  if (!s.population) h.train_labels = &s.dataset.train.labels;  // a population's labels are generated
   client::TrainOptions shift;
   add_concept_shift(shift, s.options, s.layout.order, s.dataset.num_classes);
   h.concept_group.assign(shift.label_map_of_client.begin(), shift.label_map_of_client.end());
   h.concept_label_maps = shift.label_maps;
   add_tiers(h, s);
+  // A population's per-client datasets hold the round's participants only
+  // (the same m as RoundEngine::select_clients).
+  if (s.population)
+    h.sparse_clients = o.participation >= 1.0 ? o.clients
+                                              : std::max<std::int64_t>(1, std::llround(o.participation * double(o.clients)));
   return h;
+}
+
+}  // namespace
+
+namespace {
+
+// Before each round: this rank's participants' samples, generated into the
+// data set and partition the trainer reads; the previous round's are dropped.
+std::function<void(int, const std::vector<std::uint8_t>&)> population_round(Setup& s, client::LocalTrainer& trainer,
+                                                                           topology::ClientBlock block) {
+  return [&s, &trainer, block](int, const std::vector<std::uint8_t>& selected) {
+    std::vector<std::int64_t> mine;
+    for (auto c = block.begin; c < block.end; ++c)
+      if (selected[std::size_t(c)]) mine.push_back(c);
+    s.population->materialize(mine, s.layout.order, s.dataset, s.partition);
+    trainer.reload_data();
+  };
 }
 
 }  // namespace
@@ -384,11 +431,12 @@ Session::Session(Setup& s, const mpi::Comm& comm)
     topology = topology::topology_registry().get(o.topology, "topology").make(ctx);
     const auto server = server_optimizer_options(o);
     if (!aggregation::is_identity(server)) server_optimizer = aggregation::make_server_optimizer(server);
-    engine::EngineParts parts{trainer, s.partition, *topology, *s.behaviour, server_optimizer.get(), {}, {}, {}, 0};
+    engine::EngineParts parts{trainer, s.partition, *topology, *s.behaviour, server_optimizer.get(), {}, {}, {}, 0, {}};
     parts.client_keys = s.layout.order;
     parts.block = ctx.block;
     parts.shape = shape;
     parts.test_samples = s.dataset.test.count;
+    if (s.population) parts.prepare_round = population_round(s, trainer, ctx.block);
     engine = std::make_unique<engine::RoundEngine>(comm, engine_options(o), std::move(parts), s.global);
   }
 
@@ -446,7 +494,7 @@ void print_start(const Setup& s, const mpi::Comm& comm, double planned_bytes) {
               "%s, %d rounds, output up to %s\n",
               comm.size(), comm.size() == 1 ? "" : "s", per_rank.c_str(), (long long)s.options.clients,
               s.options.model.c_str(), (long long)s.model->layout().total(), s.dataset.name.c_str(),
-              (long long)s.dataset.train.count, (long long)s.dataset.test.count, s.options.topology.c_str(),
+              (long long)train_samples(s), (long long)s.dataset.test.count, s.options.topology.c_str(),
               s.options.rounds, megabytes(planned_bytes).c_str());
   std::fflush(stdout);
 }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <optional>
 #include <sstream>
 #include <string_view>
@@ -46,8 +47,9 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
   return {
       {"Data",
        {{"dataset", &o.dataset,
-         "fashion-mnist | colored-fashion-mnist (3x28x28, coloured per client; paper 003) | synthetic | signal "
-         "(regression: predict the shift and scale of random 1-D signals; paper 001) | hdf5:FILE (your own data)"},
+         "fashion-mnist | colored-fashion-mnist (3x28x28, coloured per client; paper 003) | synthetic | "
+         "synthetic-population (LEAF synthetic(alpha, beta), generated per client on demand) | signal (regression: "
+         "predict the shift and scale of random 1-D signals; paper 001) | hdf5:FILE (your own data)"},
         {"data-dir", &o.data_dir, "directory with the Fashion-MNIST IDX .gz files"},
         {"max-train-samples", &o.max_train_samples, "use only the first K training samples (0 = all)"},
         {"max-test-samples", &o.max_test_samples, "use only the first K global test samples (0 = all)"},
@@ -64,6 +66,14 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
          "default local test fraction 0.2 leaves 100 to train on)"},
         {"signal-test-samples", &o.signal_test_samples, "signal: global test samples"},
         {"signal-length", &o.signal_length, "signal: values per signal"},
+        {"population-alpha", &o.population_alpha,
+         "synthetic-population: std-dev of the clients' model means u_k (LEAF's alpha)"},
+        {"population-beta", &o.population_beta,
+         "synthetic-population: std-dev of the clients' feature means B_k (LEAF's beta)"},
+        {"population-min-samples", &o.population_min_samples,
+         "synthetic-population: samples per client (train + local test) at least"},
+        {"population-mean-samples", &o.population_mean_samples,
+         "synthetic-population: mean samples per client (log-normal sizes above the minimum)"},
         {"color-task", &o.color_task,
          "colored-fashion-mnist: binary (label = class < 5, red/green digit, out-of-distribution test colours) | "
          "multiclass (a colour pair per class; random test colours)"}}},
@@ -207,6 +217,14 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
   if (name == "byzantine" && !uses_aggregator(o, {"krum", "multi-krum"})) return "--aggregator krum or multi-krum";
   if (name == "krum-select" && !uses_aggregator(o, {"multi-krum"})) return "--aggregator multi-krum";
   if (name == "color-task" && o.dataset != "colored-fashion-mnist") return "--dataset colored-fashion-mnist";
+  if (name.rfind("population-", 0) == 0 && o.dataset != "synthetic-population")
+    return "--dataset synthetic-population";
+  // A population's data is generated per client: nothing to partition, cut or normalise.
+  static const std::set<std::string> kSampleSetOnly = {"partition",         "dirichlet-alpha",   "dirichlet-min-samples",
+                                                       "shards-per-client", "max-train-samples", "max-test-samples",
+                                                       "normalize"};
+  if (o.dataset == "synthetic-population" && kSampleSetOnly.count(name))
+    return "a --dataset other than synthetic-population";
   if (name == "gma-threshold" && !uses_aggregator(o, {"fedgma", "fedgma-soft"}))
     return "--aggregator fedgma or fedgma-soft";
   if (name == "server-momentum" && !server_uses(o, {"sgd", "momentum"})) return "--server-optimizer sgd or momentum";
@@ -280,6 +298,8 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"synthetic-train-samples", {1, 1e8}}, {"synthetic-test-samples", {1, 1e8}},
       {"synthetic-classes", {2, 1e4}},    {"synthetic-side", {4, 4096}},
       {"synthetic-noise", {0, 1e3}},      {"clients", {1, 1e8}},
+      {"population-alpha", {0, 1e3}},     {"population-beta", {0, 1e3}},
+      {"population-min-samples", {2, 1e6}}, {"population-mean-samples", {2, 1e6}},
       {"dirichlet-alpha", {0, 1e6, true}}, {"dirichlet-min-samples", {0, 1e8}},
       {"shards-per-client", {1, 1e6}},    {"local-test-fraction", {0, 1, false, true}},
       {"participation", {0, 1, true}},    {"concept-shift", {1, 1e8}},
@@ -681,7 +701,7 @@ void check_choice(const std::string& value, const std::string& option, const std
 // text is quoted; the lists mirror the modules that use them.
 void check_choices(const RunOptions& o) {
   if (!data::is_file_dataset(o.dataset))
-    check_choice(o.dataset, "dataset", data::dataset_registry().allowed() + "|hdf5:FILE");
+    check_choice(o.dataset, "dataset", data::dataset_registry().allowed() + "|synthetic-population|hdf5:FILE");
   check_choice(o.normalize, "normalize", "none|standard");
   check_choice(o.data_copies, "data-copies", "node|rank");
   check_choice(o.color_task, "color-task", "binary|multiclass");
@@ -763,6 +783,19 @@ void check_tiers(const RunOptions& o) {
           "needs --server-optimizer sgd without --server-momentum (a stateful server step would move untrained layers)");
 }
 
+// --dataset synthetic-population: 60 features per sample, and only the
+// centralized topology, which keeps no per-client state between rounds.
+void check_population(const RunOptions& o) {
+  if (o.dataset != "synthetic-population") return;
+  require(o.population_mean_samples >= o.population_min_samples, "population-mean-samples",
+          "must be >= --population-min-samples (" + std::to_string(o.population_min_samples) + "); got " +
+              std::to_string(o.population_mean_samples));
+  require(o.model == "logreg" || o.model == "mlp" || model::is_torchscript_model(o.model), "model",
+          "--dataset synthetic-population has 60 features per sample; use logreg, mlp or torchscript:FILE.pt");
+  require(o.topology == "centralized", "topology",
+          "--dataset synthetic-population runs with --topology centralized only (got " + o.topology + ")");
+}
+
 // Limits that depend on another option.
 void check_combinations(const RunOptions& o) {
   require(o.concept_shift <= o.clients, "concept-shift",
@@ -779,6 +812,7 @@ void check_combinations(const RunOptions& o) {
   check_fedgma(o);
   check_tiers(o);
   check_regression(o);
+  check_population(o);
 }
 
 // Parameter count of the model (mirrors the layouts in src/model/models.cpp).
@@ -786,7 +820,7 @@ double model_parameters(const RunOptions& o) {
   const bool synthetic = o.dataset == "synthetic";
   const double side = synthetic ? o.synthetic_side : 28, classes = synthetic ? o.synthetic_classes : 10;
   const double channels = o.dataset == "colored-fashion-mnist" ? 3 : 1;
-  const double in = channels * side * side, hidden = double(o.hidden);
+  const double in = o.dataset == "synthetic-population" ? 60 : channels * side * side, hidden = double(o.hidden);
   if (o.model == "mlp") return in * hidden + hidden + classes * hidden + classes;
   if (o.model == "logreg") return in * classes + classes;
   if (o.model == "rnn") {  // 10 layers of 4 units, one bias each, then dense
@@ -800,16 +834,36 @@ double model_parameters(const RunOptions& o) {
 // A static estimate of what every rank holds before the first round: the
 // synthetic data set (float pixels) and the model's weights, gradients and
 // two Adam moments. It refuses runs that would only fail later, out of memory.
+// synthetic-population: a round's participants' samples (60 floats, a label
+// and two index entries each), all on one rank at worst, plus about 200
+// bytes per client for the per-client vectors (measured: benchmarks/RESULTS.md).
+struct PopulationBytes {
+  double round = 0.0;    // the participants' samples
+  double clients = 0.0;  // the per-client vectors
+};
+
+PopulationBytes population_bytes(const RunOptions& o) {
+  const double n = double(o.clients);
+  const double m = o.participation >= 1.0 ? n : std::max(1.0, std::round(o.participation * n));
+  return {m * double(o.population_mean_samples) * (60 * 4 + 8 + 16), 200 * n};
+}
+
 void check_memory(const RunOptions& o) {
   const double side = o.synthetic_side;
   const double samples = double(o.synthetic_train_samples) + double(o.synthetic_test_samples);
-  double data_gb = o.dataset == "synthetic" ? samples * side * side * 4 / 1e9 : 0.0;
+  const bool population = o.dataset == "synthetic-population";
+  double data_gb = o.dataset == "synthetic" ? samples * side * side * 4 / 1e9
+                   : population ? (population_bytes(o).round + population_bytes(o).clients) / 1e9
+                                : 0.0;
   const double signals = double(o.clients) * double(o.signal_samples) + double(o.signal_test_samples);
   if (o.dataset == "signal") data_gb = signals * (o.signal_length + 2) * 4 / 1e9;
   const double model_gb = model_parameters(o) * 4 * 4 / 1e9;
   if (data_gb + model_gb <= o.max_memory_gb) return;
   std::string culprit = o.model == "mlp" ? "hidden" : "synthetic-side";
-  if (data_gb >= model_gb && o.dataset == "signal") culprit = "signal-samples";
+  if (population && data_gb >= model_gb)
+    culprit = population_bytes(o).round >= population_bytes(o).clients ? "participation" : "clients";
+  else if (data_gb >= model_gb && o.dataset == "signal")
+    culprit = "signal-samples";
   else if (data_gb >= model_gb)
     culprit = o.synthetic_train_samples >= o.synthetic_test_samples ? "synthetic-train-samples"
                                                                     : "synthetic-test-samples";

@@ -55,6 +55,7 @@ at::Tensor index_tensor(const std::int64_t* first, std::int64_t count) {
 
 struct LocalTrainer::Impl {
   const model::Model& model;
+  const data::Dataset& dataset;
   const data::Partition& partition;
   TrainOptions options;
   at::Tensor train_x, train_y, test_x, test_y;
@@ -91,7 +92,8 @@ struct LocalTrainer::Impl {
   std::unique_ptr<BatchedTrainer> batched;  // client-batched train_block, or none
 
   Impl(const model::Model& m, const data::Dataset& d, const data::Partition& p, TrainOptions o)
-      : model(m), partition(p), options(std::move(o)), num_classes(d.num_classes), regression(d.regression()) {
+      : model(m), dataset(d), partition(p), options(std::move(o)), num_classes(d.num_classes),
+        regression(d.regression()) {
     if (!(options.prox_mu >= 0.0) || !std::isfinite(options.prox_mu))
       throw std::invalid_argument("TrainOptions::prox_mu must be finite and >= 0");
     if (!options.flip_labels.empty() && std::int64_t(options.flip_labels.size()) != p.num_clients())
@@ -563,5 +565,13 @@ EvalTotals LocalTrainer::evaluate_client(const float* params, std::int64_t clien
 bool LocalTrainer::regression() const { return impl_->regression; }
 
 double LocalTrainer::training_seconds() const { return impl_->training_seconds; }
+
+void LocalTrainer::reload_data() {
+  impl_->train_x = wrap_images(impl_->dataset.train);
+  const bool r = impl_->regression;
+  impl_->train_y = r ? wrap_targets(impl_->dataset.train) : wrap_labels(impl_->dataset.train);
+  impl_->test_x = wrap_images(impl_->dataset.test);
+  impl_->test_y = r ? wrap_targets(impl_->dataset.test) : wrap_labels(impl_->dataset.test);
+}
 
 }  // namespace fedhpc::client

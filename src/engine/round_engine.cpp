@@ -70,6 +70,7 @@ const topology::RoundResult& RoundEngine::run_round(int round) {
   kill_point(round, "start", comm_.rank());  // test-only (FEDHPC_TEST_KILL_AT)
   const auto selected = select_clients(options_, round, parts_.client_keys);
   const auto dropped = parts_.behaviour.dropped(round, selected);
+  if (parts_.prepare_round) parts_.prepare_round(round, selected);
   const double t1 = MPI_Wtime();
   const double trained_before = parts_.trainer.training_seconds();
   between_rounds_ = false;

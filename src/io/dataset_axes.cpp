@@ -32,6 +32,7 @@ const std::map<std::string, DatasetAxes>& table() {
       {"clients/local_test_loss", {"round,client", "nats", 1}},
       {"clients/local_test_accuracy", {"round,client", "fraction", 1}},
       {"clients/participated", {"round,client", "", 1}},
+      {"clients/round_clients", {"round,participant", "", 1}},
       {"clients/weights", {"round,client,parameter", "", 1}},
       {"clients/nonfinite", {"round,client", "", 1}},
       {"clients/dropped", {"round,client", "", 1}},

@@ -38,11 +38,12 @@ struct Spec {
   std::vector<std::int64_t> shape;
   bool nan_fill = true;
   bool compress = false;  // shuffle + gzip 4, one chunk per client row
+  bool minus_one_fill = false;  // client ids: -1 = no client
 };
 
 template <class T>
 Spec spec(std::string path, std::vector<std::int64_t> shape, bool nan_fill = true, bool compress = false) {
-  return {std::move(path), h5::NativeType<T>::id(), sizeof(T), std::move(shape), nan_fill, compress};
+  return {std::move(path), h5::NativeType<T>::id(), sizeof(T), std::move(shape), nan_fill, compress, false};
 }
 
 // Chunks of one row of the leading (round) axis, at most 2^20 elements, so a
@@ -97,8 +98,10 @@ std::int64_t max_clusters_of(const RunHeader& h) { return std::max<std::int64_t>
 // Every dataset that grows with the rounds, in one list: the file is created
 // from it and its size is planned from it.
 std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
-  const std::int64_t R = h.rounds, N = h.num_clients, I = h.local_iterations, P = h.layout->total();
+  const std::int64_t R = h.rounds, I = h.local_iterations, P = h.layout->total();
   const std::int64_t M = monitored_of(h), Lw = std::int64_t(h.layout->weight_layers().size());
+  // Per-round client datasets: one column per client, or per participant.
+  const std::int64_t N = h.sparse_clients > 0 ? h.sparse_clients : h.num_clients;
   std::vector<Spec> s;
   if (h.save_weights != "none") s.push_back(spec<float>("/global/weights", {R + 1, P}));
   s.push_back(spec<double>("/global/test_loss", {R + 1}));
@@ -109,7 +112,12 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
   s.push_back(spec<float>("/clients/train_loss", {R, I, N}));
   s.push_back(spec<float>("/clients/local_test_loss", {R, N}));
   s.push_back(spec<float>("/clients/local_test_accuracy", {R, N}));
-  s.push_back(spec<std::uint8_t>("/clients/participated", {R, N}, false));
+  if (h.sparse_clients > 0) {
+    s.push_back(spec<std::int64_t>("/clients/round_clients", {R, N}, false));
+    s.back().minus_one_fill = true;
+  } else {
+    s.push_back(spec<std::uint8_t>("/clients/participated", {R, N}, false));
+  }
   if (h.save_weights == "clients") s.push_back(spec<float>("/clients/weights", {client_weight_rows(h), N, P}, true, true));
   s.push_back(spec<std::uint8_t>("/clients/nonfinite", {R, N}, false));
   s.push_back(spec<std::uint8_t>("/clients/dropped", {R, N}, false));
@@ -121,7 +129,7 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
   }
   if (h.save_gradients) s.push_back(spec<float>("/clients/gradients", {R, N, P}, true, true));
   if (h.extras.clusters) {
-    s.push_back(spec<std::int64_t>("/topology/cluster_of_client", {R, N}, false));
+    s.push_back(spec<std::int64_t>("/topology/cluster_of_client", {R, h.num_clients}, false));
     s.push_back(spec<std::int64_t>("/clusters/count", {R}, false));
     s.push_back(spec<double>("/clusters/threshold", {R}));
     if (h.save_weights == "clients")
@@ -310,6 +318,7 @@ void RunWriter::create_schema(const RunHeader& h) {
     h5::DataSetOptions o;
     o.chunk = row_chunk(s.shape, s.compress);
     if (s.nan_fill) o.fill = kNaN;
+    if (s.minus_one_fill) o.fill = -1.0;
     if (s.compress) {
       o.deflate = 4;
       o.shuffle = true;
@@ -319,6 +328,7 @@ void RunWriter::create_schema(const RunHeader& h) {
   root.create_dataset<std::int64_t>("timing/peak_rss_bytes", dims({comm_.size()}));
   auto clients = root.group("clients");
   clients.set_attribute("monitor", h.monitor);
+  clients.set_attribute("layout", std::string(h.sparse_clients > 0 ? "participants" : "dense"));
   std::vector<std::uint8_t> faulty(std::size_t(h.num_clients), 0);
   if (h.faulty) faulty = *h.faulty;
   clients.create_dataset<std::uint8_t>("faulty", dims({h.num_clients})).write_all(faulty);
@@ -343,7 +353,14 @@ void RunWriter::describe_datasets() {
     const auto axes = dataset_axes(path);
     if (!axes) continue;  // not in the schema table: the self-description test names it
     auto ds = root.dataset(path);
-    ds.set_attribute("dims", axes->dims);
+    std::string axis_names = axes->dims;
+    // Sparse layout: a round's client columns are its participants (see /clients/round_clients).
+    const bool per_round_client = path.rfind("clients/", 0) == 0 && axes->first_round >= 0;
+    if (header_.sparse_clients > 0 && per_round_client && path != "clients/round_clients") {
+      const auto at = axis_names.find(",client");
+      if (at != std::string::npos) axis_names.replace(at, 7, ",participant");
+    }
+    ds.set_attribute("dims", axis_names);
     // A regression run's losses are mean squared errors, not nats.
     const bool mse = header_.task == "regression" && axes->units == "nats";
     if (!axes->units.empty()) ds.set_attribute("units", mse ? "squared target units" : axes->units);
@@ -476,34 +493,91 @@ void RunWriter::write_round(const topology::RoundResult& s) {
   const std::int64_t skipped = record.nonfinite_skipped;
   put_root<std::int64_t>("/global/nonfinite_skipped", {r - 1}, {1}, &skipped);
 
-  const std::int64_t b = block_.size(), I = header_.local_iterations, c0 = block_.begin;
-  put_blocks<float>("/clients/train_loss", {r - 1, 0, c0}, {1, I, b}, record.train_loss.data());
-  put_blocks<float>("/clients/local_test_loss", {r - 1, c0}, {1, b}, s.local_test_loss.data());
-  put_blocks<float>("/clients/local_test_accuracy", {r - 1, c0}, {1, b}, s.local_test_accuracy.data());
-  put_blocks<std::uint8_t>("/clients/participated", {r - 1, c0}, {1, b}, record.participated.data());
-  put_blocks<std::uint8_t>("/clients/dropped", {r - 1, c0}, {1, b}, record.dropped.data());
+  const std::int64_t I = header_.local_iterations;
+  find_participants(r, record);
+  put_clients<float>("/clients/train_loss", r, I, 0, record.train_loss.data());
+  put_clients<float>("/clients/local_test_loss", r, 0, 0, s.local_test_loss.data());
+  put_clients<float>("/clients/local_test_accuracy", r, 0, 0, s.local_test_accuracy.data());
+  if (header_.sparse_clients > 0) {
+    std::vector<std::int64_t> ids;
+    for (auto local : participants_) ids.push_back(block_.begin + local);
+    put_blocks<std::int64_t>("/clients/round_clients", {r - 1, first_column_}, {1, std::int64_t(ids.size())},
+                             ids.data());
+  } else {
+    put_clients<std::uint8_t>("/clients/participated", r, 0, 0, record.participated.data());
+  }
+  put_clients<std::uint8_t>("/clients/dropped", r, 0, 0, record.dropped.data());
+  // --save-weights clients:ROUNDS keeps chosen rounds only: round r goes to row `row` (put_clients writes round - 1).
   const std::int64_t row = client_weight_row(header_, r);
   if (header_.save_weights == "clients" && row >= 0)
-    put_blocks<float>("/clients/weights", {row, c0, 0}, {1, b, num_params_}, record.client_weights.data());
+    put_clients<float>("/clients/weights", int(row + 1), 0, num_params_, record.client_weights.data());
   write_monitoring(r, record);
 }
 
+// Sparse layout: this rank's participants go to the columns after those of
+// the lower ranks (blocks are contiguous, so the columns are in client order).
+void RunWriter::find_participants(int r, const topology::RoundRecord& record) {
+  if (header_.sparse_clients == 0) return;
+  participants_.clear();
+  for (std::int64_t c = 0; c < block_.size(); ++c)
+    if (record.participated[std::size_t(c)]) participants_.push_back(c);
+  const auto counts =
+      mpi::all_gather(comm_, std::int64_t(participants_.size()), "MPI_Allgather(participants)");
+  first_column_ = 0;
+  for (int q = 0; q < comm_.rank(); ++q) first_column_ += counts[std::size_t(q)];
+  std::int64_t total = 0;
+  for (auto n : counts) total += n;
+  if (total > header_.sparse_clients)
+    throw RunError("round " + std::to_string(r) + " has " + std::to_string(total) + " participants, more than the " +
+                   std::to_string(header_.sparse_clients) + " columns of the file's per-client datasets");
+}
+
+template <class T>
+void RunWriter::put_clients(const std::string& path, int r, std::int64_t outer, std::int64_t inner, const T* data) {
+  const std::int64_t b = block_.size(), o = std::max<std::int64_t>(outer, 1), in = std::max<std::int64_t>(inner, 1);
+  // {round, [0], column, [0]} and {1, [outer], columns, [inner]}
+  auto offset = [&](std::int64_t column) {
+    std::vector<std::int64_t> v = {r - 1};
+    if (outer > 0) v.push_back(0);
+    v.push_back(column);
+    if (inner > 0) v.push_back(0);
+    return v;
+  };
+  auto count = [&](std::int64_t columns) {
+    std::vector<std::int64_t> v = {1};
+    if (outer > 0) v.push_back(outer);
+    v.push_back(columns);
+    if (inner > 0) v.push_back(inner);
+    return v;
+  };
+  if (header_.sparse_clients == 0) {
+    put_blocks<T>(path, offset(block_.begin), count(b), data);
+    return;
+  }
+  // [outer][block][inner] -> [outer][participants][inner]
+  const auto k = std::int64_t(participants_.size());
+  std::vector<T> packed(std::size_t(o * k * in));
+  for (std::int64_t i = 0; i < o; ++i)
+    for (std::int64_t j = 0; j < k; ++j)
+      std::copy_n(data + (i * b + participants_[std::size_t(j)]) * in, in, packed.data() + (i * k + j) * in);
+  put_blocks<T>(path, offset(first_column_), count(k), packed.data());
+}
+
 void RunWriter::write_monitoring(int r, const topology::RoundRecord& record) {
-  const std::int64_t b = block_.size(), M = monitored_iterations(), c0 = block_.begin;
-  put_blocks<std::uint8_t>("/clients/nonfinite", {r - 1, c0}, {1, b}, record.nonfinite.data());
+  const std::int64_t M = monitored_iterations();
+  put_clients<std::uint8_t>("/clients/nonfinite", r, 0, 0, record.nonfinite.data());
   if (M > 0) {
     const std::int64_t Lw = std::int64_t(header_.layout->weight_layers().size());
-    put_blocks<float>("/clients/gsc", {r - 1, 0, c0}, {1, M, b}, record.gsc.data());
-    put_blocks<float>("/clients/input_grad_rms", {r - 1, 0, c0}, {1, M, b}, record.input_grad_rms.data());
-    put_blocks<float>("/clients/update_sum", {r - 1, 0, c0}, {1, M, b}, record.update_sum.data());
-    put_blocks<float>("/clients/update_l1", {r - 1, 0, c0}, {1, M, b}, record.update_l1.data());
-    put_blocks<float>("/clients/iteration_test_loss", {r - 1, 0, c0}, {1, M, b}, record.iteration_test_loss.data());
-    put_blocks<float>("/clients/gsc_profile", {r - 1, 0, c0, 0}, {1, M, b, Lw}, record.gsc_profile.data());
-    put_blocks<float>("/clients/grad_mean_abs", {r - 1, 0, c0, 0}, {1, M, b, Lw}, record.grad_mean_abs.data());
-    put_blocks<float>("/clients/grad_l2", {r - 1, 0, c0, 0}, {1, M, b, Lw}, record.grad_l2.data());
+    put_clients<float>("/clients/gsc", r, M, 0, record.gsc.data());
+    put_clients<float>("/clients/input_grad_rms", r, M, 0, record.input_grad_rms.data());
+    put_clients<float>("/clients/update_sum", r, M, 0, record.update_sum.data());
+    put_clients<float>("/clients/update_l1", r, M, 0, record.update_l1.data());
+    put_clients<float>("/clients/iteration_test_loss", r, M, 0, record.iteration_test_loss.data());
+    put_clients<float>("/clients/gsc_profile", r, M, Lw, record.gsc_profile.data());
+    put_clients<float>("/clients/grad_mean_abs", r, M, Lw, record.grad_mean_abs.data());
+    put_clients<float>("/clients/grad_l2", r, M, Lw, record.grad_l2.data());
   }
-  if (header_.save_gradients)
-    put_blocks<float>("/clients/gradients", {r - 1, c0, 0}, {1, b, num_params_}, record.gradients.data());
+  if (header_.save_gradients) put_clients<float>("/clients/gradients", r, 0, num_params_, record.gradients.data());
 }
 
 void RunWriter::write_topology_round(const topology::RoundResult& result) {

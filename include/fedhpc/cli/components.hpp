@@ -5,6 +5,7 @@
 #include "fedhpc/client/behaviour.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/data/partition.hpp"
+#include "fedhpc/data/population.hpp"
 #include "fedhpc/engine/round_engine.hpp"
 #include "fedhpc/model/scenario.hpp"
 #include "fedhpc/topology/options.hpp"
@@ -29,6 +30,8 @@ model::ScenarioOptions scenario_options(const RunOptions& options);
 client::TrainOptions train_options(const RunOptions& options, double clip_norm);
 data::DatasetOptions dataset_options(const RunOptions& options);
 data::PartitionOptions partition_options(const RunOptions& options);
+// --dataset synthetic-population's options.
+data::PopulationOptions population_options(const RunOptions& options);
 aggregation::ServerOptimizerOptions server_optimizer_options(const RunOptions& options);
 // The model of a run on a loaded data set (image shape and classes from it),
 // with the resolved scenario's activation and initialisation.

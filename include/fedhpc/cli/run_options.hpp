@@ -25,6 +25,11 @@ struct RunOptions {
   std::int64_t signal_samples = 125;
   std::int64_t signal_test_samples = 1000;
   int signal_length = 64;
+  // synthetic-population (data/population.hpp)
+  double population_alpha = 1.0;
+  double population_beta = 1.0;
+  std::int64_t population_min_samples = 20;
+  std::int64_t population_mean_samples = 40;
   // clients
   std::int64_t clients = 10;
   std::string partition = "iid";

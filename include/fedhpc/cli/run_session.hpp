@@ -12,6 +12,7 @@
 #include "fedhpc/client/tiers.hpp"
 #include "fedhpc/data/dataset.hpp"
 #include "fedhpc/data/partition.hpp"
+#include "fedhpc/data/population.hpp"
 #include "fedhpc/engine/round_engine.hpp"
 #include "fedhpc/model/model.hpp"
 #include "fedhpc/model/scenario.hpp"
@@ -35,6 +36,11 @@ struct Setup {
   std::unique_ptr<client::ClientBehaviour> behaviour;
   client::TierSpec tier_spec;          // --client-tiers, --tier-trainable
   std::vector<client::Tier> tiers;     // each client's tier (topology ids); empty without tiers
+  // --dataset synthetic-population: the generator, and every client's sizes
+  // (offsets only; the file's /data). `dataset` and `partition` then hold
+  // only this rank's participants of the current round.
+  std::unique_ptr<data::Population> population;
+  data::Partition population_sizes;
 };
 
 // Validates and resolves the options, loads the data, partitions it, lays

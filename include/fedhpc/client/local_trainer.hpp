@@ -183,6 +183,9 @@ class LocalTrainer {
   // Whether the data set is a regression task (losses are MSE, and there is
   // no accuracy: evaluation leaves EvalTotals::correct at 0).
   bool regression() const;
+  // Wraps the data set given to the constructor again after its buffers
+  // were refilled (synthetic-population regenerates the round's clients).
+  void reload_data();
 
   // Wall seconds spent so far in local training (train_block without its
   // sink, iterate, diagnose): the round engine's "train" phase.

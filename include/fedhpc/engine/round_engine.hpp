@@ -45,6 +45,10 @@ struct EngineParts {
   topology::ClientBlock block;            // this rank's clients
   topology::RecordShape shape;            // per-round buffers of this rank
   std::int64_t test_samples = 0;          // global test set size
+  // Called after the round's clients are chosen, before they train: data
+  // generated on demand (synthetic-population) fills in the participants
+  // (selected, one flag per client id). Empty = nothing to do.
+  std::function<void(int round, const std::vector<std::uint8_t>& selected)> prepare_round;
 };
 
 // The round loop of every topology: client selection -> the topology's round

@@ -68,6 +68,11 @@ struct RunHeader {
   std::vector<std::string> tier_names;
   std::vector<double> tier_cost;
   std::int64_t tier_batch = 0;
+  // > 0: the participants layout (README, "Per-client datasets of large
+  // populations"): per-round client datasets hold only the round's
+  // participants, this many columns (m = round(participation * N)), and
+  // /clients/round_clients [R, m] names them. 0: dense, one column per client.
+  std::int64_t sparse_clients = 0;
 };
 
 // The planned size of a run's file, before it exists.
@@ -134,6 +139,12 @@ class RunWriter {
   void write_clusters(int round, const std::vector<std::int64_t>& cluster_of_client,
                       const std::vector<float>& cluster_models);
   void write_monitoring(int round, const topology::RoundRecord& record);
+  // A per-round client dataset's row `round` from this rank's block buffer
+  // laid out [outer][block][inner] (outer, inner: 0 = no such axis): the
+  // whole block (dense), or the round's participants' columns (sparse).
+  template <class T>
+  void put_clients(const std::string& path, int round, std::int64_t outer, std::int64_t inner, const T* data);
+  void find_participants(int round, const topology::RoundRecord& record);
   void write_mask_fraction(int round, const std::vector<std::uint8_t>& mask);
   int monitored_iterations() const;
   void commit(int round);
@@ -166,6 +177,10 @@ class RunWriter {
   topology::ClientBlock block_;
   RunHeader header_;
   std::int64_t num_params_ = 0;
+  // Sparse layout, this round: the block's participants (local indices) and
+  // the column of the first of them.
+  std::vector<std::int64_t> participants_;
+  std::int64_t first_column_ = 0;
 };
 
 }  // namespace fedhpc::io
