@@ -738,9 +738,11 @@ void check_fedgma(const RunOptions& o) {
 // decision windows of phi tau' iterations, and the server step is the plain
 // average (a server optimizer would act on only the round's last sync).
 void check_fedlama(const RunOptions& o) {
-  if (o.topology == "hierarchical")
-    require(o.edge_aggregator != "fedlama", "edge-aggregator", "fedlama needs --topology centralized");
-  if (o.aggregator != "fedlama") return;
+  if (o.aggregator != "fedlama") {
+    if (o.topology == "hierarchical")
+      require(o.edge_aggregator != "fedlama", "edge-aggregator", "fedlama needs --topology centralized");
+    return;
+  }
   require(o.topology == "centralized", "aggregator",
           "fedlama needs --topology centralized (this run is " + o.topology + ")");
   const std::int64_t window = std::int64_t(o.lama_interval) * o.lama_phi;
