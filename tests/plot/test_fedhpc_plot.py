@@ -591,8 +591,8 @@ class Experiments(PlotTest):
         axes = figures["fedlama-accuracy-vs-bytes"]["axes"][0]
         self.assertEqual(axes["lines"], 2, axes)
         self.assertEqual(len(axes["labels"]), 2, axes)
-        self.assertTrue(any("fedlama" in label and "2 seeds" in label for label in axes["labels"]), axes)
-        self.assertTrue(any("fedavg" in label and "1 seed" in label for label in axes["labels"]), axes)
+        self.assertIn("FedLAMA phi=2, tau'=5 (2 seeds)", axes["labels"])
+        self.assertIn("fedavg, 2 local iterations per round (1 seed)", axes["labels"])
         self.assertAlmostEqual(axes["xmax"], 6000 / 1e9)  # the whole FedAvg run: 6 rounds of 1000 bytes
         self.assertIn("bytes", axes["xlabel"])
         self.assertIn("FedLAMA", axes["title"])
