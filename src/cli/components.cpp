@@ -38,6 +38,8 @@ topology::TopologyOptions topology_options(const RunOptions& o) {
   t.monitor = parse_monitor_mode(o.monitor);
   t.save_gradients = o.save_gradients;
   t.aggregator = aggregator_options(o, o.aggregator);
+  t.lama_interval = o.lama_interval;
+  t.lama_phi = o.lama_phi;
   t.edge_aggregator = aggregator_options(o, o.edge_aggregator == "same" ? o.aggregator : o.edge_aggregator);
   t.server_optimizer = !aggregation::is_identity(server_optimizer_options(o));
   t.prox = o.prox_mu > 0.0;

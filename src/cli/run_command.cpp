@@ -365,6 +365,11 @@ io::RunHeader make_header(const Setup& s) {
   h.faulty = &s.behaviour->faulty();
   h.gma_mask = o.aggregator == "fedgma" || o.aggregator == "fedgma-soft";
   if (h.gma_mask) h.attributes.push_back({"gma_threshold", o.gma_threshold});
+  if (o.aggregator == "fedlama") {
+    h.lama_decisions = o.local_iterations / (o.lama_interval * o.lama_phi);
+    h.attributes.push_back({"lama_interval", std::int64_t(o.lama_interval)});
+    h.attributes.push_back({"lama_phi", std::int64_t(o.lama_phi)});
+  }
   if (!s.population) h.train_labels = &s.dataset.train.labels;  // a population's labels are generated
   client::TrainOptions shift;
   add_concept_shift(shift, s.options, s.layout.order, s.dataset.num_classes);

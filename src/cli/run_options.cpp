@@ -130,13 +130,18 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
        {{"aggregator", &o.aggregator,
          "fedavg | trimmed-mean | median | krum | multi-krum | fedgma (FedGMA workshop version: AND-mask on "
          "the clients' gradients, step --server-lr) | fedgma-soft (FedGMA journal version: soft mask on the "
-         "updates, then the server optimizer) (default fedavg; clustered: trimmed-mean)"},
+         "updates, then the server optimizer) | fedlama (FedLAMA: layer-wise intervals --lama-interval or "
+         "--lama-phi times it, centralized only) (default fedavg; clustered: trimmed-mean)"},
         {"edge-aggregator", &o.edge_aggregator, "hierarchical: the edges' aggregator (same = --aggregator)"},
         {"trim-fraction", &o.trim_fraction, "trimmed-mean: beta in [0, 0.5), 0 = the sample-weighted mean"},
         {"byzantine", &o.byzantine, "krum, multi-krum: f, faulty models tolerated (needs more than 2f+2 models)"},
         {"krum-select", &o.krum_select, "multi-krum: m models averaged (0 = n - f)"},
         {"gma-threshold", &o.gma_threshold,
          "fedgma, fedgma-soft: sign-agreement threshold p in [0, 1] of the mask"},
+        {"lama-interval", &o.lama_interval,
+         "fedlama: base interval tau' in local iterations (biases always; weight tensors tau' or phi tau')"},
+        {"lama-phi", &o.lama_phi,
+         "fedlama: relaxed weight tensors sync every phi tau' iterations; re-decided every phi tau'"},
         {"server-optimizer", &o.server_optimizer, "sgd | momentum | adam | adagrad | yogi (FedOpt, on theta_t - aggregate)"},
         {"server-lr", &o.server_lr,
          "server learning rate (sgd with 1 = plain FedAvg; fedgma: eta_s of the masked gradient step, 0 allowed)"},
@@ -227,6 +232,7 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
     return "a --dataset other than synthetic-population";
   if (name == "gma-threshold" && !uses_aggregator(o, {"fedgma", "fedgma-soft"}))
     return "--aggregator fedgma or fedgma-soft";
+  if ((name == "lama-interval" || name == "lama-phi") && o.aggregator != "fedlama") return "--aggregator fedlama";
   if (name == "server-momentum" && !server_uses(o, {"sgd", "momentum"})) return "--server-optimizer sgd or momentum";
   if ((name == "server-beta1" || name == "server-beta2") && !server_uses(o, {"adam", "yogi"}))
     return "--server-optimizer adam or yogi";
@@ -325,6 +331,7 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"dropout-rate", {0, 1, false, true}}, {"faulty-fraction", {0, 1}},
       {"fault-scale", {0, 1e6}},
       {"gma-threshold", {0, 1}},
+      {"lama-interval", {1, 1e6}},        {"lama-phi", {1, 1e6}},
       {"init-round", {-1, 1e8}},
       {"signal-samples", {1, 1e6}},       {"signal-test-samples", {1, 1e7}},
       {"signal-length", {4, 4096}},
@@ -770,6 +777,25 @@ void check_fedgma(const RunOptions& o) {
             "(fedgma-soft works with any server optimizer)");
 }
 
+// FedLAMA averages tensors inside a centralized round: rounds hold whole
+// decision windows of phi tau' iterations, and the server step is the plain
+// average (a server optimizer would act on only the round's last sync).
+void check_fedlama(const RunOptions& o) {
+  if (o.aggregator != "fedlama") {
+    if (o.topology == "hierarchical")
+      require(o.edge_aggregator != "fedlama", "edge-aggregator", "fedlama needs --topology centralized");
+    return;
+  }
+  require(o.topology == "centralized", "aggregator",
+          "fedlama needs --topology centralized (this run is " + o.topology + ")");
+  const std::int64_t window = std::int64_t(o.lama_interval) * o.lama_phi;
+  require(window <= 100000000 && o.local_iterations % window == 0, "local-iterations",
+          "fedlama needs a multiple of --lama-interval x --lama-phi (" + std::to_string(window) + "); got " +
+              std::to_string(o.local_iterations));
+  require(o.server_optimizer == "sgd" && o.server_momentum == 0.0 && o.server_lr == 1.0, "server-optimizer",
+          "--aggregator fedlama averages inside the round; use sgd with --server-lr 1 and no --server-momentum");
+}
+
 // Client tiers: the specs parse, and only the centralized topology with the
 // sample-weighted mean averages layers over their trainers; a server
 // optimizer with state could move a layer nobody trained.
@@ -810,6 +836,7 @@ void check_combinations(const RunOptions& o) {
   if (o.topology == "ring" || o.topology == "clustered")
     require(o.participation == 1.0, "participation", "must be 1 with --topology " + o.topology);
   check_fedgma(o);
+  check_fedlama(o);
   check_tiers(o);
   check_regression(o);
   check_population(o);

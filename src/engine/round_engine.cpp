@@ -62,6 +62,10 @@ const topology::RoundResult& RoundEngine::run_round(int round) {
   r.cluster_of_client.clear();
   r.cluster_models.clear();
   r.gma_mask.clear();
+  r.lama_interval.clear();
+  r.lama_discrepancy.clear();
+  r.layer_bytes.clear();
+  r.fedavg_bytes = 0.0;
   mpi::collective_try(comm_, [&] {
     throw_if_interrupted();
     if (round == options_.fail_at_round && comm_.rank() == comm_.size() - 1)

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <stdexcept>
 
 #include "fedhpc/core/blas_info.hpp"
 #include "fedhpc/core/error.hpp"
@@ -137,6 +138,14 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
   }
   if (h.extras.consensus_distance) s.push_back(spec<double>("/global/consensus_distance", {R}));
   if (h.gma_mask) s.push_back(spec<double>("/fedgma/mask_fraction", {R, std::int64_t(h.layout->layers().size())}));
+  if (h.lama_decisions > 0) {
+    const auto L = std::int64_t(h.layout->layers().size());
+    s.push_back(spec<std::int64_t>("/fedlama/interval", {R * h.lama_decisions, L}, false));
+    s.push_back(spec<double>("/fedlama/discrepancy", {R * h.lama_decisions, L}));
+    s.push_back(spec<double>("/comm/layer_bytes", {R, L}));
+    s.push_back(spec<double>("/comm/fedavg_bytes", {R}));
+    s.push_back(spec<double>("/comm/ratio_to_fedavg", {R}));
+  }
   s.push_back(spec<double>("/comm/bytes", {R, std::int64_t(topology::kCommLevels.size())}));
   s.push_back(spec<double>("/timing/round_seconds", {R}));
   s.push_back(spec<double>("/timing/phases", {R, std::int64_t(topology::kPhaseNames.size())}));
@@ -591,7 +600,22 @@ void RunWriter::write_topology_round(const topology::RoundResult& result) {
     put_root<double>("/clusters/threshold", {r - 1}, {1}, &result.cluster_threshold);
   }
   if (header_.gma_mask && !result.gma_mask.empty()) write_mask_fraction(r, result.gma_mask);
+  if (header_.lama_decisions > 0) write_fedlama(result);
   commit(r);
+}
+
+// FedLAMA's decision rows of round r (D per round) and its per-tensor bytes.
+void RunWriter::write_fedlama(const topology::RoundResult& result) {
+  const int r = result.round;
+  const auto L = std::int64_t(header_.layout->layers().size()), D = std::int64_t(header_.lama_decisions);
+  if (result.lama_interval.size() != std::size_t(D * L) || result.layer_bytes.size() != std::size_t(L))
+    throw std::logic_error("fedlama: the round's decision rows do not match the header");
+  put_root<std::int64_t>("/fedlama/interval", {(r - 1) * D, 0}, {D, L}, result.lama_interval.data());
+  put_root<double>("/fedlama/discrepancy", {(r - 1) * D, 0}, {D, L}, result.lama_discrepancy.data());
+  put_root<double>("/comm/layer_bytes", {r - 1, 0}, {1, L}, result.layer_bytes.data());
+  write_scalar_row("/comm/fedavg_bytes", r - 1, result.fedavg_bytes);
+  const double bytes = result.record.comm_bytes[topology::kClientServer];
+  write_scalar_row("/comm/ratio_to_fedavg", r - 1, result.fedavg_bytes > 0 ? bytes / result.fedavg_bytes : 0.0);
 }
 
 // Share of each tensor's coordinates the FedGMA mask kept (a round where no
@@ -732,7 +756,9 @@ void RunWriter::copy_rounds(const std::string& source, int last_round) {
         if (!axes || axes->first_round < 0) continue;
         if (!from_root.exists(path)) throw RunError("it has no /" + path);
         auto to = root.dataset(path);
-        copy_rows(from_root.dataset(path), to, hsize_t(last_round - axes->first_round + 1));
+        // FedLAMA's decision rows: D per round.
+        const hsize_t per_round = path.find("fedlama/") != std::string::npos ? hsize_t(header_.lama_decisions) : 1;
+        copy_rows(from_root.dataset(path), to, hsize_t(last_round - axes->first_round + 1) * per_round);
       }
       root.set_attribute("rounds_completed", std::int64_t(last_round));
       file_->flush();

@@ -8,6 +8,7 @@
 #include "fedhpc/aggregation/layerwise_mean.hpp"
 #include "fedhpc/client/local_trainer.hpp"
 #include "fedhpc/topology/client_outcome.hpp"
+#include "fedhpc/topology/fedlama.hpp"
 #include "fedhpc/topology/iterative.hpp"
 #include "fedhpc/topology/layout.hpp"
 
@@ -97,7 +98,11 @@ TopologyDescriptor centralized_descriptor() {
   TopologyDescriptor d;
   d.name = "centralized";
   d.validate = validate_centralized;
-  d.make = [](const TopologyContext& ctx) -> std::unique_ptr<Topology> { return std::make_unique<Centralized>(ctx); };
+  d.make = [](const TopologyContext& ctx) -> std::unique_ptr<Topology> {
+    // FedLAMA averages layers inside the round: clients train in lockstep.
+    if (ctx.options.aggregator.name == "fedlama") return make_fedlama(ctx);
+    return std::make_unique<Centralized>(ctx);
+  };
   d.extras = [](const TopologyOptions&, const TopologyLayout&) { return TopologyExtras{}; };
   return d;
 }

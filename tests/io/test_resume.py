@@ -3,7 +3,7 @@
 SIGKILL at several points, and one stopped by Slurm's warning signal
 (SIGUSR1), continued with `fedhpc run --resume` after each, ends with a file
 whose every dataset and attribute is bit for bit that of the same run left
-alone. Every topology, at FEDHPC_TEST_RANKS ranks (1 or 2).
+alone. Every topology (and FedLAMA), at FEDHPC_TEST_RANKS ranks (1 or 2).
 
 The kills come from the test-only hook FEDHPC_TEST_KILL_AT=ROUND:PHASE[:RANK
 [:SIGNAL]]. One run of 5 rounds goes through five legs:
@@ -19,7 +19,7 @@ The kills come from the test-only hook FEDHPC_TEST_KILL_AT=ROUND:PHASE[:RANK
      stops before round 5, checkpoints round 4 itself, closes the file with
      status interrupted (moved to OUTPUT) and exits with 128 + 10;
   5. the resume that finishes it.
-Leg 4 runs for centralized (adam server optimizer) and gossip.
+Leg 4 runs for centralized (adam server optimizer), gossip and fedlama.
 Each resume must say which round it continues from. Ignored in the
 comparison: the /timing datasets (wall times, peak memory) and the `output`
 line of the stored config (the two runs write different files); nothing
@@ -48,9 +48,13 @@ TOPOLOGIES = {
     "ring": ["--topology", "ring", "--rings", "2", "--dropout-rate", "0.3"],
     "clustered": ["--topology", "clustered", "--cluster-min-size", "2", "--recluster-every", "2"],
     "gossip": ["--topology", "gossip", "--dropout-rate", "0.3"],
+    # FedLAMA: the intervals carry over rounds (one decision per round), and
+    # with phi = 1 two decision rows per round are taken from the old file.
+    "fedlama": ["--aggregator", "fedlama", "--lama-interval", "1", "--lama-phi", "2", "--participation", "0.5"],
+    "fedlama-phi1": ["--aggregator", "fedlama", "--lama-interval", "1", "--lama-phi", "1", "--dropout-rate", "0.3"],
 }
 # Stopped by SIGUSR1 once (leg 4); the others go from leg 3 to leg 5.
-SIGNALLED = ("centralized", "gossip")
+SIGNALLED = ("centralized", "gossip", "fedlama")
 IGNORED = ("/timing/",)
 
 

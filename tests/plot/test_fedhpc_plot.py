@@ -576,6 +576,30 @@ class Experiments(PlotTest):
                          ["all clients"])
         self.assertIn("clusters", figures["cluster-count-clustered-baseline-clip1"]["axes"][0]["ylabel"])
 
+    def test_fedlama_against_fedavg_over_bytes_draws_whole_runs(self):
+        """FedLAMA (2 seeds, 3 rounds, a round --eval-every skipped) against FedAvg at interval tau'
+        (6 rounds): one line each over the client-server bytes, FedAvg not cut to the common rounds."""
+        lama = {"aggregator": "fedlama", "lama-interval": "5", "lama-phi": "2"}
+        for seed in (0, 1):
+            make_run(self.path(f"lama{seed}.h5"), rounds=3, seed=seed, monitor="off", topology="centralized",
+                     traces=True, extra=lama)
+            with h5py.File(self.path(f"lama{seed}.h5"), "a") as f:
+                f["global/test_accuracy"][2] = np.nan
+        make_run(self.path("fedavg.h5"), rounds=6, monitor="off", topology="centralized", traces=True,
+                 extra={"aggregator": "fedavg"})
+        figures, _ = self.inspect("lama0.h5", "lama1.h5", "fedavg.h5")
+        axes = figures["fedlama-accuracy-vs-bytes"]["axes"][0]
+        self.assertEqual(axes["lines"], 2, axes)
+        self.assertEqual(len(axes["labels"]), 2, axes)
+        self.assertIn("FedLAMA phi=2, tau'=5 (2 seeds)", axes["labels"])
+        self.assertIn("fedavg, 2 local iterations per round (1 seed)", axes["labels"])
+        self.assertAlmostEqual(axes["xmax"], 6000 / 1e9)  # the whole FedAvg run: 6 rounds of 1000 bytes
+        self.assertIn("bytes", axes["xlabel"])
+        self.assertIn("FedLAMA", axes["title"])
+        # Without a fedlama run there is no such figure.
+        figures, _ = self.inspect("fedavg.h5")
+        self.assertNotIn("fedlama-accuracy-vs-bytes", figures)
+
     def test_monitor_last_alone_gets_one_filled_gsc_panel(self):
         make_run(self.path("last.h5"), monitor="last", topology="centralized")
         figures, _ = self.inspect("last.h5")

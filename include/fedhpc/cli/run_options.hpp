@@ -88,6 +88,8 @@ struct RunOptions {
   int byzantine = 0;
   int krum_select = 0;
   double gma_threshold = 0.8;  // fedgma, fedgma-soft: sign-agreement threshold p (tau)
+  int lama_interval = 1;       // fedlama: base interval tau' (local iterations)
+  int lama_phi = 2;            // fedlama: the relaxed tensors' interval is phi * tau'
   // server side
   std::string server_optimizer = "sgd";
   double server_lr = 1.0;

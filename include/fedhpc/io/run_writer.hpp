@@ -61,6 +61,10 @@ struct RunHeader {
   std::vector<std::int64_t> concept_group;
   std::vector<std::vector<std::int64_t>> concept_label_maps;
   bool gma_mask = false;  // fedgma, fedgma-soft: /fedgma/mask_fraction [R, L]
+  // fedlama: decision points per round, D (0 = not fedlama): /fedlama/interval
+  // and /fedlama/discrepancy [R*D, L], /comm/layer_bytes [R, L],
+  // /comm/fedavg_bytes [R] and /comm/ratio_to_fedavg [R].
+  int lama_decisions = 0;
   // Client tiers (--client-tiers): /clients/tier [N] (index into tier_names),
   // and /clients/tier_cost [T, 3] (per tier: trained weight layers, FLOPs and
   // activation bytes of one training step of tier_batch samples). Empty = no tiers.
@@ -146,6 +150,7 @@ class RunWriter {
   void put_clients(const std::string& path, int round, std::int64_t outer, std::int64_t inner, const T* data);
   void find_participants(int round, const topology::RoundRecord& record);
   void write_mask_fraction(int round, const std::vector<std::uint8_t>& mask);
+  void write_fedlama(const topology::RoundResult& result);
   int monitored_iterations() const;
   void commit(int round);
   void agree(const std::string& what);

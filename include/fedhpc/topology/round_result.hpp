@@ -64,6 +64,14 @@ struct RoundResult {
   std::vector<float> cluster_models;            // clustered: K x P, else empty
   double cluster_threshold = 0.0;               // clustered: lambda of this round's re-clustering, NaN if none
   std::vector<std::uint8_t> gma_mask;           // fedgma(-soft): 1 where the mask kept the coordinate (P), else empty
+  // fedlama, else empty: per decision point of the round (every phi*tau'
+  // iterations) the interval each tensor gets next and its discrepancy d_l,
+  // [D][L] each; the bytes each tensor moved in the round [L]; and what
+  // FedAvg at interval tau' would have moved (same clients and iterations).
+  std::vector<std::int64_t> lama_interval;
+  std::vector<double> lama_discrepancy;
+  std::vector<double> layer_bytes;
+  double fedavg_bytes = 0.0;
   // Filled by the engine. Rounds that --eval-every skips are not evaluated:
   // the losses and accuracies below are NaN.
   bool evaluated = true;

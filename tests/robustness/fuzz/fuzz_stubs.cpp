@@ -65,7 +65,7 @@ namespace fedhpc::aggregation {
 Registry<AggregatorFactory>& aggregator_registry() {
   static Registry<AggregatorFactory> registry = [] {
     Registry<AggregatorFactory> r("aggregator");
-    for (const char* name : {"fedavg", "trimmed-mean", "median", "krum", "multi-krum", "fedgma", "fedgma-soft"}) r.add(name, nullptr);
+    for (const char* name : {"fedavg", "trimmed-mean", "median", "krum", "multi-krum", "fedgma", "fedgma-soft", "fedlama"}) r.add(name, nullptr);
     return r;
   }();
   return registry;
