@@ -33,6 +33,8 @@ MiWriter::MiWriter(const std::string& path, const MiFileHeader& h)
   mi.set_attribute("project", h.project);
   mi.set_attribute("ksg_k", std::int64_t(h.ksg_k));
   mi.set_attribute("ksg_noise", h.ksg_noise);
+  mi.set_attribute("task", h.regression ? "regression" : "classification");
+  mi.set_attribute("loss", h.regression ? "mse" : "cross-entropy");
   const auto starts = hsize_t(h.rounds_at.size()), its = hsize_t(h.iterations), np = hsize_t(h.pairs.size());
   h5::DataSetOptions fill;
   fill.fill = std::nan("");
@@ -41,6 +43,13 @@ MiWriter::MiWriter(const std::string& path, const MiFileHeader& h)
     ds.set_attribute("units", std::string(name).rfind("d_", 0) == 0 ? "sampled parameter units" : "nats");
     ds.set_attribute("dims", std::vector<std::string>{"start", "iteration", "pair"});
   }
+  // The sampled clients' local test metrics at each recorded step, mean over the repeats.
+  const auto nc = hsize_t(h.clients.size());
+  auto loss = mi.create_dataset<double>("test_loss", {starts, its, nc}, fill);
+  loss.set_attribute("units", h.regression ? "squared target units" : "nats");
+  auto acc = mi.create_dataset<double>("test_accuracy", {starts, its, nc}, fill);
+  acc.set_attribute("units", "fraction");
+  for (auto* ds : {&loss, &acc}) ds->set_attribute("dims", std::vector<std::string>{"start", "iteration", "client"});
   std::vector<std::int64_t> pairs;
   for (const auto& [a, b] : h.pairs) {
     pairs.push_back(h.clients[std::size_t(a)]);
@@ -60,12 +69,18 @@ MiWriter::MiWriter(const std::string& path, const MiFileHeader& h)
 
 MiWriter::~MiWriter() { delete impl_; }
 
-void MiWriter::write_start(std::int64_t s, const PairTables& t, const std::vector<double>& samples) {
+void MiWriter::write_start(std::int64_t s, const PairTables& t, const std::vector<double>& samples,
+                           const std::vector<double>& metrics) {
   auto mi = impl_->file.root().group("mi");
   const auto& h = impl_->header;
   const auto its = hsize_t(h.iterations), np = hsize_t(h.pairs.size());
   const std::vector<double>* tables[] = {&t.gaussian, &t.ksg, &t.d_euclidean, &t.d_manhattan, &t.d_chebyshev};
   for (int i = 0; i < 5; ++i) mi.dataset(kTables[i]).write_slab<double>({hsize_t(s), 0, 0}, {1, its, np}, tables[i]->data());
+  const auto nc = hsize_t(h.clients.size());
+  std::vector<double> loss(std::size_t(its * nc)), acc(loss.size());
+  for (std::size_t i = 0; i < loss.size(); ++i) loss[i] = metrics[2 * i], acc[i] = metrics[2 * i + 1];
+  mi.dataset("test_loss").write_slab<double>({hsize_t(s), 0, 0}, {1, its, nc}, loss.data());
+  mi.dataset("test_accuracy").write_slab<double>({hsize_t(s), 0, 0}, {1, its, nc}, acc.data());
   if (h.save_samples)
     mi.dataset("samples").write_slab<double>(
         {hsize_t(s), 0, 0, 0, 0}, {1, hsize_t(h.clients.size()), hsize_t(h.samples), its, hsize_t(h.dims)},

@@ -57,7 +57,9 @@ SampleEvaluator::~SampleEvaluator() = default;
 
 PointValue SampleEvaluator::evaluate(const float* params) {
   const auto t = impl_->trainer.evaluate_client(params, 0);
-  return {t.loss_sum / double(t.count), double(t.correct) / double(t.count)};
+  const double accuracy = impl_->trainer.regression() ? std::numeric_limits<double>::quiet_NaN()
+                                                      : double(t.correct) / double(t.count);
+  return {t.loss_sum / double(t.count), accuracy};
 }
 
 const model::Model& SampleEvaluator::model() const { return *impl_->model; }

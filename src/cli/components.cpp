@@ -127,6 +127,10 @@ data::DatasetOptions dataset_options(const RunOptions& o) {
   d.synthetic_side = o.synthetic_side;
   d.synthetic_noise = o.synthetic_noise;
   d.color_task = o.color_task;
+  d.clients = o.clients;
+  d.signal_samples = o.signal_samples;
+  d.signal_test_samples = o.signal_test_samples;
+  d.signal_length = o.signal_length;
   return d;
 }
 

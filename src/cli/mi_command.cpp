@@ -291,14 +291,18 @@ void check_size(const Setup& s, const MiOptions& m, const analysis::SamplerPlan&
 }
 
 // Times on rank 0 after the gathers, so they include waiting for the slowest rank.
+// means: [iterations][clients][2] (loss, accuracy), mean over the repeats.
 void print_start(std::int64_t round, const analysis::PairTables& t, std::int64_t iterations, std::size_t pairs,
-                 double sampling, double estimation) {
-  double g = 0, k = 0, e = 0;
+                 const std::vector<double>& means, bool regression, double sampling, double estimation) {
+  double g = 0, k = 0, e = 0, metric = 0;
   const std::size_t last = std::size_t(iterations - 1) * pairs;
   for (std::size_t p = 0; p < pairs; ++p) g += t.gaussian[last + p], k += t.ksg[last + p], e += t.d_euclidean[last + p];
+  const std::size_t clients = means.size() / std::size_t(2 * iterations);
+  for (std::size_t c = 0; c < clients; ++c) metric += means[2 * ((std::size_t(iterations) - 1) * clients + c) + (regression ? 0 : 1)];
   std::printf("start round %lld: mean over %zu pairs at the last iteration: gaussian %.4f nats, ksg %.4f nats, "
-              "d_euclidean %.4g  (sampling %.2f s, estimation %.2f s)\n",
-              (long long)round, pairs, g / double(pairs), k / double(pairs), e / double(pairs), sampling, estimation);
+              "d_euclidean %.4g, local %s %.4f  (sampling %.2f s, estimation %.2f s)\n",
+              (long long)round, pairs, g / double(pairs), k / double(pairs), e / double(pairs),
+              regression ? "test_mse" : "test_acc", metric / double(clients), sampling, estimation);
   std::fflush(stdout);
 }
 
@@ -324,15 +328,18 @@ void run_starts(const MiOptions& m, const Setup& s, Session* session, const Stor
     auto plan = plan0;
     plan.round = int(round);
     const double t1 = MPI_Wtime();
-    const auto samples = analysis::sample_parameters(trainer, start.data(), plan, view, comm);
+    std::vector<double> metrics;
+    const auto samples = analysis::sample_parameters(trainer, start.data(), plan, view, comm, &metrics);
+    const auto means = analysis::mean_metrics(metrics, std::int64_t(m.clients.size()), m.samples, plan.iterations);
     const double t2 = MPI_Wtime();
     const auto tables = analysis::estimate_pairs(samples, int(m.clients.size()), m.samples, plan.iterations,
                                                  view.dims(), header.pairs, ksg, std::int64_t(i), comm);
     mpi::collective_try(comm, [&] {
-      if (root) writer->write_start(std::int64_t(i), tables, samples);
+      if (root) writer->write_start(std::int64_t(i), tables, samples, means);
     });
     if (root && !s.options.quiet)
-      print_start(round, tables, plan.iterations, header.pairs.size(), t2 - t1, MPI_Wtime() - t2);
+      print_start(round, tables, plan.iterations, header.pairs.size(), means, s.dataset.regression(), t2 - t1,
+                  MPI_Wtime() - t2);
   }
 }
 
@@ -401,6 +408,7 @@ void run_mi(const MiOptions& m, RunOptions options, const StoredRun& stored, con
   header.ksg_noise = m.ksg_noise;
   header.seed = s.options.seed;
   header.save_samples = m.save_samples;
+  header.regression = s.dataset.regression();
   const auto& output = s.options.output;
   // Held until the file is in place; the kernel drops it if the process dies.
   std::unique_ptr<io::OutputLock> lock;

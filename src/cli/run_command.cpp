@@ -200,12 +200,15 @@ std::string topology_figures(const topology::RoundResult& s, bool gossip) {
 }
 
 void print_round(const topology::RoundResult& s, const std::array<double, 5>& phases, int rounds, double elapsed,
-                 bool gossip) {
+                 bool gossip, bool regression) {
   const double eta = elapsed / s.round * (rounds - s.round);
   if (gossip)
     std::printf("round %d/%d  own_acc %s  own_loss %s  mean_model_test_acc %s", s.round, rounds,
                 metric(s.evaluated, s.aggregated_accuracy).c_str(), metric(s.evaluated, s.aggregated_loss).c_str(),
                 metric(s.evaluated, s.test_accuracy).c_str());
+  else if (regression)  // no accuracy: the losses are MSE
+    std::printf("round %d/%d  test_mse %s  agg_mse %s", s.round, rounds, metric(s.evaluated, s.test_loss).c_str(),
+                metric(s.evaluated, s.aggregated_loss).c_str());
   else
     std::printf("round %d/%d  test_acc %s  agg_acc %s  agg_loss %s", s.round, rounds,
                 metric(s.evaluated, s.test_accuracy).c_str(), metric(s.evaluated, s.aggregated_accuracy).c_str(),
@@ -342,6 +345,8 @@ io::RunHeader make_header(const Setup& s) {
   h.save_gradients = s.options.save_gradients;
   h.dataset = s.dataset.name;
   h.num_classes = s.dataset.num_classes;
+  h.task = s.dataset.task;
+  h.target_names = s.dataset.target_names;
   h.train_samples = train_samples(s);
   h.test_samples = s.dataset.test.count;
   h.layout = &s.model->layout();
@@ -550,7 +555,8 @@ void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter
     // print_round's ETA wants the time of rounds 1..round; a resumed run
     // timed only its own rounds, so they stand for the earlier ones too.
     const double projected = elapsed / double(round - first_round + 1) * double(round);
-    if (comm.rank() == 0 && !o.quiet) print_round(result, phases, o.rounds, projected, o.topology == "gossip");
+    if (comm.rank() == 0 && !o.quiet) print_round(result, phases, o.rounds, projected, o.topology == "gossip",
+                                                  o.dataset == "signal");
   }
 }
 

@@ -48,8 +48,8 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
       {"Data",
        {{"dataset", &o.dataset,
          "fashion-mnist | colored-fashion-mnist (3x28x28, coloured per client; paper 003) | synthetic | "
-         "synthetic-population (LEAF synthetic(alpha, beta), generated per client on demand) | hdf5:FILE "
-         "(your own data)"},
+         "synthetic-population (LEAF synthetic(alpha, beta), generated per client on demand) | signal (regression: "
+         "predict the shift and scale of random 1-D signals; paper 001) | hdf5:FILE (your own data)"},
         {"data-dir", &o.data_dir, "directory with the Fashion-MNIST IDX .gz files"},
         {"max-train-samples", &o.max_train_samples, "use only the first K training samples (0 = all)"},
         {"max-test-samples", &o.max_test_samples, "use only the first K global test samples (0 = all)"},
@@ -61,6 +61,11 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"synthetic-classes", &o.synthetic_classes, "synthetic: classes"},
         {"synthetic-side", &o.synthetic_side, "synthetic: images are 1 x side x side"},
         {"synthetic-noise", &o.synthetic_noise, "synthetic: std-dev of pixel noise"},
+        {"signal-samples", &o.signal_samples,
+         "signal: signals generated per client (its local test split is cut from them: 125 at the "
+         "default local test fraction 0.2 leaves 100 to train on)"},
+        {"signal-test-samples", &o.signal_test_samples, "signal: global test samples"},
+        {"signal-length", &o.signal_length, "signal: values per signal"},
         {"population-alpha", &o.population_alpha,
          "synthetic-population: std-dev of the clients' model means u_k (LEAF's alpha)"},
         {"population-beta", &o.population_beta,
@@ -89,7 +94,8 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"tier-trainable", &o.tier_trainable,
          "--client-tiers: output-side weight layers each tier trains, moderate:K,weak:K (strong trains all)"}}},
       {"Model",
-       {{"model", &o.model, "seed-cnn | mlp | logreg | torchscript:FILE.pt (your own PyTorch module)"},
+       {{"model", &o.model, "seed-cnn | mlp | logreg | rnn (10 stacked tanh RNN layers of 4 units + dense; paper 001) | "
+         "torchscript:FILE.pt (your own PyTorch module)"},
         {"hidden", &o.hidden, "mlp: hidden units"},
         {"scenario", &o.scenario, "baseline | exploding | vanishing (sets the next three defaults)"},
         {"activation", &o.activation, "scenario | relu | leaky-relu | tanh"},
@@ -327,6 +333,8 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"gma-threshold", {0, 1}},
       {"lama-interval", {1, 1e6}},        {"lama-phi", {1, 1e6}},
       {"init-round", {-1, 1e8}},
+      {"signal-samples", {1, 1e6}},       {"signal-test-samples", {1, 1e7}},
+      {"signal-length", {4, 4096}},
   };
   return ranges;
 }
@@ -648,6 +656,17 @@ bool RunOptions::was_given(const std::string& name) const {
 
 namespace {
 
+// The signal data set is a regression task: it has no labels to permute,
+// flip or split by class.
+void check_regression(const RunOptions& o) {
+  if (o.dataset != "signal") return;
+  const std::string why = " (--dataset signal is a regression task: no labels)";
+  require(o.concept_shift == 1, "concept-shift", "must be 1" + why);
+  require(o.fault != "label-flip", "fault", "label-flip needs labels" + why);
+  require(o.partition == "iid" || o.partition == "natural", "partition",
+          "must be iid or natural" + why + "; got " + quote_input(o.partition));
+}
+
 // Options that only make sense with one topology, aggregator, server
 // optimizer or fault.
 void check_topology_options(const RunOptions& o) {
@@ -819,6 +838,7 @@ void check_combinations(const RunOptions& o) {
   check_fedgma(o);
   check_fedlama(o);
   check_tiers(o);
+  check_regression(o);
   check_population(o);
 }
 
@@ -830,6 +850,10 @@ double model_parameters(const RunOptions& o) {
   const double in = o.dataset == "synthetic-population" ? 60 : channels * side * side, hidden = double(o.hidden);
   if (o.model == "mlp") return in * hidden + hidden + classes * hidden + classes;
   if (o.model == "logreg") return in * classes + classes;
+  if (o.model == "rnn") {  // 10 layers of 4 units, one bias each, then dense
+    const double c = o.dataset == "signal" ? 1 : channels, out = o.dataset == "signal" ? 2 : classes;
+    return 4 * c + 16 + 4 + 9 * 36 + 4 * out + out;
+  }
   const double cells = std::max(0.0, std::floor((std::floor((side - 2) / 2) - 2) / 2));  // seed-cnn
   return 32 * 9 * channels + 32 + 64 * 32 * 9 + 64 + classes * 64 * cells * cells + classes;
 }
@@ -855,14 +879,18 @@ void check_memory(const RunOptions& o) {
   const double side = o.synthetic_side;
   const double samples = double(o.synthetic_train_samples) + double(o.synthetic_test_samples);
   const bool population = o.dataset == "synthetic-population";
-  const double data_gb = o.dataset == "synthetic" ? samples * side * side * 4 / 1e9
-                         : population ? (population_bytes(o).round + population_bytes(o).clients) / 1e9
-                                      : 0.0;
+  double data_gb = o.dataset == "synthetic" ? samples * side * side * 4 / 1e9
+                   : population ? (population_bytes(o).round + population_bytes(o).clients) / 1e9
+                                : 0.0;
+  const double signals = double(o.clients) * double(o.signal_samples) + double(o.signal_test_samples);
+  if (o.dataset == "signal") data_gb = signals * (o.signal_length + 2) * 4 / 1e9;
   const double model_gb = model_parameters(o) * 4 * 4 / 1e9;
   if (data_gb + model_gb <= o.max_memory_gb) return;
   std::string culprit = o.model == "mlp" ? "hidden" : "synthetic-side";
   if (population && data_gb >= model_gb)
     culprit = population_bytes(o).round >= population_bytes(o).clients ? "participation" : "clients";
+  else if (data_gb >= model_gb && o.dataset == "signal")
+    culprit = "signal-samples";
   else if (data_gb >= model_gb)
     culprit = o.synthetic_train_samples >= o.synthetic_test_samples ? "synthetic-train-samples"
                                                                     : "synthetic-test-samples";

@@ -31,6 +31,22 @@ at::Tensor wrap_labels(const data::ImageSet& set) {
                        at::TensorOptions().dtype(at::kLong));
 }
 
+// Regression targets [count, outputs] (Dataset::regression()).
+at::Tensor wrap_targets(const data::ImageSet& set) {
+  return at::from_blob(const_cast<float*>(set.targets.data()),
+                       {set.count, std::int64_t(set.targets.size()) / std::max<std::int64_t>(1, set.count)},
+                       at::TensorOptions().dtype(at::kFloat));
+}
+
+// A sample's loss: cross-entropy of the logits (classification), or the
+// mean over the outputs of the squared error (regression, MSE).
+at::Tensor sample_loss(bool regression, const at::Tensor& out, const at::Tensor& y, at::Reduction::Reduction r) {
+  if (!regression) return at::nll_loss(at::log_softmax(out, 1), y, {}, r);
+  if (r == at::Reduction::Mean) return at::mse_loss(out, y);
+  if (r == at::Reduction::None) return at::mse_loss(out, y, at::Reduction::None).mean(1);
+  return at::mse_loss(out, y, at::Reduction::Sum).div(double(out.size(1)));
+}
+
 at::Tensor index_tensor(const std::int64_t* first, std::int64_t count) {
   return at::from_blob(const_cast<std::int64_t*>(first), {count}, at::TensorOptions().dtype(at::kLong));
 }
@@ -52,6 +68,7 @@ struct LocalTrainer::Impl {
   std::vector<MonitorSample> samples;
   std::vector<float> gradient;
   std::int64_t num_classes = 0;
+  bool regression = false;  // MSE on float targets instead of cross-entropy on labels
   const float* anchor = nullptr;  // FedProx anchor; used only with prox_mu != 0
   std::vector<float> block_anchor;  // train_block's copy of its start model
   std::function<void(std::int64_t)> step_observer;  // set_step_observer; empty = none
@@ -75,7 +92,8 @@ struct LocalTrainer::Impl {
   std::unique_ptr<BatchedTrainer> batched;  // client-batched train_block, or none
 
   Impl(const model::Model& m, const data::Dataset& d, const data::Partition& p, TrainOptions o)
-      : model(m), dataset(d), partition(p), options(std::move(o)), num_classes(d.num_classes) {
+      : model(m), dataset(d), partition(p), options(std::move(o)), num_classes(d.num_classes),
+        regression(d.regression()) {
     if (!(options.prox_mu >= 0.0) || !std::isfinite(options.prox_mu))
       throw std::invalid_argument("TrainOptions::prox_mu must be finite and >= 0");
     if (!options.flip_labels.empty() && std::int64_t(options.flip_labels.size()) != p.num_clients())
@@ -83,9 +101,9 @@ struct LocalTrainer::Impl {
     if (!options.trained_from.empty() && std::int64_t(options.trained_from.size()) != p.num_clients())
       throw std::invalid_argument("TrainOptions::trained_from must be empty or have one entry per client");
     train_x = wrap_images(d.train);
-    train_y = wrap_labels(d.train);
+    train_y = regression ? wrap_targets(d.train) : wrap_labels(d.train);
     test_x = wrap_images(d.test);
-    test_y = wrap_labels(d.test);
+    test_y = regression ? wrap_targets(d.test) : wrap_labels(d.test);
     const auto total = m.layout().total();
     flat = at::zeros({total}, at::kFloat);
     grad = at::zeros({total}, at::kFloat);
@@ -108,7 +126,8 @@ struct LocalTrainer::Impl {
 
   // Diagnostics and gradients are per-client work: they keep the loop.
   std::int64_t clients_per_batch(const data::Dataset& d) const {
-    if (options.client_batch == 1 || !model.supports_batched() || options.monitor != "off" || options.save_gradients ||
+    // The batched path computes cross-entropy only.
+    if (options.client_batch == 1 || regression || !model.supports_batched() || options.monitor != "off" || options.save_gradients ||
         !options.trained_from.empty())
       return 1;
     // Never more rows than clients: K's stacked state is 16 bytes per parameter and client.
@@ -167,13 +186,13 @@ struct LocalTrainer::Impl {
 
   // The labels client `client` sees (concept shift), or y as it is.
   at::Tensor labels_of(std::int64_t client, const at::Tensor& y) const {
-    if (options.label_maps.empty() || client < 0) return y;
+    if (options.label_maps.empty() || client < 0 || regression) return y;
     const auto& map = options.label_maps[std::size_t(options.label_map_of_client[std::size_t(client)])];
     return index_tensor(map.data(), std::int64_t(map.size())).index_select(0, y);
   }
 
   bool flips(std::int64_t client) const {
-    return client >= 0 && !options.flip_labels.empty() && options.flip_labels[std::size_t(client)] != 0;
+    return client >= 0 && !regression && !options.flip_labels.empty() && options.flip_labels[std::size_t(client)] != 0;
   }
 
   // The labels client `client` trains on: its labels_of, flipped to C-1-y
@@ -220,7 +239,7 @@ struct LocalTrainer::Impl {
     auto x = train_x.index_select(0, idx);
     auto y = train_labels_of(client, train_y.index_select(0, idx));
     grad.zero_();
-    auto loss = at::nll_loss(at::log_softmax(model.forward(views, x), 1), y);
+    auto loss = sample_loss(regression, model.forward(views, x), y, at::Reduction::Mean);
     loss.backward();
     const double value = loss.item<double>();
     at::NoGradGuard no_grad;
@@ -316,7 +335,7 @@ struct LocalTrainer::Impl {
       for (auto& t : taps)
         if (!t.is_leaf()) t.retain_grad();
       auto y = train_labels_of(client, train_y.index_select(0, sel));
-      auto loss = at::nll_loss(at::log_softmax(logits, 1), y, {}, at::Reduction::Sum);
+      auto loss = sample_loss(regression, logits, y, at::Reduction::Sum);
       loss.backward();
       d.loss_sum += loss.item<double>();
       x_sq += x.detach().to(at::kDouble).pow(2).sum().item<double>();
@@ -373,10 +392,10 @@ struct LocalTrainer::Impl {
         y = y_all.narrow(0, lo, hi - lo);
       }
       auto logits = model.forward(views, x);
-      const auto losses = at::nll_loss(at::log_softmax(logits, 1), y, {}, at::Reduction::None).contiguous();
+      const auto losses = sample_loss(regression, logits, y, at::Reduction::None).contiguous();
       const float* loss = losses.data_ptr<float>();
       for (std::int64_t i = 0; i < hi - lo; ++i) totals.add(0, double(loss[i]));
-      totals.add(1, double(logits.argmax(1).eq(y).sum().item<std::int64_t>()));
+      if (!regression) totals.add(1, double(logits.argmax(1).eq(y).sum().item<std::int64_t>()));
       totals.add(2, double(hi - lo));
     }
   }
@@ -543,13 +562,16 @@ EvalTotals LocalTrainer::evaluate_client(const float* params, std::int64_t clien
   return impl_->evaluate_split(client, totals);
 }
 
+bool LocalTrainer::regression() const { return impl_->regression; }
+
 double LocalTrainer::training_seconds() const { return impl_->training_seconds; }
 
 void LocalTrainer::reload_data() {
   impl_->train_x = wrap_images(impl_->dataset.train);
-  impl_->train_y = wrap_labels(impl_->dataset.train);
+  const bool r = impl_->regression;
+  impl_->train_y = r ? wrap_targets(impl_->dataset.train) : wrap_labels(impl_->dataset.train);
   impl_->test_x = wrap_images(impl_->dataset.test);
-  impl_->test_y = wrap_labels(impl_->dataset.test);
+  impl_->test_y = r ? wrap_targets(impl_->dataset.test) : wrap_labels(impl_->dataset.test);
 }
 
 }  // namespace fedhpc::client

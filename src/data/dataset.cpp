@@ -14,6 +14,7 @@ namespace fedhpc::data {
 namespace detail {
 Dataset load_fashion_mnist(const DatasetOptions& options);
 Dataset make_synthetic(const DatasetOptions& options);
+Dataset make_signal(const DatasetOptions& options);
 Dataset load_hdf5_dataset(const std::string& path);
 }  // namespace detail
 
@@ -27,7 +28,10 @@ void keep_first(ImageSet& set, std::int64_t keep, const std::string& option,
   if (keep > set.count)
     throw InputError(option + " " + std::to_string(keep) + " exceeds the " +
                      std::to_string(set.count) + " " + split + " samples available in " + dataset);
+  const std::size_t target_dim = set.targets.size() / std::size_t(set.count);
   set.count = keep;
+  set.targets.resize(std::size_t(keep) * target_dim);
+  set.targets.shrink_to_fit();
   set.pixels.resize(static_cast<std::size_t>(keep * set.sample_size()));
   set.pixels.shrink_to_fit();
   set.labels.resize(static_cast<std::size_t>(keep));
@@ -41,6 +45,7 @@ Registry<DatasetFactory>& dataset_registry() {
     Registry<DatasetFactory> r("dataset");
     r.add("fashion-mnist", detail::load_fashion_mnist);
     r.add("synthetic", detail::make_synthetic);
+    r.add("signal", detail::make_signal);
     r.add("colored-fashion-mnist", [](const DatasetOptions& o) {
       Dataset ds = detail::load_fashion_mnist(o);  // greyscale, 10 classes; coloured in finish_dataset()
       ds.name = "colored-fashion-mnist";

@@ -53,6 +53,7 @@ void bcast_shape(const mpi::Comm& node, ImageSet& set) {
   set.height = int(shape[2]);
   set.width = int(shape[3]);
   bcast_vector(node, set.labels, "MPI_Bcast (labels)");
+  bcast_vector(node, set.targets, "MPI_Bcast (regression targets)");  // empty for classification
 }
 
 void bcast_header(const mpi::Comm& node, Dataset& ds) {
@@ -61,6 +62,11 @@ void bcast_header(const mpi::Comm& node, Dataset& ds) {
   bcast_shape(node, ds.train);
   bcast_shape(node, ds.test);
   bcast_vector(node, ds.train_clients, "MPI_Bcast (sample clients)");
+  ds.task = mpi::broadcast_string(node, ds.task);
+  auto names = static_cast<std::int64_t>(ds.target_names.size());
+  mpi::broadcast(node, &names, 1, 0, "MPI_Bcast (target names)");
+  ds.target_names.resize(std::size_t(names));
+  for (auto& name : ds.target_names) name = mpi::broadcast_string(node, name);
 }
 
 std::size_t pixel_count(const ImageSet& set) { return std::size_t(set.count * set.sample_size()); }

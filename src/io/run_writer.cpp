@@ -318,6 +318,9 @@ void RunWriter::create_schema(const RunHeader& h) {
   auto data = root.require_group("data");
   data.set_attribute("dataset", h.dataset);
   data.set_attribute("num_classes", std::int64_t(h.num_classes));
+  data.set_attribute("task", h.task);
+  if (!h.target_names.empty()) data.set_attribute("targets", h.target_names);
+  root.set_attribute("loss", h.task == "regression" ? "mse" : "cross-entropy");
   data.set_attribute("train_samples", h.train_samples);
   data.set_attribute("test_samples", h.test_samples);
   for (const auto& s : round_datasets(h, comm_.size())) {
@@ -367,7 +370,9 @@ void RunWriter::describe_datasets() {
       if (at != std::string::npos) axis_names.replace(at, 7, ",participant");
     }
     ds.set_attribute("dims", axis_names);
-    if (!axes->units.empty()) ds.set_attribute("units", axes->units);
+    // A regression run's losses are mean squared errors, not nats.
+    const bool mse = header_.task == "regression" && axes->units == "nats";
+    if (!axes->units.empty()) ds.set_attribute("units", mse ? "squared target units" : axes->units);
     if (axes->first_round >= 0 && !(path == "clients/weights" && !header_.client_weight_rounds.empty()))
       ds.set_attribute("first_round", std::int64_t(axes->first_round));
   }

@@ -13,12 +13,13 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// totals = (loss sum, correct, count), summed exactly over ranks.
-LossAccuracy reduce(ExactSum& totals, const mpi::Comm& comm) {
+// totals = (loss sum, correct, count), summed exactly over ranks. A
+// regression task has no accuracy: NaN.
+LossAccuracy reduce(ExactSum& totals, const mpi::Comm& comm, bool regression) {
   mpi::allreduce(totals, comm);
   const double count = totals.value(2);
   if (count == 0.0) return {kNaN, kNaN};
-  return {totals.value(0) / count, totals.value(1) / count};
+  return {totals.value(0) / count, regression ? kNaN : totals.value(1) / count};
 }
 
 }  // namespace
@@ -31,7 +32,7 @@ LossAccuracy evaluate_global(client::LocalTrainer& trainer, const float* params,
     for (std::int64_t c = comm.rank(); c < chunks; c += comm.size())
       trainer.evaluate_test(params, c * chunk, std::min(test_samples, (c + 1) * chunk), totals);
   });
-  return reduce(totals, comm);
+  return reduce(totals, comm, trainer.regression());
 }
 
 ClientEvaluation evaluate_clients(client::LocalTrainer& trainer,
@@ -47,10 +48,11 @@ ClientEvaluation evaluate_clients(client::LocalTrainer& trainer,
       if (partition.test_count(c) == 0) continue;
       const auto t = trainer.evaluate_client(model_of(c), c, &totals);
       out.loss[std::size_t(c - block.begin)] = static_cast<float>(t.loss_sum / double(t.count));
-      out.accuracy[std::size_t(c - block.begin)] = static_cast<float>(double(t.correct) / double(t.count));
+      out.accuracy[std::size_t(c - block.begin)] =
+          trainer.regression() ? std::numeric_limits<float>::quiet_NaN() : float(double(t.correct) / double(t.count));
     }
   });
-  out.aggregated = reduce(totals, comm);
+  out.aggregated = reduce(totals, comm, trainer.regression());
   return out;
 }
 

@@ -184,6 +184,59 @@ class LogReg : public Model {
   }
 };
 
+// Paper 001's signal model: a stack of 10 simple (Elman) RNN layers of 4
+// tanh units over the sequence, then a dense layer on the top layer's last
+// state. A sample [C, H, W] is read as H*W time steps of C features (the
+// signal: 64 steps of 1). One bias per layer (Keras SimpleRNN), so 1 input:
+// 24 + 9 * 36 + 10 = 358 parameters for 2 outputs. No dropout: forward()
+// has no random source, and the sampling randomness of `fedhpc mi` is the
+// minibatch order. The activation is tanh whatever --activation says.
+class Rnn : public Model {
+ public:
+  static constexpr int kLayers = 10;
+  static constexpr std::int64_t kUnits = 4;
+
+  explicit Rnn(const ModelOptions& o) : Model(o) {
+    for (int l = 0; l < kLayers; ++l) {
+      const std::string name = "rnn" + std::to_string(l);
+      layout_.add(name + ".weight_ih", {kUnits, l == 0 ? std::int64_t(o.channels) : kUnits}, true);
+      layout_.add(name + ".weight_hh", {kUnits, kUnits}, true);
+      layout_.add(name + ".bias", {kUnits}, false);
+    }
+    layout_.add("dense.weight", {o.classes, kUnits}, true);
+    layout_.add("dense.bias", {o.classes}, false);
+  }
+
+  // Each layer: the input projection of all steps in one call, then the
+  // recurrence h_t = tanh(pre_t + h_{t-1} W_hh^T) step by step. No layer
+  // taps (--monitor's GSC profile stays NaN): the weight layers' inputs are
+  // sequences, not one tensor per weight layer.
+  at::Tensor forward(const std::vector<at::Tensor>& p, const at::Tensor& x,
+                     std::vector<at::Tensor>*) const override {
+    const auto b = x.size(0);
+    auto seq = x.reshape({b, x.size(1), -1}).transpose(1, 2);  // [B, steps, C]
+    const auto steps = seq.size(1);
+    at::Tensor h;
+    for (int l = 0; l < kLayers; ++l) {
+      const auto& w_hh = p[std::size_t(3 * l + 1)];
+      auto pre = at::linear(seq, p[std::size_t(3 * l)], p[std::size_t(3 * l + 2)]);
+      std::vector<at::Tensor> states;
+      h = at::tanh(pre.select(1, 0));
+      states.push_back(h);
+      for (std::int64_t t = 1; t < steps; ++t) {
+        h = at::tanh(at::addmm(pre.select(1, t), h, w_hh.t()));
+        if (l + 1 < kLayers) states.push_back(h);
+      }
+      if (l + 1 < kLayers) seq = at::stack(states, 1);
+    }
+    return at::linear(h, p[3 * kLayers], p[3 * kLayers + 1]);
+  }
+
+  void initialize(float* flat, Rng& rng) const override {
+    initialize_layers(layout_, std::vector<bool>(layout_.layers().size(), false), options_.conv_init, flat, rng);
+  }
+};
+
 template <class T>
 ModelFactory factory() {
   return [](const ModelOptions& o) -> std::unique_ptr<Model> { return std::make_unique<T>(o); };
@@ -197,6 +250,7 @@ Registry<ModelFactory>& model_registry() {
     r.add("seed-cnn", factory<SeedCnn>());
     r.add("mlp", factory<Mlp>());
     r.add("logreg", factory<LogReg>());
+    r.add("rnn", factory<Rnn>());
     return r;
   }();
   return registry;

@@ -39,8 +39,8 @@ std::string file(const std::string& stem) {
   return "mi_test_" + stem + "_np" + std::to_string(Comm::world().size()) + ".h5";
 }
 
-const char* const kDatasets[] = {"mi/gaussian", "mi/ksg",       "mi/d_euclidean", "mi/d_manhattan",
-                                 "mi/d_chebyshev", "mi/samples"};
+const char* const kDatasets[] = {"mi/gaussian",    "mi/ksg",    "mi/d_euclidean", "mi/d_manhattan",
+                                 "mi/d_chebyshev", "mi/test_loss", "mi/test_accuracy", "mi/samples"};
 
 void expect_same_bits(const std::string& a, const std::string& b, bool with_samples) {
   auto fa = fedhpc::h5::File::open(a, MPI_COMM_NULL, false);

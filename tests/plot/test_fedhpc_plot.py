@@ -719,6 +719,77 @@ class Landscapes(PlotTest):
         self.assert_error(self.plot("--list", self.path("pca.h5")), "--list")
 
 
+def make_mi(path, starts=(0, 2), iterations=5, clients=(0, 1, 2), loss="mse", status="complete", unfinished=()):
+    """A small `fedhpc mi` file: [starts, iterations, pairs] tables, pairs, steps and local test metrics."""
+    pairs = [(a, b) for i, a in enumerate(clients) for b in clients[i + 1:]]
+    shape = (len(starts), iterations, len(pairs))
+    rng = np.random.default_rng(1)
+    with h5py.File(path, "w") as f:
+        f.attrs["config"] = "[run]\ndataset = signal\nmodel = rnn\nksg-k = 3\n"
+        f.attrs["status"] = status
+        mi = f.create_group("mi")
+        mi.attrs.update({"samples": 50, "every": 2, "iterations": iterations, "dims": 4, "layer": "",
+                         "project": 4, "ksg_k": 3, "loss": loss})
+        for name in ("gaussian", "ksg", "d_euclidean", "d_manhattan", "d_chebyshev"):
+            data = np.cumsum(rng.uniform(0.0, 0.2, shape), axis=1)
+            for s in unfinished:
+                data[s] = np.nan
+            mi.create_dataset(name, data=data)
+        mi.create_dataset("pairs", data=np.array(pairs, dtype=np.int64))
+        mi.create_dataset("steps", data=np.arange(1, iterations + 1, dtype=np.int64) * 2)
+        mi.create_dataset("rounds_at", data=np.array(starts, dtype=np.int64))
+        mi.create_dataset("clients", data=np.array(clients, dtype=np.int64))
+        metric = rng.uniform(0.1, 1.0, (len(starts), iterations, len(clients)))
+        mi.create_dataset("test_loss", data=metric)
+        mi.create_dataset("test_accuracy", data=np.full(metric.shape, np.nan) if loss == "mse" else metric)
+
+
+class MiFiles(PlotTest):
+    """`fedhpc mi` files: paper 001's figures 1-4 per starting point."""
+
+    def test_regression_figures(self):
+        make_mi(self.path("signal.h5"))
+        result = self.plot(self.path("signal.h5"), "-o", self.out)
+        self.assert_figures(result, "mi-signal-r0.png", "mi-signal-r2.png", "mi-distances-signal-r0.png",
+                            "mi-distances-signal-r2.png")
+        self.assertEqual(self.written(), ["mi-distances-signal-r0.png", "mi-distances-signal-r2.png",
+                                          "mi-signal-r0.png", "mi-signal-r2.png"])
+        self.assertEqual(result.stderr, "")
+
+    def test_classification_and_unfinished_start(self):
+        make_mi(self.path("fm.h5"), loss="cross-entropy", status="interrupted", unfinished=(1,))
+        result = self.plot(self.path("fm.h5"), "-o", self.out)
+        self.assert_figures(result, "mi-fm-r0.png", "mi-distances-fm-r0.png")
+        self.assertNotIn("mi-fm-r2.png", self.written())
+        self.assertIn("note:", result.stderr)
+
+    def test_bits_and_panels(self):
+        """The MI panels are in bits: nats / ln 2."""
+        make_mi(self.path("signal.h5"))
+        module = load_script()
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        run = module.MiRun(self.path("signal.h5"))
+        fig, ax = plt.subplots()
+        module.mi_pair_panel(ax, run, 0, "ksg", "bits", True)
+        y = ax.get_lines()[0].get_ydata()
+        np.testing.assert_allclose(y, run.tables["ksg"][0][:, 0] / np.log(2.0))
+        self.assertEqual(len([l for l in ax.get_lines() if l.get_label().startswith("client")]), 3)
+        plt.close(fig)
+
+    def test_mixed_with_run_files_is_an_error(self):
+        make_mi(self.path("signal.h5"))
+        make_run(self.path("run.h5"))
+        self.assert_error(self.plot(self.path("signal.h5"), self.path("run.h5"), "-o", self.out), "cannot mix")
+
+    def test_list(self):
+        make_mi(self.path("signal.h5"))
+        result = self.plot("--list", self.path("signal.h5"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("pairs [(0, 1), (0, 2), (1, 2)]", result.stdout)
+
+
 def flatten(suite):
     for item in suite:
         if isinstance(item, unittest.TestSuite):

@@ -23,6 +23,7 @@ struct MiFileHeader {
   double ksg_noise = 0.0;
   std::uint64_t seed = 0;
   bool save_samples = false;
+  bool regression = false;                // the metric is MSE (no accuracy)
 };
 
 // Creates `path` (replacing it) with the header and empty tables, then
@@ -33,8 +34,10 @@ class MiWriter {
   ~MiWriter();
   MiWriter(const MiWriter&) = delete;
   MiWriter& operator=(const MiWriter&) = delete;
-  // samples: [clients][repeats][iterations][dims], written only with save_samples.
-  void write_start(std::int64_t s, const PairTables& tables, const std::vector<double>& samples);
+  // samples: [clients][repeats][iterations][dims], written only with
+  // save_samples; metrics: [iterations][clients][2] (mean_metrics).
+  void write_start(std::int64_t s, const PairTables& tables, const std::vector<double>& samples,
+                   const std::vector<double>& metrics);
   // Sets the root attributes status (complete, failed, interrupted) and
   // error (when not empty), and closes the file.
   void close(const std::string& status = "complete", const std::string& error = "");

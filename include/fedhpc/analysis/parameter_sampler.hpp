@@ -57,7 +57,17 @@ std::uint64_t repeat_seed(std::uint64_t seed, std::uint64_t client_key, int roun
 // [clients][samples][iterations][view.dims()]. Collective. The trainer's
 // step observer and shuffle seed are changed (left cleared / as the last job
 // set them).
+// With `metrics`, each recorded sample also evaluates the client's local
+// test split (no effect on the training's bits): metrics gets, on every
+// rank, [clients][samples][iterations][2] = (mean loss, accuracy; NaN
+// without test samples, and accuracy NaN for a regression task).
 std::vector<double> sample_parameters(client::LocalTrainer& trainer, const float* start, const SamplerPlan& plan,
-                                      const ParameterView& view, const mpi::Comm& comm);
+                                      const ParameterView& view, const mpi::Comm& comm,
+                                      std::vector<double>* metrics = nullptr);
+
+// The mean over the repeats of those metrics: [iterations][clients][2],
+// summed in repeat order (the same bits on every rank).
+std::vector<double> mean_metrics(const std::vector<double>& metrics, std::int64_t clients, std::int64_t samples,
+                                 std::int64_t iterations);
 
 }  // namespace fedhpc::analysis

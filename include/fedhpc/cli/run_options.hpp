@@ -21,6 +21,10 @@ struct RunOptions {
   int synthetic_classes = 10;
   int synthetic_side = 28;
   double synthetic_noise = 0.35;
+  // signal (paper 001's regression task): samples per client, global test samples, length
+  std::int64_t signal_samples = 125;
+  std::int64_t signal_test_samples = 1000;
+  int signal_length = 64;
   // synthetic-population (data/population.hpp)
   double population_alpha = 1.0;
   double population_beta = 1.0;

@@ -180,6 +180,9 @@ class LocalTrainer {
   // The client's local test split; also added to *totals when given.
   EvalTotals evaluate_client(const float* params, std::int64_t client, ExactSum* totals = nullptr);
 
+  // Whether the data set is a regression task (losses are MSE, and there is
+  // no accuracy: evaluation leaves EvalTotals::correct at 0).
+  bool regression() const;
   // Wraps the data set given to the constructor again after its buffers
   // were refilled (synthetic-population regenerates the round's clients).
   void reload_data();

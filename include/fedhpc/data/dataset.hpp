@@ -18,6 +18,9 @@ struct ImageSet {
   int width = 0;
   std::vector<float> pixels;  // empty when `shared` holds the pixels
   std::vector<std::int64_t> labels;
+  // Regression data (Dataset::regression()): the targets, [count, target_dim]
+  // floats; labels are then all 0 (the partitioners and the file need them).
+  std::vector<float> targets;
   // The pixels in a window shared by the ranks of one node (data/node_shared.hpp).
   std::shared_ptr<const float> shared;
 
@@ -34,6 +37,13 @@ struct Dataset {
   // Naturally partitioned data (hdf5: files with /train/client): the client
   // of every training sample, for --partition natural; empty otherwise.
   std::vector<std::int64_t> train_clients;
+  // "classification" (labels, cross-entropy, accuracy) or "regression"
+  // (targets, mean squared error, no accuracy: NaN). For regression
+  // num_classes is the number of outputs (target_dim), and target_names
+  // names them.
+  std::string task = "classification";
+  std::vector<std::string> target_names;
+  bool regression() const { return task == "regression"; }
 };
 
 struct DatasetOptions {
@@ -51,13 +61,19 @@ struct DatasetOptions {
   int synthetic_side = 28;         // images are 1 x side x side
   double synthetic_noise = 0.35;   // std-dev of the Gaussian pixel noise
   std::string color_task = "binary";  // colored-fashion-mnist: binary | multiclass
+  // signal (paper 001's regression task, data/signal.cpp): samples per client
+  // (their own streams), global test samples, and the signal length.
+  std::int64_t clients = 1;
+  std::int64_t signal_samples = 125;
+  std::int64_t signal_test_samples = 1000;
+  int signal_length = 64;
 };
 
 using DatasetFactory = std::function<Dataset(const DatasetOptions&)>;
 
 struct Partition;
 
-// "fashion-mnist", "colored-fashion-mnist" and "synthetic" are registered on
+// "fashion-mnist", "colored-fashion-mnist", "synthetic" and "signal" are registered on
 // first use. A name "hdf5:FILE" is not in the registry: it reads the user's
 // file (README, "Your own data").
 Registry<DatasetFactory>& dataset_registry();

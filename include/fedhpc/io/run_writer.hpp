@@ -34,6 +34,11 @@ struct RunHeader {
   bool save_gradients = false;
   std::string dataset;
   int num_classes = 0;
+  // "classification" or "regression" (/data attr task; root attr loss is
+  // cross-entropy or mse; a regression run's losses are MSE, in squared
+  // target units, and its accuracies NaN). target_names: the outputs.
+  std::string task = "classification";
+  std::vector<std::string> target_names;
   std::int64_t train_samples = 0;
   std::int64_t test_samples = 0;
   const ParamLayout* layout = nullptr;

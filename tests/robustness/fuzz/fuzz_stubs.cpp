@@ -20,7 +20,7 @@ fedhpc::Registry<Factory> names_only(const char* kind, std::initializer_list<con
 
 namespace fedhpc::data {
 Registry<DatasetFactory>& dataset_registry() {
-  static auto registry = names_only<DatasetFactory>("dataset", {"fashion-mnist", "colored-fashion-mnist", "synthetic"});
+  static auto registry = names_only<DatasetFactory>("dataset", {"fashion-mnist", "colored-fashion-mnist", "synthetic", "signal"});
   return registry;
 }
 Registry<Partitioner>& partitioner_registry() {
@@ -32,7 +32,7 @@ Registry<Partitioner>& partitioner_registry() {
 
 namespace fedhpc::model {
 Registry<ModelFactory>& model_registry() {
-  static auto registry = names_only<ModelFactory>("model", {"seed-cnn", "mlp", "logreg"});
+  static auto registry = names_only<ModelFactory>("model", {"seed-cnn", "mlp", "logreg", "rnn"});
   return registry;
 }
 }  // namespace fedhpc::model
