@@ -395,7 +395,7 @@ TEST(Options, StrategyOptionsOnlyWithTheirStrategy) {
       {{"--server-optimizer", "adam", "--server-momentum", "0.5"}, {"--server-momentum", "sgd"}},
       {{"--fault-scale", "3"}, {"--fault-scale", "sign-flip"}},
       {{"--edge-aggregator", "median"}, {"--edge-aggregator", "hierarchical"}},
-      {{"--aggregator", "nope"}, {"--aggregator", "fedavg|fedgma|fedgma-soft|krum|median|multi-krum|trimmed-mean"}},
+      {{"--aggregator", "nope"}, {"--aggregator", "fedavg|fedgma|fedgma-soft|fedlama|krum|median|multi-krum|trimmed-mean"}},
       {{"--gma-threshold", "0.5"}, {"--gma-threshold", "fedgma or fedgma-soft"}},
       {{"--aggregator", "fedgma", "--gma-threshold", "1.5"}, {"--gma-threshold", "[0, 1]"}},
       {{"--aggregator", "fedgma", "--topology", "ring"}, {"--aggregator", "centralized"}},
