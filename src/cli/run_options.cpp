@@ -692,7 +692,7 @@ void check_ranges(const RunOptions& options) {
         else return std::nan("");
       }, spec.target);
       require(in_range(value, it->second), spec.name,
-              "must be " + describe_range(it->second, integer) + (spec.name == "cluster-threshold" ? " or auto" : "") +
+              "must be " + describe_range(it->second, integer) + (std::string_view(spec.name) == "cluster-threshold" ? " or auto" : "") +
                   "; got " + format_option(spec.name, spec.target));
     }
 }
@@ -939,7 +939,7 @@ std::string to_ini(const RunOptions& unresolved) {
   for (auto& [title, specs] : option_table(copy)) {
     std::string lines;
     for (auto& spec : specs) {
-      if (spec.name == "resume") continue;  // how the run was started, not what it computes
+      if (std::string_view(spec.name) == "resume") continue;  // how the run was started, not what it computes
       const std::string owner = owner_of(spec.name);
       if ((owner.empty() || owner == options.topology) && not_applicable(spec.name, options).empty()) lines += spec.name + (" = " + format_option(spec.name, spec.target)) + "\n";
     }
