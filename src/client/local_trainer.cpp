@@ -100,10 +100,7 @@ struct LocalTrainer::Impl {
       throw std::invalid_argument("TrainOptions::flip_labels must be empty or have one entry per client");
     if (!options.trained_from.empty() && std::int64_t(options.trained_from.size()) != p.num_clients())
       throw std::invalid_argument("TrainOptions::trained_from must be empty or have one entry per client");
-    train_x = wrap_images(d.train);
-    train_y = regression ? wrap_targets(d.train) : wrap_labels(d.train);
-    test_x = wrap_images(d.test);
-    test_y = regression ? wrap_targets(d.test) : wrap_labels(d.test);
+    wrap_data();
     const auto total = m.layout().total();
     flat = at::zeros({total}, at::kFloat);
     grad = at::zeros({total}, at::kFloat);
@@ -122,6 +119,14 @@ struct LocalTrainer::Impl {
     if (options.client_batch < 0) throw std::invalid_argument("TrainOptions::client_batch must be >= 0");
     const std::int64_t k = clients_per_batch(d);
     if (k > 1) batched = std::make_unique<BatchedTrainer>(m, d, p, options, k);
+  }
+
+  // Views of the data set's current buffers (no copies).
+  void wrap_data() {
+    train_x = wrap_images(dataset.train);
+    train_y = regression ? wrap_targets(dataset.train) : wrap_labels(dataset.train);
+    test_x = wrap_images(dataset.test);
+    test_y = regression ? wrap_targets(dataset.test) : wrap_labels(dataset.test);
   }
 
   // Diagnostics and gradients are per-client work: they keep the loop.
@@ -566,12 +571,6 @@ bool LocalTrainer::regression() const { return impl_->regression; }
 
 double LocalTrainer::training_seconds() const { return impl_->training_seconds; }
 
-void LocalTrainer::reload_data() {
-  impl_->train_x = wrap_images(impl_->dataset.train);
-  const bool r = impl_->regression;
-  impl_->train_y = r ? wrap_targets(impl_->dataset.train) : wrap_labels(impl_->dataset.train);
-  impl_->test_x = wrap_images(impl_->dataset.test);
-  impl_->test_y = r ? wrap_targets(impl_->dataset.test) : wrap_labels(impl_->dataset.test);
-}
+void LocalTrainer::reload_data() { impl_->wrap_data(); }
 
 }  // namespace fedhpc::client
