@@ -376,6 +376,15 @@ io::RunHeader make_header(const Setup& s) {
   h.concept_group.assign(shift.label_map_of_client.begin(), shift.label_map_of_client.end());
   h.concept_label_maps = shift.label_maps;
   add_tiers(h, s);
+  const auto& stragglers = s.behaviour->stragglers();
+  h.speeds = stragglers.speeds();
+  h.deadline = stragglers.active();
+  if (h.deadline) {
+    h.attributes.push_back({"round_deadline", o.round_deadline});
+    h.attributes.push_back({"late_policy", o.late_policy});
+    h.attributes.push_back({"reference_samples_per_second", stragglers.reference_samples_per_second()});
+  }
+  if (!h.speeds.empty()) h.attributes.push_back({"compute_profile", o.compute_profile});
   // A population's per-client datasets hold the round's participants only
   // (the same m as RoundEngine::select_clients).
   if (s.population)
@@ -403,6 +412,49 @@ std::function<void(int, const std::vector<std::uint8_t>&)> population_round(Setu
 
 }  // namespace
 
+namespace {
+
+// Training samples per wall second of this machine on client 0's round:
+// local iterations from the initial model until 0.2 s have passed (at most
+// 20), on rank 0, whose value every rank takes. The run's result depends on
+// it only through which clients the deadline cuts (README, "Stragglers").
+double calibrate_reference(const Setup& s, client::LocalTrainer& trainer, const mpi::Comm& comm) {
+  double rate = 0.0;
+  mpi::collective_try(comm, [&] {
+    if (comm.rank() != 0) return;
+    const auto work = client::client_work(s.partition, s.options.batch_size, 1, s.options.iteration_steps);
+    std::int64_t steps = 0;
+    trainer.set_step_observer([&](std::int64_t) { ++steps; });
+    trainer.begin_client(s.global.data());
+    const double t0 = MPI_Wtime();
+    for (int it = 0; it < 20 && (it == 0 || MPI_Wtime() - t0 < 0.2); ++it) trainer.iterate(0, 0, it);
+    const double seconds = MPI_Wtime() - t0;
+    trainer.set_step_observer({});
+    rate = double(steps * work[0].step_samples) / std::max(seconds, 1e-9);
+  });
+  return mpi::all_reduce(comm, rate, mpi::Op::Max, "MPI_Allreduce(reference samples/s)");
+}
+
+// --compute-profile, --round-deadline: every client's speed, the simulated
+// clock, and under partial the trainer's step caps.
+void setup_stragglers(Setup& s, client::LocalTrainer& trainer, const mpi::Comm& comm) {
+  const auto& o = s.options;
+  const auto profile = client::parse_compute_profile(o.compute_profile);
+  if (profile.kind == client::ComputeProfile::Kind::None && o.round_deadline == 0.0) return;
+  std::vector<double> speeds;
+  mpi::collective_try(comm, [&] { speeds = client::client_speeds(profile, o.seed, s.layout.order); });
+  double reference = o.reference_samples_per_second;
+  if (o.round_deadline > 0.0 && reference == 0.0) reference = calibrate_reference(s, trainer, comm);
+  // Before the first round every client's sizes are in the partition (a
+  // population's too), by client id.
+  auto work = client::client_work(s.partition, o.batch_size, o.local_iterations, o.iteration_steps);
+  s.behaviour->set_stragglers(client::Stragglers(std::move(speeds), std::move(work), o.round_deadline,
+                                                 client::parse_late_policy(o.late_policy), reference));
+  trainer.set_step_limits(s.behaviour->stragglers().step_limits());
+}
+
+}  // namespace
+
 client::TrainOptions trainer_options(const Setup& s) {
   auto t = train_options(s.options, s.scenario.clip_norm);
   t.client_keys = s.layout.order;
@@ -426,6 +478,7 @@ Session::Session(Setup& s, const mpi::Comm& comm)
             int(s.model->layout().weight_layers().size()),
             &s.model->layout()} {
     const auto& o = s.options;
+    setup_stragglers(s, trainer, comm);
     shape.block = ctx.block.size();
     shape.iterations = o.local_iterations;
     shape.params = ctx.num_params;
@@ -545,6 +598,7 @@ void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter
     // The writer's time on rank 0, the one rank that writes.
     const double t0 = MPI_Wtime();
     writer.write_round(result);
+    writer.write_stragglers(round, engine.stragglers().late, engine.stragglers().simulated_seconds);
     kill_point(round, "write", comm.rank());  // test-only: rows handed to HDF5, not yet flushed
     writer.write_topology_round(result);
     auto phases = result.phase_seconds;

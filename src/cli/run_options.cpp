@@ -19,6 +19,7 @@
 
 #include "fedhpc/aggregation/aggregator.hpp"
 #include "fedhpc/cli/save_weights.hpp"
+#include "fedhpc/client/stragglers.hpp"
 #include "fedhpc/client/tiers.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/data/dataset.hpp"
@@ -155,6 +156,16 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
         {"faulty-fraction", &o.faulty_fraction, "fraction of clients (a fixed seeded set) that are faulty"},
         {"fault", &o.fault, "none | sign-flip | gaussian | scale | label-flip | random"},
         {"fault-scale", &o.fault_scale, "sign-flip, scale: multiplier s; gaussian, random: noise scale s"}}},
+      {"Stragglers (simulated clock)",
+       {{"compute-profile", &o.compute_profile,
+         "none | lognormal:SIGMA | uniform:A:B | FILE: each client's relative speed (FILE: one per line)"},
+        {"round-deadline", &o.round_deadline,
+         "simulated seconds per round; clients that cannot finish their steps by then are late (0 = none)"},
+        {"late-policy", &o.late_policy,
+         "drop (late clients are not aggregated) | partial (they upload the steps done by the deadline, "
+         "FedNova-normalised)"},
+        {"reference-samples-per-second", &o.reference_samples_per_second,
+         "training samples/s of a speed-1 client (0 = measured once at start on rank 0; fix it for reproducible runs)"}}},
       {"Hierarchical topology",
        {{"edges", &o.edges, "edge nodes E"},
         {"edge-assignment", &o.edge_assignment, "contiguous | label-balanced"},
@@ -243,6 +254,8 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
     return "--fault sign-flip, scale, gaussian or random";
   if (name == "init-round" && o.init_from == "none") return "--init-from";
   if (name == "tier-trainable" && o.client_tiers == "none") return "--client-tiers";
+  if ((name == "late-policy" || name == "reference-samples-per-second") && o.round_deadline == 0.0)
+    return "--round-deadline";
   return "";
 }
 
@@ -330,6 +343,7 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"server-eps", {0, 1, true}},       {"prox-mu", {0, 1e6}},
       {"dropout-rate", {0, 1, false, true}}, {"faulty-fraction", {0, 1}},
       {"fault-scale", {0, 1e6}},
+      {"round-deadline", {0, 1e12}},      {"reference-samples-per-second", {0, 1e15}},
       {"gma-threshold", {0, 1}},
       {"lama-interval", {1, 1e6}},        {"lama-phi", {1, 1e6}},
       {"init-round", {-1, 1e8}},
@@ -809,6 +823,21 @@ void check_tiers(const RunOptions& o) {
           "needs --server-optimizer sgd without --server-momentum (a stateful server step would move untrained layers)");
 }
 
+// Stragglers: the profile and policy parse, and the simulated clock runs in
+// the centralized topology's one-shot rounds only (README, "Stragglers").
+void check_stragglers(const RunOptions& o) {
+  client::parse_compute_profile(o.compute_profile);
+  client::parse_late_policy(o.late_policy);
+  if (o.round_deadline == 0.0) return;
+  require(o.topology == "centralized", "round-deadline",
+          "needs --topology centralized (this run is " + o.topology + ")");
+  require(o.dataset != "synthetic-population" || o.reference_samples_per_second > 0.0,
+          "reference-samples-per-second", "must be given with --dataset synthetic-population and --round-deadline "
+          "(its clients' samples exist only during their rounds, so there is nothing to time at start)");
+  require(o.aggregator != "fedlama", "round-deadline",
+          "does not work with --aggregator fedlama (its clients synchronise inside the round)");
+}
+
 // --dataset synthetic-population: 60 features per sample, and only the
 // centralized topology, which keeps no per-client state between rounds.
 void check_population(const RunOptions& o) {
@@ -840,6 +869,7 @@ void check_combinations(const RunOptions& o) {
   check_tiers(o);
   check_regression(o);
   check_population(o);
+  check_stragglers(o);
 }
 
 // Parameter count of the model (mirrors the layouts in src/model/models.cpp).

@@ -72,6 +72,7 @@ struct LocalTrainer::Impl {
   const float* anchor = nullptr;  // FedProx anchor; used only with prox_mu != 0
   std::vector<float> block_anchor;  // train_block's copy of its start model
   std::function<void(std::int64_t)> step_observer;  // set_step_observer; empty = none
+  std::vector<std::int64_t> step_limits;  // set_step_limits; empty = none
   double training_seconds = 0.0;
   int training_depth = 0;           // nested training calls count once
 
@@ -164,7 +165,10 @@ struct LocalTrainer::Impl {
     const std::int64_t* idx = partition.train_begin(client);
     const std::int64_t b = options.batch_size == 0 ? n : std::min(options.batch_size, n);
     const std::int64_t per_pass = (n + b - 1) / b;
-    const std::int64_t steps = options.iteration_steps > 0 ? options.iteration_steps : per_pass;
+    std::int64_t steps = options.iteration_steps > 0 ? options.iteration_steps : per_pass;
+    // A capped straggler stops part-way: the prefix of the same walk.
+    const std::int64_t cap = step_limit(client);
+    if (cap >= 0) steps = std::min(steps, std::max<std::int64_t>(0, cap - step));
     std::vector<std::int64_t> batch;
     std::int64_t pass = -1;
     std::int64_t pos = n;
@@ -183,6 +187,17 @@ struct LocalTrainer::Impl {
       pos = end;
       fn(batch);
     }
+  }
+
+  // The client's step cap in a round (set_step_limits), -1 = none.
+  std::int64_t step_limit(std::int64_t client) const {
+    return step_limits.empty() || client < 0 ? -1 : step_limits[std::size_t(client)];
+  }
+
+  // Whether a capped client has used up its steps before this iteration.
+  bool capped(std::int64_t client) const {
+    const auto cap = step_limit(client);
+    return cap >= 0 && step >= cap;
   }
 
   std::uint64_t key(std::int64_t client) const {
@@ -461,18 +476,24 @@ void LocalTrainer::train_block(const float* start, const std::vector<std::int64_
       Impl::Clock clock(s);  // the sink (aggregation) is not training time
       begin_client(start);
       s.samples.clear();
+      bool gradient_done = false;
       for (int it = 0; it < iterations; ++it) {
         const bool last = it == iterations - 1;
         MonitorSample sample;
         const bool watch = monitors(it);
         float* gradient = last && s.options.save_gradients ? s.gradient.data() : nullptr;
+        if (s.capped(client)) {  // a straggler's unreached iteration: nothing ran
+          s.iteration_loss[it] = std::numeric_limits<double>::quiet_NaN();
+          continue;
+        }
         s.iteration_loss[it] = iterate(client, round, it, watch ? &sample : nullptr, watch ? gradient : nullptr);
+        gradient_done = gradient_done || (watch && gradient);
         finite = finite && std::isfinite(s.iteration_loss[it]);
         if (!watch) continue;
         finite = finite && sample.diagnostics.finite;
         s.samples.push_back(std::move(sample));
       }
-      if (s.options.save_gradients && !monitors(iterations - 1)) s.diagnose(client, s.gradient.data());
+      if (s.options.save_gradients && !gradient_done) s.diagnose(client, s.gradient.data());
       finite = finite && params_finite();
     }
     ClientUpdate update;
@@ -490,6 +511,14 @@ void LocalTrainer::train_block(const float* start, const std::vector<std::int64_
 void LocalTrainer::begin_client(const float* start) {
   impl_->load(start);
   impl_->reset_optimizer();
+}
+
+void LocalTrainer::set_step_limits(std::vector<std::int64_t> limits) {
+  auto& s = *impl_;
+  if (!limits.empty() && std::int64_t(limits.size()) != s.partition.num_clients())
+    throw std::invalid_argument("LocalTrainer::set_step_limits: one entry per client or none");
+  s.step_limits = std::move(limits);
+  if (!s.step_limits.empty()) s.batched.reset();  // the stacked path has no per-client cap
 }
 
 void LocalTrainer::set_anchor(const float* anchor) { impl_->anchor = anchor; }

@@ -73,7 +73,7 @@ const topology::RoundResult& RoundEngine::run_round(int round) {
   });
   kill_point(round, "start", comm_.rank());  // test-only (FEDHPC_TEST_KILL_AT)
   const auto selected = select_clients(options_, round, parts_.client_keys);
-  const auto dropped = parts_.behaviour.dropped(round, selected);
+  const auto dropped = apply_deadline(selected, parts_.behaviour.dropped(round, selected));
   if (parts_.prepare_round) parts_.prepare_round(round, selected);
   const double t1 = MPI_Wtime();
   const double trained_before = parts_.trainer.training_seconds();
@@ -100,6 +100,22 @@ const topology::RoundResult& RoundEngine::run_round(int round) {
   gather_phases(r, {t1 - t0, train, (t2 - t1) - train, t3 - t2});
   between_rounds_ = true;
   return r;
+}
+
+// Clients that cannot hand anything over by the deadline (late under drop,
+// late with no finished step under partial) leave the round like dropouts:
+// they train, then do not upload. Every rank computes the same flags.
+std::vector<std::uint8_t> RoundEngine::apply_deadline(const std::vector<std::uint8_t>& selected,
+                                                      std::vector<std::uint8_t> dropped) {
+  const auto& stragglers = parts_.behaviour.stragglers();
+  stragglers_ = {};
+  if (!stragglers.active()) return dropped;
+  for (std::size_t c = 0; c < selected.size(); ++c)
+    if (selected[c] && !stragglers.uploads(std::int64_t(c))) dropped[c] = 1;
+  for (auto c = parts_.block.begin; c < parts_.block.end; ++c)
+    stragglers_.late.push_back(selected[std::size_t(c)] && stragglers.late(c) ? 1 : 0);
+  stragglers_.simulated_seconds = stragglers.round_seconds(selected, dropped);
+  return dropped;
 }
 
 // One all-gather gives every rank every rank's phases; the row reported is

@@ -37,6 +37,8 @@ const std::map<std::string, DatasetAxes>& table() {
       {"clients/nonfinite", {"round,client", "", 1}},
       {"clients/dropped", {"round,client", "", 1}},
       {"clients/faulty", {"client", "", -1}},
+      {"clients/late", {"round,client", "", 1}},
+      {"clients/speed", {"client", "", -1}},
       {"clients/tier", {"client", "", -1}},
       {"clients/tier_cost", {"tier,cost", "", -1}},
       {"clients/gsc", {"round,monitored_iteration,client", "", 1}},
@@ -67,6 +69,7 @@ const std::map<std::string, DatasetAxes>& table() {
       {"comm/ratio_to_fedavg", {"round", "", 1}},
       {"timing/round_seconds", {"round", "seconds", 1}},
       {"timing/phases", {"round,phase", "seconds", 1}},
+      {"timing/simulated_seconds", {"round", "simulated seconds", 1}},
       {"timing/peak_rss_bytes", {"rank", "bytes", -1}},
   };
   return axes;

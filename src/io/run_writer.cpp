@@ -122,6 +122,10 @@ std::vector<Spec> round_datasets(const RunHeader& h, int ranks) {
   if (h.save_weights == "clients") s.push_back(spec<float>("/clients/weights", {client_weight_rows(h), N, P}, true, true));
   s.push_back(spec<std::uint8_t>("/clients/nonfinite", {R, N}, false));
   s.push_back(spec<std::uint8_t>("/clients/dropped", {R, N}, false));
+  if (h.deadline) {
+    s.push_back(spec<std::uint8_t>("/clients/late", {R, N}, false));
+    s.push_back(spec<double>("/timing/simulated_seconds", {R}));
+  }
   if (M > 0) {
     for (const char* name : {"gsc", "input_grad_rms", "update_sum", "update_l1", "iteration_test_loss"})
       s.push_back(spec<float>(std::string("/clients/") + name, {R, M, N}));
@@ -341,6 +345,7 @@ void RunWriter::create_schema(const RunHeader& h) {
   std::vector<std::uint8_t> faulty(std::size_t(h.num_clients), 0);
   if (h.faulty) faulty = *h.faulty;
   clients.create_dataset<std::uint8_t>("faulty", dims({h.num_clients})).write_all(faulty);
+  if (!h.speeds.empty()) clients.create_dataset<double>("speed", dims({h.num_clients})).write_all(h.speeds);
   const std::int64_t M = monitored_iterations();
   if (M > 0) {
     std::vector<std::int64_t> which;
@@ -521,6 +526,12 @@ void RunWriter::write_round(const topology::RoundResult& s) {
   if (header_.save_weights == "clients" && row >= 0)
     put_clients<float>("/clients/weights", int(row + 1), 0, num_params_, record.client_weights.data());
   write_monitoring(r, record);
+}
+
+void RunWriter::write_stragglers(int r, const std::vector<std::uint8_t>& late_block, double simulated_seconds) {
+  if (!header_.deadline) return;
+  put_clients<std::uint8_t>("/clients/late", r, 0, 0, late_block.data());
+  write_scalar_row("/timing/simulated_seconds", r - 1, simulated_seconds);
 }
 
 // Sparse layout: this rank's participants go to the columns after those of

@@ -6,6 +6,7 @@
 
 #include "fedhpc/aggregation/aggregator.hpp"
 #include "fedhpc/aggregation/layerwise_mean.hpp"
+#include "fedhpc/client/behaviour.hpp"
 #include "fedhpc/client/local_trainer.hpp"
 #include "fedhpc/topology/client_outcome.hpp"
 #include "fedhpc/topology/fedlama.hpp"
@@ -53,6 +54,7 @@ class Centralized : public Topology {
   void train(const RoundInput& in, const std::vector<std::int64_t>& mine, RoundResult& out) {
     OutcomeRecorder outcome(ctx_, out.record, in);
     const std::vector<float> start = out.global;
+    const auto nova = ctx_.behaviour.stragglers().nova_scales(in.selected, in.dropped);
     ctx_.trainer.train_block(start.data(), mine, in.round, [&](const client::ClientUpdate& u) {
       const auto local = u.client - ctx_.block.begin;
       outcome.trained(u);
@@ -65,9 +67,21 @@ class Centralized : public Topology {
       outcome.handed_over(local, model);
       const bool usable = outcome.check_finite(local, u.finite);
       if (!usable || !outcome.uploads(local, u.finite)) return;
+      if (!nova.empty()) model = normalised(model, start.data(), nova[std::size_t(u.client)]);
       if (layerwise_) layerwise_->add(model, u.train_samples, trained_from(u.client));
       else aggregator_->add_with_gradient(u.client, model, u.train_samples, u.gradient);
     });
+  }
+
+  // FedNova (--late-policy partial): the server takes w + s (w_i - w), so
+  // the weighted mean of these is w + tau_eff sum p_i (w_i - w) / tau_i.
+  // s == 1 keeps the model as it is (bit for bit).
+  const float* normalised(const float* model, const float* start, double scale) {
+    if (scale == 1.0) return model;
+    nova_.resize(std::size_t(ctx_.num_params));
+    for (std::int64_t k = 0; k < ctx_.num_params; ++k)
+      nova_[std::size_t(k)] = float(double(start[k]) + scale * (double(model[k]) - double(start[k])));
+    return nova_.data();
   }
 
   std::int64_t trained_from(std::int64_t client) const {
@@ -88,6 +102,7 @@ class Centralized : public Topology {
   std::unique_ptr<aggregation::Aggregator> aggregator_;
   std::unique_ptr<aggregation::LayerwiseMean> layerwise_;  // client tiers, else null
   std::vector<float> scratch_;
+  std::vector<float> nova_;  // a partial round's normalised model
 };
 
 void validate_centralized(const TopologyOptions&) {}

@@ -103,6 +103,11 @@ struct RunOptions {
   double faulty_fraction = 0.0;
   std::string fault = "none";
   double fault_scale = 1.0;
+  // stragglers (README, "Stragglers")
+  std::string compute_profile = "none";      // none | lognormal:SIGMA | uniform:A:B | FILE
+  double round_deadline = 0.0;               // simulated seconds per round; 0 = no deadline
+  std::string late_policy = "drop";          // drop | partial
+  double reference_samples_per_second = 0.0; // speed 1's samples/s; 0 = measured at start
   int rounds = 5;
   std::uint64_t seed = 0;
   // warm start: the initial global model is row init_round of another run's

@@ -1,7 +1,10 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "fedhpc/client/stragglers.hpp"
 
 namespace fedhpc::client {
 
@@ -41,6 +44,10 @@ class ClientBehaviour {
   // One flag per client id: faulty for the whole run.
   const std::vector<std::uint8_t>& faulty() const { return faulty_; }
   bool is_faulty(std::int64_t id) const { return faulty_[std::size_t(id)] != 0; }
+  // Stragglers (--round-deadline): who is late and what a late client does.
+  // Set once before the first round; inactive by default.
+  void set_stragglers(Stragglers stragglers) { stragglers_ = std::move(stragglers); }
+  const Stragglers& stragglers() const { return stragglers_; }
   // Turns a faulty client's update into what it hands over: params holds the
   // honest result of training from `start`; `step` tells apart several
   // corruptions within one round (local iterations). No-op for honest
@@ -55,6 +62,7 @@ class ClientBehaviour {
   BehaviourOptions options_;
   std::vector<std::int64_t> keys_;
   std::vector<std::uint8_t> faulty_;
+  Stragglers stragglers_;
 };
 
 }  // namespace fedhpc::client

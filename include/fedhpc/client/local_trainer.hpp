@@ -187,6 +187,13 @@ class LocalTrainer {
   // were refilled (synthetic-population regenerates the round's clients).
   void reload_data();
 
+  // Stragglers under --late-policy partial: client id c stops after
+  // limits[c] optimizer steps in a round (counted over its local iterations;
+  // < 0 = no cap; empty = nobody is capped). Its first k steps are those of
+  // the uncapped walk; iterations it never reaches report a NaN loss and do
+  // not make it non-finite. Capped clients train one at a time.
+  void set_step_limits(std::vector<std::int64_t> limits);
+
   // Wall seconds spent so far in local training (train_block without its
   // sink, iterate, diagnose): the round engine's "train" phase.
   double training_seconds() const;

@@ -51,6 +51,12 @@ struct EngineParts {
   std::function<void(int round, const std::vector<std::uint8_t>& selected)> prepare_round;
 };
 
+// The straggler outcome of one round (--round-deadline; README, "Stragglers").
+struct StragglerRound {
+  std::vector<std::uint8_t> late;  // [block]: selected and could not finish its steps by the deadline
+  double simulated_seconds = 0.0;  // the round's time on the simulated clock
+};
+
 // The round loop of every topology: client selection -> the topology's round
 // (local training, mixing, aggregation) -> server optimizer -> evaluation.
 // Collective over comm; every rank returns the same global model.
@@ -71,6 +77,8 @@ class RoundEngine {
   // (an interrupt during training or evaluation) leaves state that belongs
   // to no finished round, so no checkpoint may take it.
   bool between_rounds() const { return between_rounds_; }
+  // The last round's stragglers (empty flags and 0 s without a deadline).
+  const StragglerRound& stragglers() const { return stragglers_; }
 
   // Clients of a round: all, or round(f*N) (at least one) drawn from the
   // server stream over partition indices, so a topology's renumbering does
@@ -90,6 +98,8 @@ class RoundEngine {
   std::vector<float> global_;
   topology::RoundResult result_;
   bool between_rounds_ = true;
+  StragglerRound stragglers_;
+  std::vector<std::uint8_t> apply_deadline(const std::vector<std::uint8_t>& selected, std::vector<std::uint8_t> dropped);
 };
 
 }  // namespace fedhpc::engine

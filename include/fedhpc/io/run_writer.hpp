@@ -72,6 +72,11 @@ struct RunHeader {
   std::vector<std::string> tier_names;
   std::vector<double> tier_cost;
   std::int64_t tier_batch = 0;
+  // Stragglers (README, "Stragglers"): /clients/speed [N] when speeds is not
+  // empty (--compute-profile); with a deadline, /clients/late [R, N] and
+  // /timing/simulated_seconds [R] (write_stragglers).
+  std::vector<double> speeds;
+  bool deadline = false;
   // > 0: the participants layout (README, "Per-client datasets of large
   // populations"): per-round client datasets hold only the round's
   // participants, this many columns (m = round(participation * N)), and
@@ -107,6 +112,9 @@ class RunWriter {
   // Row 0: the initial model and its global test metrics.
   void write_initial(const float* params, double test_loss, double test_accuracy);
   void write_round(const topology::RoundResult& result);
+  // With a deadline: round r's late flags (this rank's block) and simulated
+  // seconds; call after write_round, before write_topology_round.
+  void write_stragglers(int round, const std::vector<std::uint8_t>& late_block, double simulated_seconds);
   // Topology traces of a round (/comm/bytes, clusters, consensus distance);
   // call after write_round: it marks the round complete, flushes and throws
   // RunError on every rank if any write of the round failed.
