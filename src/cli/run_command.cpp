@@ -444,7 +444,12 @@ void setup_stragglers(Setup& s, client::LocalTrainer& trainer, const mpi::Comm& 
   std::vector<double> speeds;
   mpi::collective_try(comm, [&] { speeds = client::client_speeds(profile, o.seed, s.layout.order); });
   double reference = o.reference_samples_per_second;
-  if (o.round_deadline > 0.0 && reference == 0.0) reference = calibrate_reference(s, trainer, comm);
+  if (o.round_deadline > 0.0 && reference == 0.0) {
+    reference = calibrate_reference(s, trainer, comm);
+    // The stored configuration (file and checkpoint) keeps the measured
+    // rate, so --config and --resume repeat the run bit for bit.
+    s.options.reference_samples_per_second = reference;
+  }
   // Before the first round every client's sizes are in the partition (a
   // population's too), by client id.
   auto work = client::client_work(s.partition, o.batch_size, o.local_iterations, o.iteration_steps);

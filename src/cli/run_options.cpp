@@ -160,7 +160,7 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
        {{"compute-profile", &o.compute_profile,
          "none | lognormal:SIGMA | uniform:A:B | FILE: each client's relative speed (FILE: one per line)"},
         {"round-deadline", &o.round_deadline,
-         "simulated seconds per round; clients that cannot finish their steps by then are late (0 = none)"},
+         "simulated seconds per round, > 0 (leave it out for none); clients that cannot finish their steps by then are late"},
         {"late-policy", &o.late_policy,
          "drop (late clients are not aggregated) | partial (they upload the steps done by the deadline, "
          "FedNova-normalised)"},
@@ -256,6 +256,8 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
   if (name == "tier-trainable" && o.client_tiers == "none") return "--client-tiers";
   if ((name == "late-policy" || name == "reference-samples-per-second") && o.round_deadline == 0.0)
     return "--round-deadline";
+  // 0 is the default "no deadline": given explicitly it is refused, and the INI dump leaves it out.
+  if (name == "round-deadline" && o.round_deadline == 0.0) return "a deadline > 0 (leave it out for no deadline)";
   return "";
 }
 

@@ -16,6 +16,7 @@
 #include "fedhpc/cli/run_options.hpp"
 #include "fedhpc/client/stragglers.hpp"
 #include "fedhpc/core/rng.hpp"
+#include "fedhpc/io/hdf5.hpp"
 #include "test_support.hpp"
 
 using namespace fedhpc;
@@ -321,12 +322,39 @@ TEST_F(StragglerRun, ALognormalProfileGivesTheSameBitsOnEveryRankCount) {
                         read<double>(alone.output, "timing/simulated_seconds")));
 }
 
+TEST_F(StragglerRun, TheStoredConfigRepeatsACalibratedRun) {
+  // No --reference-samples-per-second: rank 0 measures it, and the stored
+  // configuration keeps the figure, so running that configuration again
+  // cuts the same clients and gives the same bits.
+  auto o = tiny_run(dir_, "calibrated");
+  o.compute_profile = "lognormal:1";
+  o.round_deadline = 0.75;
+  o.late_policy = "partial";
+  run_simulation(o, mpi::Comm::world());
+  const std::string ini = dir_ + "/calibrated.ini";
+  if (rank_ == 0) {
+    auto file = h5::File::open(o.output, MPI_COMM_NULL, false);
+    const auto config = file.root().get_attribute_string("config");
+    EXPECT_EQ(config.find("\nreference-samples-per-second = 0\n"), std::string::npos) << config;
+    EXPECT_NE(config.find("\nround-deadline = 0.75\n"), std::string::npos) << config;
+    std::ofstream(ini) << config;
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  auto again = parse_run_options({"--config", ini, "--output", dir_ + "/calibrated-again.h5", "--overwrite"}).options;
+  EXPECT_GT(again.reference_samples_per_second, 0.0);
+  run_simulation(again, mpi::Comm::world());
+  if (rank_ != 0) return;
+  EXPECT_TRUE(same_bits(weights(o), weights(again)));
+  EXPECT_EQ(read<std::uint8_t>(o.output, "clients/late"), read<std::uint8_t>(again.output, "clients/late"));
+}
+
 TEST_F(StragglerRun, BadCombinationsAreOneLineErrorsNamingTheOption) {
   const auto parse = [](std::vector<std::string> args) { validate(parse_run_options(args).options); };
   expect_input_error([&] { parse({"--late-policy", "partial"}); }, {"--late-policy", "--round-deadline"});
   expect_input_error([&] { parse({"--reference-samples-per-second", "100"}); },
                      {"--reference-samples-per-second", "--round-deadline"});
   expect_input_error([&] { parse({"--round-deadline", "-1"}); }, {"--round-deadline"});
+  expect_input_error([&] { parse({"--round-deadline", "0"}); }, {"--round-deadline", "> 0"});
   expect_input_error([&] { parse({"--compute-profile", "lognormal:-0.5"}); }, {"--compute-profile"});
   expect_input_error([&] { parse({"--compute-profile", "uniform:0:1"}); }, {"--compute-profile"});
   expect_input_error([&] { parse({"--compute-profile", "uniform:2:1"}); }, {"--compute-profile"});
