@@ -200,7 +200,7 @@ std::string topology_figures(const topology::RoundResult& s, bool gossip) {
 }
 
 void print_round(const topology::RoundResult& s, const std::array<double, 5>& phases, int rounds, double elapsed,
-                 bool gossip, bool regression) {
+                 bool gossip, bool regression, const engine::StragglerRound* stragglers) {
   const double eta = elapsed / s.round * (rounds - s.round);
   if (gossip)
     std::printf("round %d/%d  own_acc %s  own_loss %s  mean_model_test_acc %s", s.round, rounds,
@@ -217,6 +217,10 @@ void print_round(const topology::RoundResult& s, const std::array<double, 5>& ph
               largest_phases(phases).c_str(), format_seconds(eta).c_str());
   if (s.record.nonfinite_skipped > 0)
     std::printf("  (skipped %lld non-finite clients)", (long long)s.record.nonfinite_skipped);
+  if (stragglers) {
+    std::printf("  late %lld  simulated %.3g s", (long long)stragglers->late_clients, stragglers->simulated_seconds);
+    if (stragglers->uploading == 0) std::printf("  (no client uploads by the deadline: global model kept)");
+  }
   std::printf("\n");
   std::fflush(stdout);
 }
@@ -614,8 +618,9 @@ void run_rounds(Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter
     // print_round's ETA wants the time of rounds 1..round; a resumed run
     // timed only its own rounds, so they stand for the earlier ones too.
     const double projected = elapsed / double(round - first_round + 1) * double(round);
+    const auto* stragglers = o.round_deadline > 0.0 ? &engine.stragglers() : nullptr;
     if (comm.rank() == 0 && !o.quiet) print_round(result, phases, o.rounds, projected, o.topology == "gossip",
-                                                  o.dataset == "signal");
+                                                  o.dataset == "signal", stragglers);
   }
 }
 

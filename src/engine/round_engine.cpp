@@ -110,8 +110,12 @@ std::vector<std::uint8_t> RoundEngine::apply_deadline(const std::vector<std::uin
   const auto& stragglers = parts_.behaviour.stragglers();
   stragglers_ = {};
   if (!stragglers.active()) return dropped;
-  for (std::size_t c = 0; c < selected.size(); ++c)
-    if (selected[c] && !stragglers.uploads(std::int64_t(c))) dropped[c] = 1;
+  for (std::size_t c = 0; c < selected.size(); ++c) {
+    if (!selected[c]) continue;
+    stragglers_.late_clients += stragglers.late(std::int64_t(c));
+    if (!stragglers.uploads(std::int64_t(c))) dropped[c] = 1;
+    stragglers_.uploading += !dropped[c];
+  }
   for (auto c = parts_.block.begin; c < parts_.block.end; ++c)
     stragglers_.late.push_back(selected[std::size_t(c)] && stragglers.late(c) ? 1 : 0);
   stragglers_.simulated_seconds = stragglers.round_seconds(selected, dropped);

@@ -55,6 +55,8 @@ struct EngineParts {
 struct StragglerRound {
   std::vector<std::uint8_t> late;  // [block]: selected and could not finish its steps by the deadline
   double simulated_seconds = 0.0;  // the round's time on the simulated clock
+  std::int64_t late_clients = 0;   // of all ranks
+  std::int64_t uploading = 0;      // selected clients that hand something over in time (all ranks)
 };
 
 // The round loop of every topology: client selection -> the topology's round
