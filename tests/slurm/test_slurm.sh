@@ -8,10 +8,10 @@
 #   5. a run that gets Slurm's warning signal (SIGUSR1 to the batch shell, as
 #      --signal=B:USR1@120 sends it), checkpoints, is requeued by the script,
 #      resumes (Slurm holds a requeued job ~2 min first) and ends with the
-#      same bits as the same run uninterrupted.
+#      same bits as the same run uninterrupted;
 #   6. the study arrays: task ids of fedgma- and fedlama-array.sbatch
 #      (dry runs), one fedgma-array task under sbatch (tiny), and the one-round
-#      probe by which a tiers-array strong-only task sizes its federation;
+#      probe by which a tiers-array strong-only task sizes its federation.
 # Exits 77 (ctest: skipped) with a message when Slurm cannot start here.
 #
 #   bash tests/slurm/test_slurm.sh REPO FEDHPC_BINARY
