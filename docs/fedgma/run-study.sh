@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The FedGMA study of docs/fedgma/README.md: FedGMA (workshop version,
 # p = 0.8, server lr 0.5) and FedAvg on the coloured binary task, per
-# partition (pathological, then Dirichlet alpha = 0.1), the two interleaved
+# partition (pathological, Dirichlet alpha = 0.1, then IID), the two interleaved
 # per seed so a changing machine load hits both alike. Existing outputs are
 # kept (delete them to rerun). Output in $OUT (default results/fedgma).
 #
-#   [SEEDS="0 1 2"] [PARTITIONS="pathological dirichlet"] [EXTRA="--rounds 1"] \
+#   [SEEDS="0 1 2"] [PARTITIONS="pathological dirichlet iid"] [EXTRA="--rounds 1"] \
 #       docs/fedgma/run-study.sh [RANKS]
 #   /usr/bin/python3 docs/fedgma/summarize.py results/fedgma
 set -euo pipefail
@@ -24,7 +24,7 @@ run() {  # ALGORITHM PARTITION SEED
   mpirun -n "$RANKS" --oversubscribe "$FEDHPC" run --config "jobs/configs/fedgma/$1-$2.ini" --seed "$3" \
     ${EXTRA:-} --output "$out"
 }
-for partition in ${PARTITIONS:-pathological dirichlet}; do
+for partition in ${PARTITIONS:-pathological dirichlet iid}; do
   for seed in ${SEEDS:-0 1 2}; do run fedgma "$partition" "$seed"; run fedavg "$partition" "$seed"; done
 done
 echo "run-study.sh: outputs in $OUT"

@@ -56,7 +56,8 @@ def pct(values):
 
 def main(folder):
     found = runs(folder)
-    partitions = sorted({p for p, _ in found}, key=lambda p: (p != "pathological", p))
+    order = {"pathological": 0, "dirichlet": 1, "iid": 2}  # the non-IID splits, then the IID control
+    partitions = sorted({p for p, _ in found}, key=lambda p: (order.get(p, 3), p))
     print("| partition | aggregator | seeds | final OOD accuracy (per seed) | OOD, last 5 rounds | "
           "final ID accuracy (per seed) | ID, last 5 rounds | mask fraction |")
     print("|---|---|---|---|---|---|---|---|")

@@ -146,16 +146,16 @@ for n in names:
 print(f"{len(names)} datasets identical")
 PY
 log "6. the study arrays (fedgma-, fedlama-, tiers-array.sbatch): task ids, one fedgma task, the tiers probe"
-for t in 0 4 11; do
+for t in 0 4 11 17; do
     SLURM_ARRAY_TASK_ID=$t GMA_DRY_RUN=1 bash "$repo/jobs/slurm/fedgma-array.sbatch" >>dry.out ||
         fail "fedgma-array.sbatch task $t: dry run failed"
 done
 SLURM_ARRAY_TASK_ID=8 LAMA_DRY_RUN=1 bash "$repo/jobs/slurm/fedlama-array.sbatch" >>dry.out || fail "fedlama-array.sbatch dry run failed"
-for want in "task 0: fedgma-pathological seed 0" "task 4: fedavg-pathological seed 1" "task 11: fedavg-dirichlet seed 2" \
+for want in "task 0: fedgma-pathological seed 0" "task 4: fedavg-pathological seed 1" "task 11: fedavg-dirichlet seed 2" "task 17: fedavg-iid seed 2" \
     "task 8: fedavg seed 2 -> results/fedlama/fedlama-fedavg-s2.h5"; do
     grep -qF "$want" dry.out || fail "the study arrays' dry runs lack '$want': $(cat dry.out)"
 done
-if SLURM_ARRAY_TASK_ID=12 GMA_DRY_RUN=1 bash "$repo/jobs/slurm/fedgma-array.sbatch" 2>/dev/null; then fail "fedgma-array.sbatch accepted task 12"; fi
+if SLURM_ARRAY_TASK_ID=18 GMA_DRY_RUN=1 bash "$repo/jobs/slurm/fedgma-array.sbatch" 2>/dev/null; then fail "fedgma-array.sbatch accepted task 18"; fi
 submit -n 2 --array=0 -o 'gma-%a.out' --export=ALL,GMA_OUTDIR="$work/gma",FEDHPC_EXTRA_ARGS="--rounds 1 --clients 5 --max-train-samples 500 --max-test-samples 200" \
     "$repo/jobs/slurm/fedgma-array.sbatch"
 expect_complete gma/fedgma-fedgma-pathological-s0.h5
