@@ -131,7 +131,8 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
          "fedavg | trimmed-mean | median | krum | multi-krum | fedgma (FedGMA workshop version: AND-mask on "
          "the clients' gradients, step --server-lr) | fedgma-soft (FedGMA journal version: soft mask on the "
          "updates, then the server optimizer) | fedlama (FedLAMA: layer-wise intervals --lama-interval or "
-         "--lama-phi times it, centralized only) (default fedavg; clustered: trimmed-mean)"},
+         "--lama-phi times it, with the server (centralized) or the edges (hierarchical)) (default fedavg; "
+         "clustered: trimmed-mean)"},
         {"edge-aggregator", &o.edge_aggregator, "hierarchical: the edges' aggregator (same = --aggregator)"},
         {"trim-fraction", &o.trim_fraction, "trimmed-mean: beta in [0, 0.5), 0 = the sample-weighted mean"},
         {"byzantine", &o.byzantine, "krum, multi-krum: f, faulty models tolerated (needs more than 2f+2 models)"},
@@ -233,6 +234,8 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
   if (name == "gma-threshold" && !uses_aggregator(o, {"fedgma", "fedgma-soft"}))
     return "--aggregator fedgma or fedgma-soft";
   if ((name == "lama-interval" || name == "lama-phi") && o.aggregator != "fedlama") return "--aggregator fedlama";
+  // fedlama's edges sync every tensor at its own interval (--lama-interval).
+  if (name == "edge-interval" && o.aggregator == "fedlama") return "an --aggregator other than fedlama";
   if (name == "server-momentum" && !server_uses(o, {"sgd", "momentum"})) return "--server-optimizer sgd or momentum";
   if ((name == "server-beta1" || name == "server-beta2") && !server_uses(o, {"adam", "yogi"}))
     return "--server-optimizer adam or yogi";
@@ -777,17 +780,23 @@ void check_fedgma(const RunOptions& o) {
             "(fedgma-soft works with any server optimizer)");
 }
 
-// FedLAMA averages tensors inside a centralized round: rounds hold whole
-// decision windows of phi tau' iterations, and the server step is the plain
-// average (a server optimizer would act on only the round's last sync).
+// FedLAMA averages tensors inside a round, with the server (centralized) or
+// with the clients' edges (hierarchical): rounds hold whole decision windows
+// of phi tau' iterations, and the server step is the plain average (a server
+// optimizer would act on only the round's last sync).
 void check_fedlama(const RunOptions& o) {
   if (o.aggregator != "fedlama") {
     if (o.topology == "hierarchical")
-      require(o.edge_aggregator != "fedlama", "edge-aggregator", "fedlama needs --topology centralized");
+      require(o.edge_aggregator != "fedlama", "edge-aggregator",
+              "fedlama sets both levels: use --aggregator fedlama (--topology centralized or hierarchical)");
     return;
   }
-  require(o.topology == "centralized", "aggregator",
-          "fedlama needs --topology centralized (this run is " + o.topology + ")");
+  require(o.topology == "centralized" || o.topology == "hierarchical", "aggregator",
+          "fedlama needs --topology centralized or hierarchical (this run is " + o.topology + ")");
+  if (o.topology == "hierarchical")
+    require(o.edge_aggregator == "same" || o.edge_aggregator == "fedavg" || o.edge_aggregator == "fedlama",
+            "edge-aggregator", "--aggregator fedlama averages at the edges too; use same (got " +
+                                   o.edge_aggregator + ")");
   const std::int64_t window = std::int64_t(o.lama_interval) * o.lama_phi;
   require(window <= 100000000 && o.local_iterations % window == 0, "local-iterations",
           "fedlama needs a multiple of --lama-interval x --lama-phi (" + std::to_string(window) + "); got " +

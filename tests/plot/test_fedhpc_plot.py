@@ -600,6 +600,22 @@ class Experiments(PlotTest):
         figures, _ = self.inspect("fedavg.h5")
         self.assertNotIn("fedlama-accuracy-vs-bytes", figures)
 
+    def test_fedlama_bytes_of_a_hierarchical_run_add_both_levels(self):
+        """Hierarchical FedLAMA moves no client-server bytes: its curve runs over client-edge plus
+        edge-server bytes (3 rounds of 800 + 200)."""
+        lama = {"aggregator": "fedlama", "lama-interval": "5", "lama-phi": "2"}
+        make_run(self.path("hier.h5"), rounds=3, monitor="off", topology="hierarchical", traces=True, extra=lama)
+        make_run(self.path("hier-fedavg.h5"), rounds=3, monitor="off", topology="hierarchical", traces=True,
+                 extra={"aggregator": "fedavg", "edge-interval": "5"})
+        for name in ("hier.h5", "hier-fedavg.h5"):
+            with h5py.File(self.path(name), "a") as f:
+                f["comm/bytes"][...] = np.tile([[0.0, 800.0, 200.0, 0, 0]], (3, 1))
+        figures, _ = self.inspect("hier.h5", "hier-fedavg.h5")
+        axes = figures["fedlama-accuracy-vs-bytes"]["axes"][0]
+        self.assertAlmostEqual(axes["xmax"], 3000 / 1e9)
+        self.assertIn("all levels", axes["xlabel"])
+        self.assertIn("fedavg, 2 local iterations per round, edge interval 5 (1 seed)", axes["labels"])
+
     def test_fedgma_against_fedavg_draws_both_accuracies_and_the_mask(self):
         """FedGMA (2 seeds) against FedAvg (1 seed): in-distribution and out-of-distribution
         accuracy per round, one line each, and the size-weighted mask fraction of FedGMA alone."""
