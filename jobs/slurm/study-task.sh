@@ -9,7 +9,8 @@
 # DRY_RUN (0/1) and defines `output_name CONFIG SEED` (the file name under
 # OUTDIR). Then it calls `pick_task`, which sets CONFIG, SEED and OUTPUT, and
 # `run_task [OPTIONS...]`, which runs the config at that seed with OPTIONS
-# before FEDHPC_EXTRA_ARGS (the user's, last, so they win) and ends the script.
+# before FEDHPC_EXTRA_ARGS (the user's, last; an option both give is the
+# user's alone) and ends the script.
 # shellcheck shell=bash disable=SC2153
 
 die() { printf '%s: error: %s\n' "$STUDY" "$*" >&2; exit 2; }
@@ -26,9 +27,28 @@ pick_task() {
     [[ -f $CONFIG_DIR/$CONFIG.ini ]] || die "$CONFIG_DIR/$CONFIG.ini is missing"
 }
 
+# user_gives OPTION: whether FEDHPC_EXTRA_ARGS holds OPTION (alone or as OPTION=VALUE).
+user_gives() {
+    local word
+    for word in ${FEDHPC_EXTRA_ARGS:-}; do [[ $word == "$1" || $word == "$1="* ]] && return 0; done
+    return 1
+}
+
 run_task() {
-    local extra="$* --seed $SEED"
-    [[ $OVERWRITE == 1 ]] && extra+=" --overwrite"
+    # The study's options, less those the user gives too (fedhpc refuses an
+    # option given twice, and the user's win); a word after an option that
+    # does not start with -- is its value.
+    local -a ours=("$@" --seed "$SEED") kept=()
+    local i
+    [[ $OVERWRITE == 1 ]] && ours+=(--overwrite)
+    for ((i = 0; i < ${#ours[@]}; i++)); do
+        if [[ ${ours[i]} == --* ]] && user_gives "${ours[i]}"; then
+            [[ ${ours[i + 1]:-} != --* ]] && i=$((i + 1))
+            continue
+        fi
+        kept+=("${ours[i]}")
+    done
+    local extra="${kept[*]}"
     [[ -n ${FEDHPC_EXTRA_ARGS:-} ]] && extra+=" $FEDHPC_EXTRA_ARGS"
     printf '%s: task %s: %s seed %s -> %s\n' "$STUDY" "${SLURM_ARRAY_TASK_ID}" "$CONFIG" "$SEED" "$OUTPUT"
     if [[ $DRY_RUN == 1 ]]; then
