@@ -237,6 +237,14 @@ class Rnn : public Model {
   }
 };
 
+}  // namespace
+
+// lenet.cpp
+std::unique_ptr<Model> make_lenet5(const ModelOptions& options);
+std::unique_ptr<Model> make_lenet5_transfer(const ModelOptions& options);
+
+namespace {
+
 template <class T>
 ModelFactory factory() {
   return [](const ModelOptions& o) -> std::unique_ptr<Model> { return std::make_unique<T>(o); };
@@ -251,6 +259,8 @@ Registry<ModelFactory>& model_registry() {
     r.add("mlp", factory<Mlp>());
     r.add("logreg", factory<LogReg>());
     r.add("rnn", factory<Rnn>());
+    r.add("lenet5", make_lenet5);
+    r.add("lenet5-transfer", make_lenet5_transfer);
     return r;
   }();
   return registry;

@@ -27,6 +27,9 @@ struct ModelOptions {
   Activation activation = Activation::LeakyRelu;
   double leaky_slope = 0.3;
   InitSpec conv_init;
+  // lenet5-transfer: the pretrained LeNet-5 file (`fedhpc pretrain`) whose
+  // frozen layers it runs; empty for the other models.
+  std::string pretrained;
 };
 
 // A model is an architecture over a flat parameter buffer: the layer table
@@ -66,7 +69,8 @@ class Model {
 
 using ModelFactory = std::function<std::unique_ptr<Model>(const ModelOptions&)>;
 
-// "seed-cnn", "mlp" and "logreg" are registered on first use.
+// "seed-cnn", "mlp", "logreg", "rnn", "lenet5" and "lenet5-transfer" are
+// registered on first use.
 Registry<ModelFactory>& model_registry();
 std::unique_ptr<Model> make_model(const ModelOptions& options);
 
