@@ -4,6 +4,7 @@
 #include <cstring>
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/io/hdf5.hpp"
@@ -93,9 +94,14 @@ ModelFile read_model_file(const std::string& path, const std::string& option) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw InputError(where + "no such file");
   ModelFile m;
+  std::optional<h5::File> opened;
   try {
-    auto file = h5::File::open(path, MPI_COMM_NULL, false);
-    auto root = file.root();
+    opened.emplace(h5::File::open(path, MPI_COMM_NULL, false));
+  } catch (const h5::Error&) {
+    throw InputError(where + "not an HDF5 file");
+  }
+  try {
+    auto root = opened->root();
     if (!root.has_attribute("format") || root.get_attribute_string("format") != kFormat)
       throw InputError(where + "not a fedhpc model file (no format = fedhpc-model; write one with fedhpc pretrain)");
     m.model = root.get_attribute_string("model");
