@@ -35,6 +35,11 @@ std::string file(const std::string& stem) {
   return "lenet_test_" + stem + "_np" + std::to_string(Comm::world().size()) + ".h5";
 }
 
+// A file of this rank alone, for the tests every rank runs by itself.
+std::string rank_file(const std::string& stem) {
+  return file(stem + "_rank" + std::to_string(Comm::world().rank()));
+}
+
 // A 28x28 image with structure everywhere (no symmetric blank pixels).
 std::vector<float> test_image(int channels = 1) {
   std::vector<float> img(std::size_t(channels * 28 * 28));
@@ -148,7 +153,7 @@ TEST(LeNet, SizesAndModelFileRoundTrip) {
   ASSERT_EQ(a.weights.size(), 61706u);
   EXPECT_EQ(std::memcmp(a.weights.data(), b.weights.data(), a.weights.size() * sizeof(float)), 0);
   EXPECT_GE(a.test_accuracy, 0.0);
-  const std::string path = file("model");
+  const std::string path = rank_file("model");
   fedhpc::io::write_model_file(path, a, true);
   const auto r = fedhpc::io::read_model_file(path, "--pretrained");
   EXPECT_EQ(r.weights, a.weights);
@@ -198,8 +203,8 @@ TEST(LeNet, BadPretrainedFilesNameTheOption) {
     }
   };
   expect_message("", "needs a pretrained");
-  expect_message(file("missing"), "no such file");
-  const std::string not_model = file("not_a_model");
+  expect_message(rank_file("missing"), "no such file");
+  const std::string not_model = rank_file("not_a_model");
   {
     auto f = fedhpc::h5::File::create(not_model, MPI_COMM_NULL, true);
     f.root().set_attribute("config", "x");
