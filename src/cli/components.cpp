@@ -175,6 +175,7 @@ model::ModelOptions model_options(const RunOptions& o, const data::Dataset& data
   m.leaky_slope = o.leaky_slope;
   m.conv_init = scenario.conv_init;
   m.pretrained = o.pretrained;
+  m.dropout = o.rnn_dropout;
   return m;
 }
 

@@ -104,6 +104,9 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
          "lenet5 (LeNet-5) | lenet5-transfer (a pretrained LeNet-5, only its last dense layer trained; needs "
          "--pretrained) | torchscript:FILE.pt (your own PyTorch module)"},
         {"pretrained", &o.pretrained, "lenet5-transfer: the LeNet-5 model file written by fedhpc pretrain"},
+        {"rnn-dropout", &o.rnn_dropout,
+         "rnn: dropout rate between the stacked layers in training steps (a mask per sample and unit, the same "
+         "at every time step; 0 = none)"},
         {"hidden", &o.hidden, "mlp: hidden units"},
         {"scenario", &o.scenario, "baseline | exploding | vanishing (sets the next three defaults)"},
         {"activation", &o.activation, "scenario | relu | leaky-relu | tanh"},
@@ -254,6 +257,7 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
   if (name.rfind("augment-", 0) == 0 && !o.augment) return "--augment";
   if (name == "augment" && o.dataset == "synthetic-population") return "a --dataset other than synthetic-population";
   if (name == "pretrained" && o.model != "lenet5-transfer") return "--model lenet5-transfer";
+  if (name == "rnn-dropout" && o.model != "rnn") return "--model rnn";
   return "";
 }
 
@@ -347,7 +351,7 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"signal-samples", {1, 1e6}},       {"signal-test-samples", {1, 1e7}},
       {"signal-length", {4, 4096}},
       {"augment-rotation", {0, 180}},    {"augment-zoom", {0, 0.9}},
-      {"augment-shift", {0, 1e3}},
+      {"augment-shift", {0, 1e3}},       {"rnn-dropout", {0, 0.95}},
   };
   return ranges;
 }

@@ -56,7 +56,8 @@ struct RunOptions {
   std::string conv_bias_init = "scenario";
   std::string clip_norm = "scenario";
   double leaky_slope = 0.3;
-  std::string pretrained = "none";  // lenet5-transfer: the file of `fedhpc pretrain`
+  std::string pretrained = "none";
+  double rnn_dropout = 0.0;  // rnn: dropout between the stacked layers  // lenet5-transfer: the file of `fedhpc pretrain`
   // local training
   std::string optimizer = "adam";
   double lr = 0.001;

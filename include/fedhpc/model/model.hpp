@@ -30,6 +30,8 @@ struct ModelOptions {
   // lenet5-transfer: the pretrained LeNet-5 file (`fedhpc pretrain`) whose
   // frozen layers it runs; empty for the other models.
   std::string pretrained;
+  // rnn: dropout rate between the stacked layers (0 = none).
+  double dropout = 0.0;
 };
 
 // A model is an architecture over a flat parameter buffer: the layer table
@@ -60,8 +62,14 @@ class Model {
   virtual std::vector<LayerGeometry> geometry() const { return {}; }
   virtual std::unique_ptr<BatchedModel> make_batched() const;
 
+  // Training noise (dropout): while a stream is set (the local trainer sets
+  // one per training step), a model with dropout draws its masks from it;
+  // with none (evaluation, diagnostics) forward() drops nothing.
+  void set_noise(Rng* rng) const { noise_ = rng; }
+
  protected:
   explicit Model(ModelOptions options) : options_(std::move(options)) {}
+  mutable Rng* noise_ = nullptr;
   at::Tensor activate(const at::Tensor& x) const;
   ModelOptions options_;
   ParamLayout layout_;
