@@ -66,6 +66,12 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
          "default local test fraction 0.2 leaves 100 to train on)"},
         {"signal-test-samples", &o.signal_test_samples, "signal: global test samples"},
         {"signal-length", &o.signal_length, "signal: values per signal"},
+        {"augment", &o.augment,
+         "replace every client's training images by seeded random affine copies (rotation, zoom, shift; "
+         "keyed by seed, client and sample); the test sets stay as they are"},
+        {"augment-rotation", &o.augment_rotation, "--augment: rotation drawn in +-this many degrees"},
+        {"augment-zoom", &o.augment_zoom, "--augment: zoom factor drawn in [1 - z, 1 + z]"},
+        {"augment-shift", &o.augment_shift, "--augment: shift drawn in +-this many pixels per axis"},
         {"population-alpha", &o.population_alpha,
          "synthetic-population: std-dev of the clients' model means u_k (LEAF's alpha)"},
         {"population-beta", &o.population_beta,
@@ -95,7 +101,12 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
          "--client-tiers: output-side weight layers each tier trains, moderate:K,weak:K (strong trains all)"}}},
       {"Model",
        {{"model", &o.model, "seed-cnn | mlp | logreg | rnn (10 stacked tanh RNN layers of 4 units + dense; paper 001) | "
-         "torchscript:FILE.pt (your own PyTorch module)"},
+         "lenet5 (LeNet-5) | lenet5-transfer (a pretrained LeNet-5, only its last dense layer trained; needs "
+         "--pretrained) | torchscript:FILE.pt (your own PyTorch module)"},
+        {"pretrained", &o.pretrained, "lenet5-transfer: the LeNet-5 model file written by fedhpc pretrain"},
+        {"rnn-dropout", &o.rnn_dropout,
+         "rnn: dropout rate between the stacked layers in training steps (a mask per sample and unit, the same "
+         "at every time step; 0 = none)"},
         {"hidden", &o.hidden, "mlp: hidden units"},
         {"scenario", &o.scenario, "baseline | exploding | vanishing (sets the next three defaults)"},
         {"activation", &o.activation, "scenario | relu | leaky-relu | tanh"},
@@ -246,6 +257,10 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
     return "--fault sign-flip, scale, gaussian or random";
   if (name == "init-round" && o.init_from == "none") return "--init-from";
   if (name == "tier-trainable" && o.client_tiers == "none") return "--client-tiers";
+  if (name.rfind("augment-", 0) == 0 && !o.augment) return "--augment";
+  if (name == "augment" && o.dataset == "synthetic-population") return "a --dataset other than synthetic-population";
+  if (name == "pretrained" && o.model != "lenet5-transfer") return "--model lenet5-transfer";
+  if (name == "rnn-dropout" && o.model != "rnn") return "--model rnn";
   return "";
 }
 
@@ -338,6 +353,8 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"init-round", {-1, 1e8}},
       {"signal-samples", {1, 1e6}},       {"signal-test-samples", {1, 1e7}},
       {"signal-length", {4, 4096}},
+      {"augment-rotation", {0, 180}},    {"augment-zoom", {0, 0.9}},
+      {"augment-shift", {0, 1e3}},       {"rnn-dropout", {0, 0.95}},
   };
   return ranges;
 }
@@ -859,6 +876,12 @@ double model_parameters(const RunOptions& o) {
   const double in = o.dataset == "synthetic-population" ? 60 : channels * side * side, hidden = double(o.hidden);
   if (o.model == "mlp") return in * hidden + hidden + classes * hidden + classes;
   if (o.model == "logreg") return in * classes + classes;
+  if (o.model == "lenet5" || o.model == "lenet5-transfer") {  // lenet.cpp; 1x28x28 in
+    const double cells = std::max(0.0, std::floor((std::floor(side / 2) - 4) / 2));
+    const double head = 84 * classes + classes;
+    if (o.model == "lenet5-transfer") return head;
+    return 150 * channels + 6 + 2416 + 16 * cells * cells * 120 + 120 + 10164 + head;
+  }
   if (o.model == "rnn") {  // 10 layers of 4 units, one bias each, then dense
     const double c = o.dataset == "signal" ? 1 : channels, out = o.dataset == "signal" ? 2 : classes;
     return 4 * c + 16 + 4 + 9 * 36 + 4 * out + out;
