@@ -87,10 +87,10 @@ void parse_analysis_command(const std::vector<std::string>& args, const std::str
 
 namespace {
 
-// Data sets finished per client (colored-fashion-mnist's colours) need the
-// run's partition, made again from its stored config as `run` makes it.
+// Data sets finished per client (colored-fashion-mnist's colours, --augment)
+// need the run's partition, made again from its stored config as `run` makes it.
 void finish_like_the_run(data::Dataset& dataset, const RunOptions& options) {
-  if (!data::colored_after_partition(options.dataset)) return;
+  if (!data::colored_after_partition(options.dataset) && !options.augment) return;
   auto partitioning = partition_options(options);
   partitioning.natural_clients = dataset.train_clients;
   const auto partition = data::make_partition(dataset.train.labels, dataset.num_classes, partitioning);
