@@ -23,7 +23,7 @@ Registry<AggregatorFactory>& aggregator_registry() {
       return std::make_unique<GradientMaskedAverage>(o.gma_threshold, o.gma_server_lr);
     });
     // FedLAMA's every synchronisation is the sample-weighted mean; its
-    // layer-wise schedule lives in topology/fedlama (centralized only).
+    // layer-wise schedule lives in topology/fedlama (centralized, hierarchical).
     r.add("fedlama", [](const AggregatorOptions&) { return std::make_unique<WeightedMean>(); });
     r.add("fedgma-soft", [](const AggregatorOptions& o) { return std::make_unique<SoftGradientMaskedAverage>(o.gma_threshold); });
     return r;

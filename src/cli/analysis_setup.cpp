@@ -12,7 +12,9 @@
 #include "fedhpc/core/blas_info.hpp"
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/interrupt.hpp"
+#include "fedhpc/data/colored.hpp"
 #include "fedhpc/data/dataset.hpp"
+#include "fedhpc/data/partition.hpp"
 #include "fedhpc/io/output_path.hpp"
 #include "fedhpc/model/model.hpp"
 #include "fedhpc/model/scenario.hpp"
@@ -83,6 +85,20 @@ void parse_analysis_command(const std::vector<std::string>& args, const std::str
   check_ranges(o);
 }
 
+namespace {
+
+// Data sets finished per client (colored-fashion-mnist's colours, --augment)
+// need the run's partition, made again from its stored config as `run` makes it.
+void finish_like_the_run(data::Dataset& dataset, const RunOptions& options) {
+  if (!data::colored_after_partition(options.dataset) && !options.augment) return;
+  auto partitioning = partition_options(options);
+  partitioning.natural_clients = dataset.train_clients;
+  const auto partition = data::make_partition(dataset.train.labels, dataset.num_classes, partitioning);
+  data::finish_dataset(dataset, partition, dataset_options(options));
+}
+
+}  // namespace
+
 std::unique_ptr<analysis::SampleEvaluator> make_evaluator(const analysis::RunFile& run, const AnalysisOptions& a) {
   at::set_num_threads(a.threads);
   set_blas_threads(a.threads);
@@ -91,6 +107,7 @@ std::unique_ptr<analysis::SampleEvaluator> make_evaluator(const analysis::RunFil
     throw InputError("run file " + run.path + ": its --dataset synthetic-population cannot be evaluated here");
   const auto scenario = model::resolve_scenario(scenario_options(options));
   auto dataset = data::load_dataset(dataset_options(options));
+  finish_like_the_run(dataset, options);
   auto model = model::make_model(model_options(options, dataset, scenario));
   analysis::check_same_layout(model->layout(), run.layout, "run file " + run.path,
                               "its /model layer table (against the model its config builds)");

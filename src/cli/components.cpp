@@ -131,6 +131,10 @@ data::DatasetOptions dataset_options(const RunOptions& o) {
   d.signal_samples = o.signal_samples;
   d.signal_test_samples = o.signal_test_samples;
   d.signal_length = o.signal_length;
+  d.augment = o.augment;
+  d.augment_rotation = o.augment_rotation;
+  d.augment_zoom = o.augment_zoom;
+  d.augment_shift = o.augment_shift;
   return d;
 }
 
@@ -170,6 +174,8 @@ model::ModelOptions model_options(const RunOptions& o, const data::Dataset& data
   m.activation = scenario.activation;
   m.leaky_slope = o.leaky_slope;
   m.conv_init = scenario.conv_init;
+  m.pretrained = o.pretrained;
+  m.dropout = o.rnn_dropout;
   return m;
 }
 

@@ -13,6 +13,7 @@
 #include "fedhpc/cli/mi_command.hpp"
 #include "fedhpc/cli/interpolate_command.hpp"
 #include "fedhpc/cli/landscape_command.hpp"
+#include "fedhpc/cli/pretrain_command.hpp"
 #include "fedhpc/cli/run_command.hpp"
 #include "fedhpc/cli/sweep_command.hpp"
 #include "fedhpc/core/interrupt.hpp"
@@ -29,6 +30,7 @@ const char* kUsage =
     "  mi          mutual information between clients' trained parameters (fedhpc mi --help)\n"
     "  landscape   loss surface around a run's final model, trajectories (fedhpc landscape --help)\n"
     "  interpolate loss along the line between two runs' final models (fedhpc interpolate --help)\n"
+    "  pretrain    train LeNet-5 on Fashion-MNIST into a model file for lenet5-transfer (fedhpc pretrain --help)\n"
     "  version     print the version\n";
 
 int dispatch(int argc, char** argv, const mpi::Comm& world) {
@@ -47,8 +49,9 @@ int dispatch(int argc, char** argv, const mpi::Comm& world) {
   if (command == "mi") return mi_command(std::vector<std::string>(argv + 2, argv + argc), world);
   if (command == "landscape") return landscape_command(std::vector<std::string>(argv + 2, argv + argc), world);
   if (command == "interpolate") return interpolate_command(std::vector<std::string>(argv + 2, argv + argc), world);
+  if (command == "pretrain") return pretrain_command(std::vector<std::string>(argv + 2, argv + argc), world);
   if (root)
-    std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|sweep|mi|landscape|interpolate|version\n",
+    std::fprintf(stderr, "fedhpc: error: unknown command '%s'; allowed: run|sweep|mi|landscape|interpolate|pretrain|version\n",
                  command.c_str());
   return 2;
 }

@@ -30,6 +30,7 @@
 #include "fedhpc/data/node_shared.hpp"
 #include "fedhpc/data/partition.hpp"
 #include "fedhpc/io/checkpoint.hpp"
+#include "fedhpc/io/model_file.hpp"
 #include "fedhpc/io/output_path.hpp"
 #include "fedhpc/io/run_writer.hpp"
 #include "fedhpc/engine/checkpointing.hpp"
@@ -373,6 +374,12 @@ io::RunHeader make_header(const Setup& s) {
     h.lama_decisions = o.local_iterations / (o.lama_interval * o.lama_phi);
     h.attributes.push_back({"lama_interval", std::int64_t(o.lama_interval)});
     h.attributes.push_back({"lama_phi", std::int64_t(o.lama_phi)});
+  }
+  if (o.model == "lenet5-transfer") {  // the frozen layers live in that file, not in /global/weights
+    const auto pretrained = io::read_model_file(o.pretrained, "--pretrained");
+    h.attributes.push_back({"pretrained", o.pretrained});
+    h.attributes.push_back({"pretrained_checksum", io::weights_checksum(pretrained.weights)});
+    h.attributes.push_back({"pretrained_test_accuracy", pretrained.test_accuracy});
   }
   if (!s.population) h.train_labels = &s.dataset.train.labels;  // a population's labels are generated
   client::TrainOptions shift;

@@ -67,6 +67,12 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
          "default local test fraction 0.2 leaves 100 to train on)"},
         {"signal-test-samples", &o.signal_test_samples, "signal: global test samples"},
         {"signal-length", &o.signal_length, "signal: values per signal"},
+        {"augment", &o.augment,
+         "replace every client's training images by seeded random affine copies (rotation, zoom, shift; "
+         "keyed by seed, client and sample); the test sets stay as they are"},
+        {"augment-rotation", &o.augment_rotation, "--augment: rotation drawn in +-this many degrees"},
+        {"augment-zoom", &o.augment_zoom, "--augment: zoom factor drawn in [1 - z, 1 + z]"},
+        {"augment-shift", &o.augment_shift, "--augment: shift drawn in +-this many pixels per axis"},
         {"population-alpha", &o.population_alpha,
          "synthetic-population: std-dev of the clients' model means u_k (LEAF's alpha)"},
         {"population-beta", &o.population_beta,
@@ -96,7 +102,12 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
          "--client-tiers: output-side weight layers each tier trains, moderate:K,weak:K (strong trains all)"}}},
       {"Model",
        {{"model", &o.model, "seed-cnn | mlp | logreg | rnn (10 stacked tanh RNN layers of 4 units + dense; paper 001) | "
-         "torchscript:FILE.pt (your own PyTorch module)"},
+         "lenet5 (LeNet-5) | lenet5-transfer (a pretrained LeNet-5, only its last dense layer trained; needs "
+         "--pretrained) | torchscript:FILE.pt (your own PyTorch module)"},
+        {"pretrained", &o.pretrained, "lenet5-transfer: the LeNet-5 model file written by fedhpc pretrain"},
+        {"rnn-dropout", &o.rnn_dropout,
+         "rnn: dropout rate between the stacked layers in training steps (a mask per sample and unit, the same "
+         "at every time step; 0 = none)"},
         {"hidden", &o.hidden, "mlp: hidden units"},
         {"scenario", &o.scenario, "baseline | exploding | vanishing (sets the next three defaults)"},
         {"activation", &o.activation, "scenario | relu | leaky-relu | tanh"},
@@ -132,7 +143,8 @@ std::vector<std::pair<std::string, std::vector<OptionSpec>>> option_table(RunOpt
          "fedavg | trimmed-mean | median | krum | multi-krum | fedgma (FedGMA workshop version: AND-mask on "
          "the clients' gradients, step --server-lr) | fedgma-soft (FedGMA journal version: soft mask on the "
          "updates, then the server optimizer) | fedlama (FedLAMA: layer-wise intervals --lama-interval or "
-         "--lama-phi times it, centralized only) (default fedavg; clustered: trimmed-mean)"},
+         "--lama-phi times it, with the server (centralized) or the edges (hierarchical)) (default fedavg; "
+         "clustered: trimmed-mean)"},
         {"edge-aggregator", &o.edge_aggregator, "hierarchical: the edges' aggregator (same = --aggregator)"},
         {"trim-fraction", &o.trim_fraction, "trimmed-mean: beta in [0, 0.5), 0 = the sample-weighted mean"},
         {"byzantine", &o.byzantine, "krum, multi-krum: f, faulty models tolerated (needs more than 2f+2 models)"},
@@ -244,6 +256,8 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
   if (name == "gma-threshold" && !uses_aggregator(o, {"fedgma", "fedgma-soft"}))
     return "--aggregator fedgma or fedgma-soft";
   if ((name == "lama-interval" || name == "lama-phi") && o.aggregator != "fedlama") return "--aggregator fedlama";
+  // fedlama's edges sync every tensor at its own interval (--lama-interval).
+  if (name == "edge-interval" && o.aggregator == "fedlama") return "an --aggregator other than fedlama";
   if (name == "server-momentum" && !server_uses(o, {"sgd", "momentum"})) return "--server-optimizer sgd or momentum";
   if ((name == "server-beta1" || name == "server-beta2") && !server_uses(o, {"adam", "yogi"}))
     return "--server-optimizer adam or yogi";
@@ -258,6 +272,10 @@ std::string not_applicable(const std::string& name, const RunOptions& o) {
     return "--round-deadline";
   // 0 is the default "no deadline": given explicitly it is refused, and the INI dump leaves it out.
   if (name == "round-deadline" && o.round_deadline == 0.0) return "a deadline > 0 (leave it out for no deadline)";
+  if (name.rfind("augment-", 0) == 0 && !o.augment) return "--augment";
+  if (name == "augment" && o.dataset == "synthetic-population") return "a --dataset other than synthetic-population";
+  if (name == "pretrained" && o.model != "lenet5-transfer") return "--model lenet5-transfer";
+  if (name == "rnn-dropout" && o.model != "rnn") return "--model rnn";
   return "";
 }
 
@@ -351,6 +369,8 @@ const std::map<std::string, Range>& numeric_ranges() {
       {"init-round", {-1, 1e8}},
       {"signal-samples", {1, 1e6}},       {"signal-test-samples", {1, 1e7}},
       {"signal-length", {4, 4096}},
+      {"augment-rotation", {0, 180}},    {"augment-zoom", {0, 0.9}},
+      {"augment-shift", {0, 1e3}},       {"rnn-dropout", {0, 0.95}},
   };
   return ranges;
 }
@@ -793,17 +813,23 @@ void check_fedgma(const RunOptions& o) {
             "(fedgma-soft works with any server optimizer)");
 }
 
-// FedLAMA averages tensors inside a centralized round: rounds hold whole
-// decision windows of phi tau' iterations, and the server step is the plain
-// average (a server optimizer would act on only the round's last sync).
+// FedLAMA averages tensors inside a round, with the server (centralized) or
+// with the clients' edges (hierarchical): rounds hold whole decision windows
+// of phi tau' iterations, and the server step is the plain average (a server
+// optimizer would act on only the round's last sync).
 void check_fedlama(const RunOptions& o) {
   if (o.aggregator != "fedlama") {
     if (o.topology == "hierarchical")
-      require(o.edge_aggregator != "fedlama", "edge-aggregator", "fedlama needs --topology centralized");
+      require(o.edge_aggregator != "fedlama", "edge-aggregator",
+              "fedlama sets both levels: use --aggregator fedlama (--topology centralized or hierarchical)");
     return;
   }
-  require(o.topology == "centralized", "aggregator",
-          "fedlama needs --topology centralized (this run is " + o.topology + ")");
+  require(o.topology == "centralized" || o.topology == "hierarchical", "aggregator",
+          "fedlama needs --topology centralized or hierarchical (this run is " + o.topology + ")");
+  if (o.topology == "hierarchical")
+    require(o.edge_aggregator == "same" || o.edge_aggregator == "fedavg" || o.edge_aggregator == "fedlama",
+            "edge-aggregator", "--aggregator fedlama averages at the edges too; use same (got " +
+                                   o.edge_aggregator + ")");
   const std::int64_t window = std::int64_t(o.lama_interval) * o.lama_phi;
   require(window <= 100000000 && o.local_iterations % window == 0, "local-iterations",
           "fedlama needs a multiple of --lama-interval x --lama-phi (" + std::to_string(window) + "); got " +
@@ -882,6 +908,12 @@ double model_parameters(const RunOptions& o) {
   const double in = o.dataset == "synthetic-population" ? 60 : channels * side * side, hidden = double(o.hidden);
   if (o.model == "mlp") return in * hidden + hidden + classes * hidden + classes;
   if (o.model == "logreg") return in * classes + classes;
+  if (o.model == "lenet5" || o.model == "lenet5-transfer") {  // lenet.cpp; 1x28x28 in
+    const double cells = std::max(0.0, std::floor((std::floor(side / 2) - 4) / 2));
+    const double head = 84 * classes + classes;
+    if (o.model == "lenet5-transfer") return head;
+    return 150 * channels + 6 + 2416 + 16 * cells * cells * 120 + 120 + 10164 + head;
+  }
   if (o.model == "rnn") {  // 10 layers of 4 units, one bias each, then dense
     const double c = o.dataset == "signal" ? 1 : channels, out = o.dataset == "signal" ? 2 : classes;
     return 4 * c + 16 + 4 + 9 * 36 + 4 * out + out;

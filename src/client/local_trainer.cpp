@@ -320,11 +320,27 @@ struct LocalTrainer::Impl {
     p.addcdiv_(m1, d, -options.lr / bc1);
   }
 
+  // Sets the model's training noise for one step; unsets it however the step ends.
+  struct NoiseScope {
+    const model::Model& target;
+    NoiseScope(const model::Model& m, Rng* rng) : target(m) { target.set_noise(rng); }
+    ~NoiseScope() { target.set_noise(nullptr); }
+    NoiseScope(const NoiseScope&) = delete;
+    NoiseScope& operator=(const NoiseScope&) = delete;
+  };
+
   double run_iteration(std::int64_t client, int round, int iteration) {
     Freeze freeze(*this, trained_from(client));
     double loss_sum = 0.0;
     std::int64_t seen = 0;
+    std::uint64_t s = 0;
     for_each_batch(client, round, iteration, [&](const std::vector<std::int64_t>& batch) {
+      // A model with dropout draws this step's masks from (seed, Shuffle,
+      // client, round, iteration and step, with the top bit set apart from
+      // the minibatch orders' keys): per client, round and mi repeat.
+      Rng noise = stream(options.seed, StreamKind::Shuffle, key(client), std::uint64_t(round),
+                         (std::uint64_t(1) << 63) | (std::uint64_t(iteration) << 32) | s++);
+      NoiseScope scope(model, &noise);
       loss_sum += train_step(client, batch) * double(batch.size());
       seen += std::int64_t(batch.size());
       if (step_observer) step_observer(step);

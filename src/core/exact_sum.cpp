@@ -81,17 +81,18 @@ BlockLayout layout_of(const std::int16_t* summary, std::size_t block, int partie
   return l;
 }
 
-// Adds v[j] * scale = d0 + d1 2^32 + d2 2^64 to w[j], w[stride + j],
-// w[2 stride + j]; bad[j] = -1 (and nothing added) where that split is not
-// exact; returns the OR of bad. Branch-free so that it vectorises; compiled
-// once per instruction set below and picked at run time. Every operation is
-// exact or correctly rounded (no FMA is enabled, and a fused multiply-add
-// would not change an exact product anyway), so all versions give the same
-// bits.
+// Adds t = v[j] * scale to the 128-bit two's complement window value
+// lo[j] + hi[j] 2^64 (lo unsigned); bad[j] = -1 (and nothing added) where t
+// is not an integer or |t| >= 2^95; returns the OR of bad. t is split exactly
+// into d2 2^64 + r with the magic-number rounding, r into d1 2^32 + d0, and r
+// (|r| <= 2^63) is the low word with a borrow from the high one when
+// negative. Branch-free so that it vectorises; compiled once per instruction
+// set below and picked at run time. Every operation is exact or correctly
+// rounded (no FMA is enabled, and a fused multiply-add would not change an
+// exact product anyway), so all versions give the same bits.
 template <bool kAdd>
 __attribute__((always_inline)) inline std::int64_t split_loop(const float* __restrict v, std::size_t n, double scale,
-                                                              std::int64_t* __restrict w, std::int64_t* __restrict w1,
-                                                              std::int64_t* __restrict w2,
+                                                              std::int64_t* __restrict lo, std::int64_t* __restrict hi,
                                                               std::int64_t* __restrict bad) {
   const std::int64_t magic = bits_of(kMagic);
   std::int64_t any = 0;
@@ -102,54 +103,23 @@ __attribute__((always_inline)) inline std::int64_t split_loop(const float* __res
     const double b = r * 0x1p-32 + kMagic;
     const double r2 = r - (b - kMagic) * 0x1p32;
     const double c = r2 + kMagic;
-    const std::int64_t keep = -static_cast<std::int64_t>((std::fabs(t) < 0x1p96) & ((c - kMagic) == r2));
-    const std::int64_t d0 = (bits_of(c) - magic) & keep, d1 = (bits_of(b) - magic) & keep,
-                       d2 = (bits_of(a) - magic) & keep;
-    w[j] = kAdd ? w[j] + d0 : d0;
-    w1[j] = kAdd ? w1[j] + d1 : d1;
-    w2[j] = kAdd ? w2[j] + d2 : d2;
+    const std::int64_t keep = -static_cast<std::int64_t>((std::fabs(t) < 0x1p95) & ((c - kMagic) == r2));
+    const std::uint64_t d0 = static_cast<std::uint64_t>(bits_of(c) - magic);
+    const std::uint64_t d1 = static_cast<std::uint64_t>(bits_of(b) - magic);
+    const std::uint64_t add_lo = ((d1 << 32) + d0) & static_cast<std::uint64_t>(keep);
+    const std::int64_t add_hi = ((bits_of(a) - magic) - static_cast<std::int64_t>(r < 0.0)) & keep;
+    if (kAdd) {
+      const std::uint64_t sum = static_cast<std::uint64_t>(lo[j]) + add_lo;
+      hi[j] = hi[j] + add_hi + static_cast<std::int64_t>(sum < add_lo);
+      lo[j] = static_cast<std::int64_t>(sum);
+    } else {
+      lo[j] = static_cast<std::int64_t>(add_lo);
+      hi[j] = add_hi;
+    }
     bad[j] = ~keep;
     any |= ~keep;
   }
   return any;
-}
-
-// The row kernels of summary(), pack() and unpack() for blocks that only use
-// the window; uniform shifts per call, so they vectorise.
-__attribute__((always_inline)) inline void row_bits_loop(const std::int64_t* __restrict row, std::size_t n,
-                                                         std::uint64_t* any, std::uint64_t* magnitude) {
-  std::uint64_t o = 0, m = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    o |= static_cast<std::uint64_t>(row[i]);
-    m |= static_cast<std::uint64_t>(row[i] < 0 ? -row[i] : row[i]);
-  }
-  *any = o;
-  *magnitude = m;
-}
-
-// out[i] += row[i] * 2^shift, exact modulo 2^64 (a negative shift drops zero bits only).
-__attribute__((always_inline)) inline void shift_add_loop(const std::int64_t* __restrict row, std::size_t n,
-                                                          int shift, std::int64_t* __restrict out) {
-  if (shift >= 64 || shift <= -64) return;
-  if (shift >= 0)
-    for (std::size_t i = 0; i < n; ++i)
-      out[i] = static_cast<std::int64_t>(static_cast<std::uint64_t>(out[i]) + (static_cast<std::uint64_t>(row[i]) << shift));
-  else
-    for (std::size_t i = 0; i < n; ++i)
-      out[i] = static_cast<std::int64_t>(static_cast<std::uint64_t>(out[i]) + static_cast<std::uint64_t>(row[i] >> -shift));
-}
-
-// x * 2^shift (shift in [0, 64)) as window digits: bits 0-31, bits 32-63, the rest (signed).
-__attribute__((always_inline)) inline void spread_loop(const std::int64_t* __restrict in, std::size_t n, int shift,
-                                                       std::int64_t* __restrict w0, std::int64_t* __restrict w1,
-                                                       std::int64_t* __restrict w2) {
-  const int high = shift == 0 ? 63 : 64 - shift;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t u = static_cast<std::uint64_t>(in[i]) << shift;
-    w0[i] = static_cast<std::int64_t>(u & 0xffffffffu);
-    w1[i] = static_cast<std::int64_t>(u >> 32);
-    w2[i] = in[i] >> high;
-  }
 }
 
 enum class Isa { plain, avx2, avx512 };
@@ -192,23 +162,13 @@ const Isa kIsa = detect_isa();
 #define split_add_loop split_loop<true>
 #define split_store_loop split_loop<false>
 FEDHPC_DISPATCH(std::int64_t, split_add,
-                (const float* v, std::size_t n, double s, std::int64_t* w, std::int64_t* w1, std::int64_t* w2,
-                 std::int64_t* bad),
-                (v, n, s, w, w1, w2, bad))
+                (const float* v, std::size_t n, double s, std::int64_t* lo, std::int64_t* hi, std::int64_t* bad),
+                (v, n, s, lo, hi, bad))
 FEDHPC_DISPATCH(std::int64_t, split_store,
-                (const float* v, std::size_t n, double s, std::int64_t* w, std::int64_t* w1, std::int64_t* w2,
-                 std::int64_t* bad),
-                (v, n, s, w, w1, w2, bad))
+                (const float* v, std::size_t n, double s, std::int64_t* lo, std::int64_t* hi, std::int64_t* bad),
+                (v, n, s, lo, hi, bad))
 #undef split_add_loop
 #undef split_store_loop
-FEDHPC_DISPATCH(void, row_bits, (const std::int64_t* row, std::size_t n, std::uint64_t* any, std::uint64_t* magnitude),
-                (row, n, any, magnitude))
-FEDHPC_DISPATCH(void, shift_add, (const std::int64_t* row, std::size_t n, int shift, std::int64_t* out),
-                (row, n, shift, out))
-FEDHPC_DISPATCH(void, spread,
-                (const std::int64_t* in, std::size_t n, int shift, std::int64_t* w0, std::int64_t* w1,
-                 std::int64_t* w2),
-                (in, n, shift, w0, w1, w2))
 
 
 // A block's header word in the one-message form: lowest bit, highest bit
@@ -274,8 +234,34 @@ struct ExactSum::Big {
   }
 };
 
+// The window's top digit word is base_ + 3, so a value whose highest bit is
+// `top` (of 2^kMinExponent) sits 64-95 bits above the window's bit 0: at
+// least 31 bits of room for carries below 2^127, and 64-95 bits of it exact
+// below that value.
+int ExactSum::window_base_for(int top) {
+  return std::clamp(top < 0 ? 0 : top / 32 - 2, 0, kWords - kWindowWords);
+}
+
+__int128 ExactSum::window_at(std::size_t i) const {
+  const auto lo = static_cast<std::uint64_t>(window_[i]);
+  return static_cast<__int128>((static_cast<unsigned __int128>(static_cast<std::uint64_t>(window_[length_ + i])) << 64) |
+                               lo);
+}
+
+void ExactSum::set_window(std::size_t i, __int128 x) {
+  window_[i] = static_cast<std::int64_t>(static_cast<std::uint64_t>(x));
+  window_[length_ + i] = static_cast<std::int64_t>(x >> 64);
+}
+
+// x as four digits of 32 bits, the top one signed (x = sum d_k 2^(32k)).
+void ExactSum::window_digits(__int128 x, std::int64_t* d) {
+  const auto u = static_cast<unsigned __int128>(x);
+  for (int k = 0; k < 3; ++k) d[k] = static_cast<std::int64_t>((u >> (32 * k)) & kDigitMask);
+  d[3] = static_cast<std::int64_t>(x >> 96);
+}
+
 ExactSum::ExactSum(std::size_t length)
-    : length_(length), window_(length * kWindowWords, 0), slow_(nullptr, std::free), flags_(length, 0),
+    : length_(length), window_(length * kWindowRows, 0), slow_(nullptr, std::free), flags_(length, 0),
       slow_blocks_(blocks(), 0) {
   low_word_ = kWords;
   high_word_ = -1;
@@ -383,7 +369,7 @@ void ExactSum::choose_window(const float* values, double weight) {
   const double top = std::fabs(weight) * double(largest);
   if (top == 0.0 || !std::isfinite(top)) return;
   const int bit = std::ilogb(top) - kMinExponent + kWindowHeadroom;
-  base_ = std::clamp(bit < 0 ? 0 : bit / 32 - (kWindowWords - 1), 0, kWords - kWindowWords);
+  base_ = window_base_for(bit);
 }
 
 // The fast path: t = weight * v * 2^-(window bit 0) is split exactly into
@@ -402,13 +388,13 @@ void ExactSum::add_scaled(const float* values, double weight) {
     for (std::size_t i = 0; i < length_; ++i) add(i, weight * static_cast<double>(values[i]));
     return;
   }
-  std::int64_t* w0 = window_.data();
+  std::int64_t* lo = window_.data();
+  std::int64_t* hi = lo + length_;
   std::int64_t bad[kChunk];
   const auto split = fresh ? split_store : split_add;
   for (std::size_t start = 0; start < length_; start += kChunk) {
     const std::size_t n = std::min(kChunk, length_ - start);
-    if (!split(values + start, n, scale, w0 + start, w0 + length_ + start, w0 + 2 * length_ + start, bad))
-      continue;
+    if (!split(values + start, n, scale, lo + start, hi + start, bad)) continue;
     for (std::size_t j = 0; j < n; ++j)
       if (bad[j]) add(start + j, weight * static_cast<double>(values[start + j]));
   }
@@ -421,12 +407,12 @@ void ExactSum::merge(const ExactSum& other) {
       base_ = other.base_;
       window_ = other.window_;
     } else if (base_ == other.base_) {
-      for (std::size_t k = 0; k < window_.size(); ++k) window_[k] += other.window_[k];
+      for (std::size_t i = 0; i < length_; ++i) set_window(i, window_at(i) + other.window_at(i));
     } else {
       for (std::size_t i = 0; i < length_; ++i) {
-        const std::int64_t d[kWindowWords] = {other.window_[i], other.window_[length_ + i],
-                                              other.window_[2 * length_ + i]};
-        if (d[0] != 0 || d[1] != 0 || d[2] != 0) add_slow_digits(i, other.base_, d, kWindowWords);
+        std::int64_t d[kWindowWords];
+        window_digits(other.window_at(i), d);
+        if (d[0] != 0 || d[1] != 0 || d[2] != 0 || d[3] != 0) add_slow_digits(i, other.base_, d, kWindowWords);
       }
     }
   }
@@ -446,8 +432,11 @@ void ExactSum::load(std::size_t i, Big& big) const {
   std::fill(big.d, big.d + kWords, 0);
   if (slow_in_use())
     for (int w = low_word_; w <= high_word_; ++w) big.d[w] = slow_[std::size_t(w) * length_ + i];
-  if (base_ >= 0)
-    for (int k = 0; k < kWindowWords; ++k) big.d[base_ + k] += window_[std::size_t(k) * length_ + i];
+  if (base_ >= 0) {
+    std::int64_t d[kWindowWords];
+    window_digits(window_at(i), d);
+    for (int k = 0; k < kWindowWords; ++k) big.d[base_ + k] += d[k];
+  }
   normalise(big.d, kWords);
 }
 
@@ -480,33 +469,18 @@ double horner4(__int128 x) {
 // value() for the coordinates [begin, end) of a block held in the window
 // alone, in a few integer and floating-point operations each instead of
 // value()'s twelve-word load and normalisation. The same bits: the window's
-// three words summed as one 128-bit integer x give the normalised digits of
-// words base_ .. base_ + 3 ((x >> 96) signed, the rest masked); value()'s
-// Horner steps above them leave 0 or -1, its steps below multiply by 2^32
-// exactly, and the final scaling by a power of two rounds the same exact
-// value once (or not at all). Needs base_ + 3 < kWords (else the top word
-// is not normalised) and |w2| small enough that x cannot overflow.
+// 128-bit value x gives the normalised digits of words base_ .. base_ + 3
+// ((x >> 96) signed, the rest masked); value()'s Horner steps above them
+// leave 0 or -1, its steps below multiply by 2^32 exactly, and the final
+// scaling by a power of two rounds the same exact value once (or not at
+// all). base_ + 3 < kWords always (window_base_for).
 void ExactSum::window_values(std::size_t begin, std::size_t end, double* out) const {
-  constexpr std::int64_t kLimit = std::int64_t{1} << 60;
   const double scale = std::ldexp(1.0, 32 * base_ + kMinExponent);
-  const std::int64_t* w0 = window_.data();
-  const std::int64_t* w1 = w0 + length_;
-  const std::int64_t* w2 = w1 + length_;
-  for (std::size_t i = begin; i < end; ++i) {
-    if (w2[i] > kLimit || w2[i] < -kLimit) {
-      out[i - begin] = value(i);
-      continue;
-    }
-    const auto x = static_cast<__int128>(
-        static_cast<unsigned __int128>(static_cast<__int128>(w0[i])) +
-        (static_cast<unsigned __int128>(static_cast<__int128>(w1[i])) << 32) +
-        (static_cast<unsigned __int128>(static_cast<__int128>(w2[i])) << 64));
-    out[i - begin] = horner4(x) * scale;
-  }
+  for (std::size_t i = begin; i < end; ++i) out[i - begin] = horner4(window_at(i)) * scale;
 }
 
 void ExactSum::values(double* out) const {
-  const bool fast = base_ >= 0 && base_ + kWindowWords < kWords && nonfinite_ == 0;
+  const bool fast = base_ >= 0 && nonfinite_ == 0;
   for (std::size_t b = 0; b < blocks(); ++b) {
     const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
     if (fast && !slow_blocks_[b]) {
@@ -519,7 +493,7 @@ void ExactSum::values(double* out) const {
 
 void ExactSum::divide_into(float* out, double divisor) const {
   double chunk[kBlock];
-  const bool fast = base_ >= 0 && base_ + kWindowWords < kWords && nonfinite_ == 0;
+  const bool fast = base_ >= 0 && nonfinite_ == 0;
   for (std::size_t b = 0; b < blocks(); ++b) {
     const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
     if (fast && !slow_blocks_[b]) window_values(begin, end, chunk);
@@ -549,15 +523,19 @@ void ExactSum::block_bits(std::size_t b, int& low, int& top) const {
       top = std::max(top, big.high_bit());
     }
   } else if (base_ >= 0) {
-    int high = -1;
-    for (int k = 0; k < kWindowWords; ++k) {
-      std::uint64_t any = 0, magnitude = 0;
-      row_bits(window_.data() + std::size_t(k) * length_ + begin, end - begin, &any, &magnitude);
-      if (any == 0) continue;
-      low = std::min(low, 32 * (base_ + k) + __builtin_ctzll(any));
-      high = std::max(high, 32 * (base_ + k) + bit_length(magnitude));
+    // A two's complement value has its magnitude's lowest set bit, and the
+    // OR of the magnitudes has the largest one's bit length.
+    unsigned __int128 any = 0, magnitude = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      const __int128 x = window_at(i);
+      any |= static_cast<unsigned __int128>(x);
+      magnitude |= static_cast<unsigned __int128>(x < 0 ? -x : x);
     }
-    if (high >= 0) top = high + 1;
+    if (any == 0) return;
+    const auto low64 = static_cast<std::uint64_t>(any);
+    low = 32 * base_ + (low64 != 0 ? __builtin_ctzll(low64) : 64 + __builtin_ctzll(static_cast<std::uint64_t>(any >> 64)));
+    const auto high64 = static_cast<std::uint64_t>(magnitude >> 64);
+    top = 32 * base_ + (high64 != 0 ? 64 + bit_length(high64) : bit_length(static_cast<std::uint64_t>(magnitude))) - 1;
   }
 }
 
@@ -581,11 +559,11 @@ std::size_t ExactSum::packed_size(const std::int16_t* summary, std::size_t lengt
 void ExactSum::pack_single(std::size_t b, int low, std::int64_t* out) const {
   const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
   if (!slow_blocks_[b]) {
-    // x = sum_k d_k 2^(32(base+k) - low) modulo 2^64, exact since x fits and
-    // every right shift drops only zero bits.
-    std::fill(out, out + (end - begin), 0);
-    for (int k = 0; base_ >= 0 && k < kWindowWords; ++k)
-      shift_add(window_.data() + std::size_t(k) * length_ + begin, end - begin, 32 * (base_ + k) - low, out);
+    // The window value shifted right by low - its bit 0: drops only zero bits
+    // (low is the block's lowest set bit), and fits since the block does.
+    const int shift = low - 32 * base_;
+    for (std::size_t i = begin; i < end; ++i)
+      *out++ = base_ < 0 ? 0 : static_cast<std::int64_t>(window_at(i) >> std::clamp(shift, 0, 127));
     return;
   }
   Big big;
@@ -615,13 +593,13 @@ void ExactSum::pack(const std::int16_t* summary, int parties, std::int64_t* out)
 
 void ExactSum::choose_window_for(int top) {
   if (base_ >= 0 || top < 0) return;
-  base_ = std::clamp(top / 32 - (kWindowWords - 1), 0, kWords - kWindowWords);
+  base_ = window_base_for(top);
   std::fill(window_.begin(), window_.end(), 0);
 }
 
 void ExactSum::clear_block(std::size_t b) {
   const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
-  for (int k = 0; k < kWindowWords; ++k)
+  for (int k = 0; k < kWindowRows; ++k)
     std::fill(window_.data() + k * length_ + begin, window_.data() + k * length_ + end, 0);
   if (slow_blocks_[b]) {
     for (int w = low_word_; w <= high_word_; ++w)
@@ -635,9 +613,9 @@ void ExactSum::unpack_single(std::size_t b, int low, const std::int64_t* in) {
   const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
   clear_block(b);
   const int shift = low - 32 * base_;
-  if (base_ >= 0 && shift >= 0 && shift < 64) {
-    std::int64_t* w0 = window_.data() + begin;
-    spread(in, end - begin, shift, w0, w0 + length_, w0 + 2 * length_);
+  if (base_ >= 0 && shift >= 0 && shift < 64) {  // |x 2^shift| < 2^127
+    for (std::size_t i = begin; i < end; ++i)
+      set_window(i, static_cast<__int128>(static_cast<unsigned __int128>(static_cast<__int128>(*in++)) << shift));
     return;
   }
   for (std::size_t i = begin; i < end; ++i) {

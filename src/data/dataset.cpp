@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fedhpc/core/error.hpp"
+#include "fedhpc/data/augment.hpp"
 #include "fedhpc/data/colored.hpp"
 
 namespace fedhpc::data {
@@ -88,13 +89,18 @@ Dataset load_dataset(const DatasetOptions& options) {
   keep_first(ds.test, options.max_test_samples, "--max-test-samples", "test", ds.name);
   if (options.normalize != "standard" && options.normalize != "none")
     throw InputError("--normalize: unknown value '" + options.normalize + "'; allowed: none|standard");
-  if (options.normalize == "standard" && !colored_after_partition(ds.name)) standardize(ds);
+  // Colouring and --augment change the pixels after partitioning: standardised then.
+  if (options.normalize == "standard" && !colored_after_partition(ds.name) && !options.augment) standardize(ds);
   return ds;
 }
 
 void finish_dataset(Dataset& ds, const Partition& partition, const DatasetOptions& options) {
-  if (!colored_after_partition(ds.name)) return;
-  colour_dataset(ds, partition, options.color_task, options.seed);
+  const bool colored = colored_after_partition(ds.name);
+  if (!colored && !options.augment) return;
+  if (colored) colour_dataset(ds, partition, options.color_task, options.seed);
+  if (options.augment)
+    augment_dataset(ds, partition, {options.augment_rotation, options.augment_zoom, options.augment_shift},
+                    options.seed);
   if (options.normalize == "standard") standardize(ds);
 }
 

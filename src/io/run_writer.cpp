@@ -625,7 +625,10 @@ void RunWriter::write_fedlama(const topology::RoundResult& result) {
   put_root<double>("/fedlama/discrepancy", {(r - 1) * D, 0}, {D, L}, result.lama_discrepancy.data());
   put_root<double>("/comm/layer_bytes", {r - 1, 0}, {1, L}, result.layer_bytes.data());
   write_scalar_row("/comm/fedavg_bytes", r - 1, result.fedavg_bytes);
-  const double bytes = result.record.comm_bytes[topology::kClientServer];
+  // All levels: client_server (centralized), or client_edge + edge_server
+  // (hierarchical), against the same levels of FedAvg at interval tau'.
+  double bytes = 0.0;
+  for (double b : result.record.comm_bytes) bytes += b;
   write_scalar_row("/comm/ratio_to_fedavg", r - 1, result.fedavg_bytes > 0 ? bytes / result.fedavg_bytes : 0.0);
 }
 

@@ -188,9 +188,11 @@ class LogReg : public Model {
 // tanh units over the sequence, then a dense layer on the top layer's last
 // state. A sample [C, H, W] is read as H*W time steps of C features (the
 // signal: 64 steps of 1). One bias per layer (Keras SimpleRNN), so 1 input:
-// 24 + 9 * 36 + 10 = 358 parameters for 2 outputs. No dropout: forward()
-// has no random source, and the sampling randomness of `fedhpc mi` is the
-// minibatch order. The activation is tanh whatever --activation says.
+// 24 + 9 * 36 + 10 = 358 parameters for 2 outputs. With dropout p
+// (--rnn-dropout), each layer's output sequence is multiplied, in training
+// steps only, by a mask of 0 or 1/(1-p) per sample and unit, the same at
+// every time step, drawn from the trainer's noise stream. The activation is
+// tanh whatever --activation says.
 class Rnn : public Model {
  public:
   static constexpr int kLayers = 10;
@@ -227,7 +229,7 @@ class Rnn : public Model {
         h = at::tanh(at::addmm(pre.select(1, t), h, w_hh.t()));
         if (l + 1 < kLayers) states.push_back(h);
       }
-      if (l + 1 < kLayers) seq = at::stack(states, 1);
+      if (l + 1 < kLayers) seq = drop(at::stack(states, 1));
     }
     return at::linear(h, p[3 * kLayers], p[3 * kLayers + 1]);
   }
@@ -235,7 +237,29 @@ class Rnn : public Model {
   void initialize(float* flat, Rng& rng) const override {
     initialize_layers(layout_, std::vector<bool>(layout_.layers().size(), false), options_.conv_init, flat, rng);
   }
+
+ private:
+  // seq [B, steps, units] times a [B, 1, units] mask of 0 or 1/(1-p), drawn
+  // sample by sample, unit by unit; seq itself outside training steps.
+  at::Tensor drop(const at::Tensor& seq) const {
+    const double p = options_.dropout;
+    if (!noise_ || p <= 0.0) return seq;
+    const auto b = seq.size(0), units = seq.size(2);
+    auto mask = at::empty({b, 1, units}, at::kFloat);
+    float* m = mask.data_ptr<float>();
+    const float keep = float(1.0 / (1.0 - p));
+    for (std::int64_t i = 0; i < b * units; ++i) m[i] = noise_->uniform() < p ? 0.0f : keep;
+    return seq * mask;
+  }
 };
+
+}  // namespace
+
+// lenet.cpp
+std::unique_ptr<Model> make_lenet5(const ModelOptions& options);
+std::unique_ptr<Model> make_lenet5_transfer(const ModelOptions& options);
+
+namespace {
 
 template <class T>
 ModelFactory factory() {
@@ -251,6 +275,8 @@ Registry<ModelFactory>& model_registry() {
     r.add("mlp", factory<Mlp>());
     r.add("logreg", factory<LogReg>());
     r.add("rnn", factory<Rnn>());
+    r.add("lenet5", make_lenet5);
+    r.add("lenet5-transfer", make_lenet5_transfer);
     return r;
   }();
   return registry;

@@ -134,11 +134,16 @@ void reduce_wide_blocks(ExactSum& sum, ExactSum& part, std::vector<std::int16_t>
 
 }  // namespace
 
+bool ring_pays(std::size_t blocks, int parties) {
+  return parties > 1 && blocks >= std::size_t(parties) &&
+         (parties <= kRingAlwaysRanks || blocks >= kRingBlocksPerRank * std::size_t(parties));
+}
+
 void allreduce_divide(ExactSum& sum, double divisor, float* out, const Comm& comm) {
   const int parties = comm.size();
   const std::size_t blocks = sum.blocks(), length = sum.size();
   if (parties == 1 || blocks == 0) return sum.divide_into(out, divisor);
-  if (blocks < std::size_t(parties) || length > std::size_t(INT_MAX)) {
+  if (!ring_pays(blocks, parties) || length > std::size_t(INT_MAX)) {
     allreduce(sum, comm);
     return sum.divide_into(out, divisor);
   }

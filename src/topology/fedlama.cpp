@@ -1,4 +1,5 @@
-// FedLAMA: layer-wise adaptive aggregation intervals inside a round.
+// FedLAMA: layer-wise adaptive aggregation intervals inside a round, with
+// the server (centralized) or with the clients' edges (hierarchical).
 #include "fedhpc/topology/fedlama.hpp"
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/core/exact_sum.hpp"
 #include "fedhpc/mpi/exact_reduce.hpp"
+#include "fedhpc/topology/edge_groups.hpp"
 #include "fedhpc/topology/iterative.hpp"
 
 namespace fedhpc::topology {
@@ -17,9 +19,10 @@ namespace {
 
 class FedLama : public IterativeTopology {
  public:
-  explicit FedLama(const TopologyContext& ctx)
-      : IterativeTopology(ctx, "centralized"), layout_(*ctx.param_layout), tau_(ctx.options.lama_interval),
-        phi_(ctx.options.lama_phi) {
+  FedLama(const TopologyContext& ctx, bool with_edges)
+      : IterativeTopology(ctx, with_edges ? "hierarchical" : "centralized"), layout_(*ctx.param_layout),
+        tau_(ctx.options.lama_interval), phi_(ctx.options.lama_phi) {
+    if (with_edges) edges_ = std::make_unique<EdgeGroups>(ctx);
     intervals_.assign(layout_.layers().size(), tau_);
     discrepancy_.assign(layout_.layers().size(), 0.0);
   }
@@ -48,12 +51,15 @@ class FedLama : public IterativeTopology {
 
   // After iteration it: the tensors whose interval has elapsed are
   // averaged; at every phi*tau' boundary the intervals are re-decided.
+  // With edges, every synchronisation but the round's last is with the
+  // client's edge; the last (every tensor is due) is the server's.
   void mix(int, int it, RoundRecord& record) override {
     const int step = it + 1;
     std::vector<std::size_t> due;
     for (std::size_t l = 0; l < intervals_.size(); ++l)
       if (step % intervals_[l] == 0) due.push_back(l);
-    if (!due.empty()) synchronise(due, record);
+    const bool server = !edges_ || step == ctx_.options.local_iterations;
+    if (!due.empty()) synchronise(due, server, record);
     if (step % (phi_ * tau_) == 0) decide();
   }
 
@@ -63,51 +69,94 @@ class FedLama : public IterativeTopology {
     out.lama_discrepancy = discrepancy_out_;
     out.layer_bytes.assign(layer_floats_.size(), 0.0);
     for (std::size_t l = 0; l < layer_floats_.size(); ++l) out.layer_bytes[l] = layer_floats_[l] * sizeof(float);
-    // FedAvg at interval tau': every selected client moves the whole model
-    // down and up once per tau' iterations.
+    // FedAvg at interval tau' (hierarchical: edge interval tau'): every
+    // selected client moves the whole model down and up once per tau'
+    // iterations; with edges, every used edge also moves it to the server
+    // and back once a round, as FedLAMA's edges do.
+    const double model = double(num_params()) * sizeof(float);
     const double syncs = double(ctx_.options.local_iterations / tau_);
-    out.fedavg_bytes = 2.0 * double(count_selected()) * double(num_params()) * sizeof(float) * syncs;
+    out.fedavg_bytes = 2.0 * double(count_selected()) * model * syncs;
+    if (edges_) out.fedavg_bytes += 2.0 * double(edges_->used(selected_)) * model;
   }
 
  private:
-  // The sample-weighted mean of the due tensors over the clients that
-  // count, packed in layer order (exact sums: the same bits as
-  // WeightedMean on the whole model when every tensor is due), then d_l.
-  void synchronise(const std::vector<std::size_t>& due, RoundRecord& record) {
+  // One party of a synchronisation: the local clients [lo, hi) and the
+  // communicator their average is reduced over.
+  struct Group {
+    std::int64_t lo, hi;
+    const mpi::Comm* comm;
+  };
+
+  // The groups of this rank's clients: the server's (all, over ctx.comm) or
+  // one per edge of this rank (over the edge's communicator).
+  std::vector<Group> groups(bool server) const {
+    if (server) return {{0, block_size(), &ctx_.comm}};
+    std::vector<Group> out;
+    for (int e : edges_->mine()) {
+      const auto [lo, hi] = edges_->local_range(e);
+      out.push_back({lo, hi, &edges_->comm()});
+    }
+    return out;
+  }
+
+  // Every group replaces the due tensors of its clients that count by their
+  // sample-weighted mean (exact sums: the same bits as WeightedMean on the
+  // whole model when every tensor is due); the server's mean is also the
+  // global model's. Then d_l over all synchronised clients, each measured
+  // against the mean it received.
+  void synchronise(const std::vector<std::size_t>& due, bool server, RoundRecord& record) {
     std::int64_t width = 0;
     for (auto l : due) width += layout_.layers()[l].size;
-    ExactSum sum{std::size_t(width)};
-    std::vector<float> packed(static_cast<std::size_t>(width));
-    std::int64_t weight = 0, clients = 0;
-    for (std::int64_t c = 0; c < block_size(); ++c) {
+    std::vector<float> mean(static_cast<std::size_t>(width)), packed(mean.size());
+    ExactSum dist{due.size()};
+    std::int64_t clients = 0;
+    for (const auto& g : groups(server)) {
+      if (!average(due, g, mean, packed)) continue;
+      clients += measure(due, g, mean, packed, dist);
+      for (auto c = g.lo; c < g.hi; ++c)
+        if (counts(c)) unpack(due, mean.data(), params_[std::size_t(c)].data());
+      if (server) unpack(due, mean.data(), global_.data());
+    }
+    count_bytes(due, server, record);
+    clients = mpi::all_reduce(ctx_.comm, clients, mpi::Op::Sum, "MPI_Allreduce(fedlama clients)");
+    if (clients == 0) {
+      for (auto l : due) discrepancy_[l] = std::numeric_limits<double>::quiet_NaN();
+      return;
+    }
+    mpi::allreduce(dist, ctx_.comm);
+    for (std::size_t j = 0; j < due.size(); ++j) {
+      const auto l = due[j];
+      discrepancy_[l] =
+          aggregation::layer_discrepancy(dist.value(j), clients, intervals_[l], layout_.layers()[l].size);
+    }
+  }
+
+  // The mean of group g's uploads of the due tensors, packed in layer order;
+  // false when nobody in the group uploads (collective over g.comm).
+  bool average(const std::vector<std::size_t>& due, const Group& g, std::vector<float>& mean,
+               std::vector<float>& packed) {
+    ExactSum sum{mean.size()};
+    std::int64_t weight = 0;
+    for (auto c = g.lo; c < g.hi; ++c) {
       if (!counts(c)) continue;
       pack(due, params_[std::size_t(c)].data(), packed.data());
       sum.add_scaled(packed.data(), double(samples(c)));
       weight += samples(c);
-      ++clients;
     }
-    weight = mpi::all_reduce(ctx_.comm, weight, mpi::Op::Sum, "MPI_Allreduce(fedlama weight)");
-    clients = mpi::all_reduce(ctx_.comm, clients, mpi::Op::Sum, "MPI_Allreduce(fedlama clients)");
-    count_bytes(due, record);
-    if (weight == 0) {
-      for (auto l : due) discrepancy_[l] = std::numeric_limits<double>::quiet_NaN();
-      return;
-    }
-    std::vector<float> mean(static_cast<std::size_t>(width));
-    mpi::allreduce_divide(sum, double(weight), mean.data(), ctx_.comm);
-    measure(due, mean, clients);
-    for (std::int64_t c = 0; c < block_size(); ++c)
-      if (counts(c)) unpack(due, mean.data(), params_[std::size_t(c)].data());
-    unpack(due, mean.data(), global_.data());
+    weight = mpi::all_reduce(*g.comm, weight, mpi::Op::Sum, "MPI_Allreduce(fedlama weight)");
+    if (weight == 0) return false;
+    mpi::allreduce_divide(sum, double(weight), mean.data(), *g.comm);
+    return true;
   }
 
-  // d_l of every due tensor: each client's squared distance to the mean in
-  // double, summed exactly over the clients (any rank count, same bits).
-  void measure(const std::vector<std::size_t>& due, const std::vector<float>& mean, std::int64_t clients) {
-    ExactSum dist{due.size()};
-    std::vector<float> packed(mean.size());
-    for (std::int64_t c = 0; c < block_size(); ++c) {
+  // Adds each local client's squared distance (in double) to the group's
+  // mean, per due tensor, to `dist`; returns how many clients that was.
+  std::int64_t measure(const std::vector<std::size_t>& due, const Group& g, const std::vector<float>& mean,
+                       std::vector<float>& packed, ExactSum& dist) {
+    std::int64_t clients = 0;
+    for (auto c = g.lo; c < g.hi; ++c) {
       if (!counts(c)) continue;
+      ++clients;
       pack(due, params_[std::size_t(c)].data(), packed.data());
       std::size_t at = 0;
       for (std::size_t j = 0; j < due.size(); ++j) {
@@ -119,21 +168,21 @@ class FedLama : public IterativeTopology {
         dist.add(j, sq);
       }
     }
-    mpi::allreduce(dist, ctx_.comm);
-    for (std::size_t j = 0; j < due.size(); ++j) {
-      const auto l = due[j];
-      discrepancy_[l] =
-          aggregation::layer_discrepancy(dist.value(j), clients, intervals_[l], layout_.layers()[l].size);
-    }
+    return clients;
   }
 
-  // Every selected client downloads and uploads each due tensor.
-  void count_bytes(const std::vector<std::size_t>& due, RoundRecord& record) {
+  // Every selected client downloads and uploads each due tensor, from and
+  // to the server or its edge; at the server's synchronisation every used
+  // edge also moves each tensor up and down.
+  void count_bytes(const std::vector<std::size_t>& due, bool server, RoundRecord& record) {
     const double selected = double(count_selected());
+    const double edges = edges_ && server ? double(edges_->used(selected_)) : 0.0;
+    const auto client_level = edges_ ? kClientEdge : kClientServer;
     for (auto l : due) {
-      const double floats = 2.0 * selected * double(layout_.layers()[l].size);
-      layer_floats_[l] += floats;
-      record.comm_bytes[kClientServer] += floats * sizeof(float);
+      const double dim = double(layout_.layers()[l].size);
+      layer_floats_[l] += 2.0 * selected * dim + 2.0 * edges * dim;
+      record.comm_bytes[client_level] += 2.0 * selected * dim * sizeof(float);
+      record.comm_bytes[kEdgeServer] += 2.0 * edges * dim * sizeof(float);
     }
   }
 
@@ -159,6 +208,7 @@ class FedLama : public IterativeTopology {
   }
 
   const ParamLayout& layout_;
+  std::unique_ptr<EdgeGroups> edges_;  // hierarchical: clients sync with their edge
   const int tau_;
   const int phi_;
   std::vector<int> intervals_;      // per tensor, tau' or phi*tau'
@@ -171,12 +221,12 @@ class FedLama : public IterativeTopology {
 
 }  // namespace
 
-std::unique_ptr<Topology> make_fedlama(const TopologyContext& ctx) {
+std::unique_ptr<Topology> make_fedlama(const TopologyContext& ctx, bool with_edges) {
   if (!ctx.param_layout) throw std::invalid_argument("fedlama: needs TopologyContext::param_layout");
   if (ctx.options.lama_interval < 1 || ctx.options.lama_phi < 1 ||
       ctx.options.local_iterations % (ctx.options.lama_interval * ctx.options.lama_phi) != 0)
     throw std::invalid_argument("fedlama: local_iterations must be a multiple of lama_interval * lama_phi");
-  return std::make_unique<FedLama>(ctx);
+  return std::make_unique<FedLama>(ctx, with_edges);
 }
 
 }  // namespace fedhpc::topology

@@ -600,6 +600,80 @@ class Experiments(PlotTest):
         figures, _ = self.inspect("fedavg.h5")
         self.assertNotIn("fedlama-accuracy-vs-bytes", figures)
 
+    def test_fedlama_bytes_of_a_hierarchical_run_add_both_levels(self):
+        """Hierarchical FedLAMA moves no client-server bytes: its curve runs over client-edge plus
+        edge-server bytes (3 rounds of 800 + 200)."""
+        lama = {"aggregator": "fedlama", "lama-interval": "5", "lama-phi": "2"}
+        make_run(self.path("hier.h5"), rounds=3, monitor="off", topology="hierarchical", traces=True, extra=lama)
+        make_run(self.path("hier-fedavg.h5"), rounds=3, monitor="off", topology="hierarchical", traces=True,
+                 extra={"aggregator": "fedavg", "edge-interval": "5"})
+        for name in ("hier.h5", "hier-fedavg.h5"):
+            with h5py.File(self.path(name), "a") as f:
+                f["comm/bytes"][...] = np.tile([[0.0, 800.0, 200.0, 0, 0]], (3, 1))
+        figures, _ = self.inspect("hier.h5", "hier-fedavg.h5")
+        axes = figures["fedlama-accuracy-vs-bytes"]["axes"][0]
+        self.assertAlmostEqual(axes["xmax"], 3000 / 1e9)
+        self.assertIn("all levels", axes["xlabel"])
+        self.assertIn("fedavg, 2 local iterations per round, edge interval 5 (1 seed)", axes["labels"])
+
+    def test_fedgma_against_fedavg_draws_both_accuracies_and_the_mask(self):
+        """FedGMA (2 seeds) against FedAvg (1 seed): in-distribution and out-of-distribution
+        accuracy per round, one line each, and the size-weighted mask fraction of FedGMA alone."""
+        gma = {"aggregator": "fedgma", "gma-threshold": "0.8", "server-lr": "0.5"}
+        for seed in (0, 1):
+            make_run(self.path(f"gma{seed}.h5"), rounds=3, seed=seed, monitor="off", topology="centralized",
+                     extra=gma)
+            with h5py.File(self.path(f"gma{seed}.h5"), "a") as f:
+                # Tensors of 30 and 10 coordinates: 0.1 and 0.5 kept is 0.2 of all coordinates.
+                f["model/layer_offsets"] = np.array([0, 30, 40], dtype=np.int64)
+                f["fedgma/mask_fraction"] = np.tile([[0.1, 0.5]], (3, 1))
+        make_run(self.path("fedavg.h5"), rounds=3, monitor="off", topology="centralized",
+                 extra={"aggregator": "fedavg"})
+        figures, _ = self.inspect("gma0.h5", "gma1.h5", "fedavg.h5")
+        inside, outside, mask = figures["fedgma-accuracy"]["axes"]
+        self.assertIn("in-distribution", inside["title"])
+        self.assertIn("out-of-distribution", outside["title"])
+        self.assertEqual(inside["lines"], 2, inside)
+        self.assertEqual(outside["lines"], 2, outside)
+        self.assertEqual(sorted(outside["labels"]),
+                         ["FedAvg (1 seed)", "fedgma (workshop), p=0.8, server lr 0.5 (2 seeds)"])
+        self.assertEqual(outside["xmax"], 3)  # rounds 0..3 of the global test set
+        self.assertEqual(inside["xmax"], 3)   # rounds 1..3 of the local test splits
+        self.assertEqual(mask["lines"], 1, mask)
+        self.assertIn("mask fraction", mask["title"])
+        module = load_script()
+        run = module.Run(self.path("gma0.h5"))
+        rounds, kept = module.mask_curve(run)
+        run.close()
+        self.assertEqual(list(rounds), [1, 2, 3])
+        np.testing.assert_allclose(kept, [0.2, 0.2, 0.2])
+        # Without a fedgma run there is no such figure.
+        figures, _ = self.inspect("fedavg.h5")
+        self.assertNotIn("fedgma-accuracy", figures)
+
+    def test_accuracy_per_tier_mix_merges_federation_sizes(self):
+        """Runs with --client-tiers: one line per tier mix. Strong-only runs that differ only in the
+        seed and the federation's size (--clients, --max-train-samples) share a line."""
+        mixed = {"client-tiers": "strong:0.5,weak:0.5", "tier-trainable": "moderate:2,weak:1"}
+        for seed in (0, 1):
+            make_run(self.path(f"mixed{seed}.h5"), clients=4, seed=seed, monitor="off", topology="centralized",
+                     extra=dict(mixed, clients="4"))
+            with h5py.File(self.path(f"mixed{seed}.h5"), "a") as f:
+                f["clients/tier"] = np.array([0, 2, 2, 0] if seed == 0 else [0, 0, 0, 2], dtype=np.int64)
+            make_run(self.path(f"strong{seed}.h5"), clients=2 + seed, seed=seed, monitor="off",
+                     topology="centralized", initial=0.3,
+                     extra={"client-tiers": "none", "clients": str(2 + seed), "max-train-samples": str(600 + seed)})
+        figures, _ = self.inspect("mixed0.h5", "mixed1.h5", "strong0.h5", "strong1.h5")
+        curves, final = figures["tier-accuracy"]["axes"]
+        self.assertEqual(curves["lines"], 2, curves)
+        self.assertEqual(curves["labels"], [
+            "mix 1: strong:0.5,weak:0.5 (trainable weak:1) - clients: 2.5 strong, 1.5 weak (mean over runs), 2 runs",
+            "mix 2: no tiers (all strong) - clients: 2.5 strong (mean over runs), 2 runs"])
+        self.assertEqual(final["lines"], 2, final)  # the final accuracies: one set of dots per mix
+        # Without --client-tiers anywhere there is no such figure.
+        figures, _ = self.inspect("strong0.h5", "strong1.h5")
+        self.assertNotIn("tier-accuracy", figures)
+
     def test_monitor_last_alone_gets_one_filled_gsc_panel(self):
         make_run(self.path("last.h5"), monitor="last", topology="centralized")
         figures, _ = self.inspect("last.h5")

@@ -8,7 +8,10 @@
 #   5. a run that gets Slurm's warning signal (SIGUSR1 to the batch shell, as
 #      --signal=B:USR1@120 sends it), checkpoints, is requeued by the script,
 #      resumes (Slurm holds a requeued job ~2 min first) and ends with the
-#      same bits as the same run uninterrupted.
+#      same bits as the same run uninterrupted;
+#   6. the study arrays: task ids of fedgma- and fedlama-array.sbatch
+#      (dry runs), one fedgma-array task under sbatch (tiny), and the one-round
+#      probe by which a tiers-array strong-only task sizes its federation.
 # Exits 77 (ctest: skipped) with a message when Slurm cannot start here.
 #
 #   bash tests/slurm/test_slurm.sh REPO FEDHPC_BINARY
@@ -142,4 +145,26 @@ for n in names:
         sys.exit(f"{n} differs")
 print(f"{len(names)} datasets identical")
 PY
+log "6. the study arrays (fedgma-, fedlama-, tiers-array.sbatch): task ids, one fedgma task, the tiers probe"
+for t in 0 4 11 17; do
+    SLURM_ARRAY_TASK_ID=$t GMA_DRY_RUN=1 bash "$repo/jobs/slurm/fedgma-array.sbatch" >>dry.out ||
+        fail "fedgma-array.sbatch task $t: dry run failed"
+done
+SLURM_ARRAY_TASK_ID=8 LAMA_DRY_RUN=1 bash "$repo/jobs/slurm/fedlama-array.sbatch" >>dry.out || fail "fedlama-array.sbatch dry run failed"
+for want in "task 0: fedgma-pathological seed 0" "task 4: fedavg-pathological seed 1" "task 11: fedavg-dirichlet seed 2" "task 17: fedavg-iid seed 2" \
+    "task 8: fedavg seed 2 -> results/fedlama/fedlama-fedavg-s2.h5"; do
+    grep -qF "$want" dry.out || fail "the study arrays' dry runs lack '$want': $(cat dry.out)"
+done
+if SLURM_ARRAY_TASK_ID=18 GMA_DRY_RUN=1 bash "$repo/jobs/slurm/fedgma-array.sbatch" 2>/dev/null; then fail "fedgma-array.sbatch accepted task 18"; fi
+submit -n 2 --array=0 -o 'gma-%a.out' --export=ALL,GMA_OUTDIR="$work/gma",FEDHPC_EXTRA_ARGS="--rounds 1 --clients 5 --max-train-samples 500 --max-test-samples 200" \
+    "$repo/jobs/slurm/fedgma-array.sbatch"
+expect_complete gma/fedgma-fedgma-pathological-s0.h5
+# A strong-only task finds its seed's strong clients with a one-round probe of mixed.ini (run even in a dry run).
+SLURM_ARRAY_TASK_ID=3 TIERS_DRY_RUN=1 TIERS_OUTDIR="$work/tiers" FEDHPC_EXTRA_ARGS="--max-test-samples 200" \
+    bash "$repo/jobs/slurm/tiers-array.sbatch" >tiers-dry.out || fail "tiers-array.sbatch task 3: $(tail -n 3 tiers-dry.out)"
+strong=$(sed -n 's/.*the mixed run draws \([0-9]*\) strong clients.*/\1/p' tiers-dry.out)
+[[ -n $strong ]] && grep -qF -- "--clients\ $strong\ --max-train-samples\ $((300 * strong))" tiers-dry.out ||
+    fail "tiers-array.sbatch task 3 did not size strong-only by its probe: $(cat tiers-dry.out)"
+[[ -z $(ls -A "$work/tiers") ]] || fail "the tiers probe left files: $(ls -A "$work/tiers")"
+
 log "all Slurm checks passed"

@@ -403,3 +403,18 @@ TEST(ExactSumPaths, AllReduceDivideMatchesTheReferenceAtAnyRankCount) {
     }
   }
 }
+
+// allreduce_divide's route: the ring up to 4 ranks whenever every rank gets a
+// block, above that only with 16 blocks per rank (a small model at 1,000
+// ranks takes the log-step route).
+TEST(ExactSumPaths, RingOnlyWhereItPays) {
+  EXPECT_FALSE(mpi::ring_pays(100, 1));
+  EXPECT_FALSE(mpi::ring_pays(0, 2));
+  EXPECT_TRUE(mpi::ring_pays(2, 2));
+  EXPECT_FALSE(mpi::ring_pays(3, 4));
+  EXPECT_TRUE(mpi::ring_pays(4, 4));
+  EXPECT_FALSE(mpi::ring_pays(95, 6));
+  EXPECT_TRUE(mpi::ring_pays(96, 6));
+  EXPECT_FALSE(mpi::ring_pays(545, 1000));
+  EXPECT_TRUE(mpi::ring_pays(16000, 1000));
+}

@@ -3,7 +3,11 @@
 // same bits on the world as on one rank, phi = 1 with one window per round is
 // FedAvg bit for bit, the recorded intervals, discrepancies and bytes agree
 // with each other, and bad combinations are one-line input errors naming the
-// option. Registered at 1, 2 and 4 ranks.
+// option. Hierarchical FedLAMA (clients sync with their edge, the server
+// ends the round): the same bits on the world as on one rank, phi = 1 is
+// hierarchical FedAvg at --edge-interval tau' bit for bit, one edge is the
+// centralized version bit for bit, and its bytes per level against a hand
+// computation. Registered at 1, 2 and 4 ranks.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -164,10 +168,20 @@ TEST_F(FedLamaRun, IntervalsDiscrepanciesAndBytesAgree) {
 }
 
 TEST_F(FedLamaRun, BadCombinationsAreInputErrorsNamingTheOption) {
+  // Only the server (centralized) and the edges (hierarchical) average
+  // inside a round.
+  for (const char* topology : {"ring", "gossip", "clustered"}) {
+    auto o = lama_run(dir_, "bad");
+    o.topology = topology;
+    o.participation = 1.0;
+    expect_input_error([&] { run_simulation(o, mpi::Comm::world()); },
+                       {"--aggregator", "centralized or hierarchical", topology});
+  }
   auto o = lama_run(dir_, "bad");
   o.topology = "hierarchical";
   o.edges = 2;
-  expect_input_error([&] { run_simulation(o, mpi::Comm::world()); }, {"--aggregator", "centralized"});
+  o.edge_aggregator = "median";
+  expect_input_error([&] { run_simulation(o, mpi::Comm::world()); }, {"--edge-aggregator", "same"});
   o = lama_run(dir_, "bad");
   o.local_iterations = 3;
   expect_input_error([&] { run_simulation(o, mpi::Comm::world()); }, {"--local-iterations", "multiple"});
@@ -183,4 +197,114 @@ TEST_F(FedLamaRun, BadCombinationsAreInputErrorsNamingTheOption) {
   o = lama_run(dir_, "bad");
   o.lama_phi = 0;
   expect_input_error([&] { run_simulation(o, mpi::Comm::world()); }, {"--lama-phi"});
+}
+
+namespace {
+
+RunOptions hier_run(const std::string& dir, const std::string& name) {
+  RunOptions o = lama_run(dir, name);
+  o.topology = "hierarchical";
+  // 3 edges: inside one rank each at 1 and 2 ranks; at 4 ranks edge 2 spans
+  // two ranks and reduces over its own communicator.
+  o.edges = 3;
+  return o;
+}
+
+// Column `level` of /comm/bytes [R, 5] (client_server, client_edge, edge_server, ...).
+double level_bytes(const std::vector<double>& bytes, std::size_t round, std::size_t level) {
+  return bytes[round * 5 + level];
+}
+
+}  // namespace
+
+TEST_F(FedLamaRun, HierarchicalSameBitsOnTheWorldAsOnOneRank) {
+  auto o = hier_run(dir_, "hier_world");
+  o.dropout_rate = 0.2;
+  run_simulation(o, mpi::Comm::world());
+  if (rank_ != 0) return;
+  auto alone = o;
+  alone.output = dir_ + "/hier_alone.h5";
+  run_simulation(alone, mpi::Comm::self());
+  EXPECT_TRUE(same_bits(read<float>(o.output, "global/weights"), read<float>(alone.output, "global/weights")));
+  for (const char* name : {"global/test_loss", "comm/bytes", "fedlama/discrepancy", "comm/layer_bytes",
+                           "comm/fedavg_bytes", "comm/ratio_to_fedavg"})
+    EXPECT_TRUE(same_bits(read<double>(o.output, name), read<double>(alone.output, name))) << name;
+  EXPECT_EQ(read<std::int64_t>(o.output, "fedlama/interval"), read<std::int64_t>(alone.output, "fedlama/interval"));
+  // Something was relaxed, so the clients moved fewer bytes than FedAvg's.
+  const auto ratio = read<double>(o.output, "comm/ratio_to_fedavg");
+  EXPECT_LT(ratio.back(), 1.0);
+}
+
+TEST_F(FedLamaRun, HierarchicalPhiOneIsHierarchicalFedAvgAtEdgeIntervalTauBitForBit) {
+  // tau' = 1, 4 iterations: edges sync every tensor after iterations 1-3,
+  // the server ends the round; hierarchical FedAvg with --edge-interval 1
+  // does the same.
+  auto lama = hier_run(dir_, "hier_phi1");
+  lama.lama_phi = 1;
+  run_simulation(lama, mpi::Comm::world());
+  auto avg = hier_run(dir_, "hier_fedavg");
+  avg.aggregator = "fedavg";
+  avg.edge_interval = 1;
+  run_simulation(avg, mpi::Comm::world());
+  if (rank_ != 0) return;
+  EXPECT_TRUE(same_bits(read<float>(lama.output, "global/weights"), read<float>(avg.output, "global/weights")));
+  EXPECT_TRUE(same_bits(read<double>(lama.output, "comm/bytes"), read<double>(avg.output, "comm/bytes")));
+  for (double r : read<double>(lama.output, "comm/ratio_to_fedavg")) EXPECT_EQ(r, 1.0);
+}
+
+TEST_F(FedLamaRun, HierarchicalWithOneEdgeIsCentralizedBitForBit) {
+  auto hier = hier_run(dir_, "hier_one_edge");
+  hier.edges = 1;
+  run_simulation(hier, mpi::Comm::world());
+  const auto central = lama_run(dir_, "central");
+  run_simulation(central, mpi::Comm::world());
+  if (rank_ != 0) return;
+  EXPECT_TRUE(same_bits(read<float>(hier.output, "global/weights"), read<float>(central.output, "global/weights")));
+  EXPECT_TRUE(same_bits(read<double>(hier.output, "fedlama/discrepancy"),
+                        read<double>(central.output, "fedlama/discrepancy")));
+  EXPECT_EQ(read<std::int64_t>(hier.output, "fedlama/interval"), read<std::int64_t>(central.output, "fedlama/interval"));
+  // The clients' bytes move from client_server to client_edge.
+  const auto h = read<double>(hier.output, "comm/bytes"), c = read<double>(central.output, "comm/bytes");
+  for (std::size_t r = 0; r < 2; ++r) EXPECT_EQ(level_bytes(h, r, 1), level_bytes(c, r, 0));
+}
+
+TEST_F(FedLamaRun, HierarchicalBytesPerLevelMatchAHandComputation) {
+  // logreg: one weight tensor W [C, F] and one bias b [C]. tau' = 1, phi =
+  // 2, 2 iterations per round, 8 clients (all take part) on 2 edges.
+  auto o = hier_run(dir_, "hier_bytes");
+  o.model = "logreg";
+  o.participation = 1.0;
+  o.edges = 2;
+  o.local_iterations = 2;
+  run_simulation(o, mpi::Comm::world());
+  if (rank_ != 0) return;
+  const auto offsets = read<std::int64_t>(o.output, "model/layer_offsets");
+  ASSERT_EQ(offsets.size(), 3u);
+  const double W = double(offsets[1]), C = double(offsets[2] - offsets[1]), P = W + C, m = 8, E = 2;
+  // The lone weight tensor is relaxed at every decision (delta = 1 > 1 -
+  // lambda = 0 right after it); the bias keeps tau'.
+  EXPECT_EQ(read<std::int64_t>(o.output, "fedlama/interval"), (std::vector<std::int64_t>{2, 1, 2, 1}));
+  const auto bytes = read<double>(o.output, "comm/bytes");
+  const auto layer = read<double>(o.output, "comm/layer_bytes");
+  const auto fedavg = read<double>(o.output, "comm/fedavg_bytes");
+  const auto ratio = read<double>(o.output, "comm/ratio_to_fedavg");
+  // Round 1 (every interval tau'): both tensors with the edge after step 1,
+  // with the server after step 2 (clients -> edge -> server and back).
+  EXPECT_EQ(level_bytes(bytes, 0, 0), 0.0);
+  EXPECT_EQ(level_bytes(bytes, 0, 1), 2 * (2 * m * P * 4));
+  EXPECT_EQ(level_bytes(bytes, 0, 2), 2 * E * P * 4);
+  EXPECT_EQ(layer[0], 2 * (2 * m * W * 4) + 2 * E * W * 4);
+  EXPECT_EQ(layer[1], 2 * (2 * m * C * 4) + 2 * E * C * 4);
+  // Round 2: W waits for step 2; b syncs with the edge after step 1.
+  EXPECT_EQ(level_bytes(bytes, 1, 1), 2 * m * C * 4 + 2 * m * P * 4);
+  EXPECT_EQ(level_bytes(bytes, 1, 2), 2 * E * P * 4);
+  EXPECT_EQ(layer[2], 2 * m * W * 4 + 2 * E * W * 4);
+  EXPECT_EQ(layer[3], 2 * (2 * m * C * 4) + 2 * E * C * 4);
+  // Hierarchical FedAvg at edge interval tau' = 1: the whole model after
+  // each step, and the edges once with the server.
+  const double avg = 2 * (2 * m * P * 4) + 2 * E * P * 4;
+  EXPECT_EQ(fedavg[0], avg);
+  EXPECT_EQ(fedavg[1], avg);
+  EXPECT_EQ(ratio[0], 1.0);
+  EXPECT_EQ(ratio[1], (2 * m * C * 4 + 2 * m * P * 4 + 2 * E * P * 4) / avg);
 }

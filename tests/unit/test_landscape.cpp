@@ -289,3 +289,50 @@ TEST_F(LandscapeRuns, BadInputIsOneLineWithExitTwo) {
   EXPECT_EQ(interpolate_command(args({a, "--output", out}), world), 2);
   EXPECT_FALSE(std::filesystem::exists(out));
 }
+
+// Runs whose data are finished per client after partitioning (coloured
+// Fashion-MNIST, --augment): the evaluator must finish them again from the
+// run's stored config. With a learning rate too small to move a weight, the
+// run's full-batch training loss of each client is the initial model's loss
+// on that client's training split: the evaluator must see the same images.
+static void expect_evaluator_sees_each_clients_training_images(RunOptions o, const std::string& tag) {
+  const auto dir = test::shared_temp_dir(MPI_COMM_WORLD, tag);
+  o.output = dir + "/run.h5";
+  o.max_train_samples = 400;
+  o.max_test_samples = 100;
+  o.model = "mlp";
+  o.hidden = 6;
+  o.clients = 5;
+  o.rounds = 1;
+  o.batch_size = 0;
+  o.optimizer = "sgd";
+  o.lr = 1e-30;
+  o.seed = 5;
+  mpi::Comm world = mpi::Comm::world();
+  run_simulation(o, world);
+  const auto run = analysis::read_run_file(o.output, "run");
+  const auto losses = test::read<float>(o.output, "clients/train_loss");  // [1, 1, 5]
+  ASSERT_EQ(losses.size(), 5u);
+  for (std::int64_t c = 0; c < 5; ++c) {
+    AnalysisOptions a;
+    a.client = c;
+    const double loss = make_evaluator(run, a)->evaluate(run.final_model()).loss;
+    EXPECT_NEAR(loss, losses[std::size_t(c)], 1e-5 * std::fabs(loss)) << tag << " client " << c;
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (world_rank() == 0) std::filesystem::remove_all(dir);
+}
+
+TEST(LandscapeFinishedData, EvaluatesEachClientsColouredTrainingImages) {
+  RunOptions o = test::synthetic_run("", 100, 100);  // the synthetic sizes are unused
+  o.dataset = "colored-fashion-mnist";
+  o.partition = "pathological";
+  expect_evaluator_sees_each_clients_training_images(o, "landscape-coloured");
+}
+
+TEST(LandscapeFinishedData, EvaluatesEachClientsAugmentedTrainingImages) {
+  RunOptions o = test::synthetic_run("", 100, 100);
+  o.dataset = "fashion-mnist";
+  o.augment = true;
+  expect_evaluator_sees_each_clients_training_images(o, "landscape-augmented");
+}

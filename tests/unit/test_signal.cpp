@@ -152,4 +152,49 @@ TEST(Signal, MiIsRankInvariantWithMseMetric) {
   for (double v : f.root().dataset("mi/test_accuracy").read_all<double>()) EXPECT_TRUE(std::isnan(v));
 }
 
+// --rnn-dropout: masks only in training steps (a noise stream set), the same
+// masks for the same stream, other masks for another; runs and mi studies
+// with dropout keep their bits at any rank count.
+TEST(Signal, RnnDropoutIsSeededAndOnlyInTraining) {
+  fedhpc::model::ModelOptions o;
+  o.name = "rnn";
+  o.channels = 1;
+  o.height = 1;
+  o.width = 16;
+  o.classes = 2;
+  const auto plain = fedhpc::model::make_model(o);
+  o.dropout = 0.5;
+  const auto dropping = fedhpc::model::make_model(o);
+  std::vector<float> w(358);
+  auto rng = fedhpc::stream(0, fedhpc::StreamKind::Init);
+  plain->initialize(w.data(), rng);
+  std::vector<at::Tensor> views;
+  auto flat = at::from_blob(w.data(), {358}, at::kFloat);
+  for (const auto& l : plain->layout().layers()) views.push_back(flat.narrow(0, l.offset, l.size).view(l.shape));
+  const auto x = at::rand({6, 1, 1, 16});
+  const auto with_noise = [&](std::uint64_t key) {
+    auto noise = fedhpc::stream(key, fedhpc::StreamKind::Shuffle);
+    dropping->set_noise(&noise);
+    auto out = dropping->forward(views, x);
+    dropping->set_noise(nullptr);
+    return out;
+  };
+  EXPECT_TRUE(at::equal(dropping->forward(views, x), plain->forward(views, x)));  // evaluation: no dropout
+  EXPECT_TRUE(at::equal(with_noise(1), with_noise(1)));
+  EXPECT_FALSE(at::equal(with_noise(1), with_noise(2)));
+  EXPECT_FALSE(at::equal(with_noise(1), plain->forward(views, x)));
+}
+
+TEST(Signal, RunAndMiWithDropoutAreRankInvariant) {
+  const auto args = with(kRun, {"--rnn-dropout", "0.3"});
+  ASSERT_TRUE(run_both(fedhpc::run_command, with(args, {"--rounds", "2"}), "dropout_run"));
+  const std::vector<std::string> mi = {"--rounds-at", "1", "--mi-samples", "8", "--mi-every", "2",
+                                       "--mi-layer", "dense.weight"};
+  ASSERT_TRUE(run_both(fedhpc::mi_command, with(args, mi), "dropout_mi"));
+  if (Comm::world().rank() != 0) return;
+  expect_same(file("dropout_run_world"), file("dropout_run_self"),
+              {"global/weights", "global/test_loss", "clients/train_loss"});
+  expect_same(file("dropout_mi_world"), file("dropout_mi_self"), {"mi/gaussian", "mi/ksg", "mi/d_euclidean"});
+}
+
 }  // namespace

@@ -25,6 +25,11 @@ struct RunOptions {
   std::int64_t signal_samples = 125;
   std::int64_t signal_test_samples = 1000;
   int signal_length = 64;
+  // --augment: seeded affine copies of every client's training images (data/augment.hpp)
+  bool augment = false;
+  double augment_rotation = 15.0;
+  double augment_zoom = 0.1;
+  double augment_shift = 2.0;
   // synthetic-population (data/population.hpp)
   double population_alpha = 1.0;
   double population_beta = 1.0;
@@ -51,6 +56,8 @@ struct RunOptions {
   std::string conv_bias_init = "scenario";
   std::string clip_norm = "scenario";
   double leaky_slope = 0.3;
+  std::string pretrained = "none";
+  double rnn_dropout = 0.0;  // rnn: dropout between the stacked layers  // lenet5-transfer: the file of `fedhpc pretrain`
   // local training
   std::string optimizer = "adam";
   double lr = 0.001;

@@ -16,11 +16,12 @@ namespace fedhpc {
 // 2^(32w + kMinExponent), w in [0, kWords); every term adds digits below 2^32
 // in magnitude, so sums merge by plain integer addition, in any order and
 // split. The digits live in two places, which only changes speed:
-//  * a window of kWindowWords consecutive words [window_base(), +3), one row
-//    of size() int64 per word, chosen at the first add_scaled() after clear()
-//    from the largest term. add_scaled() splits each term into window digits
-//    with a few branch-free floating-point operations (vectorised, 24 bytes of
-//    state per coordinate);
+//  * a window of kWindowWords consecutive words [window_base(), +4) held as
+//    one 128-bit two's complement integer per coordinate (two rows of size()
+//    int64: the low and the high half), chosen at the first add_scaled()
+//    after clear() from the largest term. add_scaled() adds each term with a
+//    few branch-free floating-point and integer operations (vectorised, 16
+//    bytes of state per coordinate); it holds at least 2^31 terms;
 //  * the full kWords rows (allocated on first use) for the terms that do not
 //    fit the window: bits below it, very large terms, add() and merges.
 // value() sees only the total, so the rounded result depends only on the exact
@@ -28,7 +29,8 @@ namespace fedhpc {
 class ExactSum {
  public:
   static constexpr int kWords = 12;
-  static constexpr int kWindowWords = 3;
+  static constexpr int kWindowWords = 4;  // digit words the window spans
+  static constexpr int kWindowRows = 2;   // int64 rows that hold it
   static constexpr int kMinExponent = -160;
   // Coordinates per block of the packed (wire) form, see pack().
   static constexpr std::size_t kBlock = 64;
@@ -114,9 +116,13 @@ class ExactSum {
   void unpack_single(std::size_t b, int low, const std::int64_t* in);
   void clear_block(std::size_t b);
   void choose_window_for(int top);
+  static int window_base_for(int top);
+  __int128 window_at(std::size_t i) const;
+  void set_window(std::size_t i, __int128 x);
+  static void window_digits(__int128 x, std::int64_t* d);
 
   std::size_t length_;
-  std::vector<std::int64_t> window_;  // word base_ + k of coordinate i at k * size() + i
+  std::vector<std::int64_t> window_;  // coordinate i: low half at i, high half at size() + i
   std::unique_ptr<std::int64_t[], void (*)(void*)> slow_;  // word w of i at w * size() + i
   std::vector<std::uint8_t> flags_;
   std::vector<std::uint8_t> slow_blocks_;  // blocks with slow digits

@@ -67,6 +67,13 @@ struct DatasetOptions {
   std::int64_t signal_samples = 125;
   std::int64_t signal_test_samples = 1000;
   int signal_length = 64;
+  // --augment (data/augment.hpp): every client's training images are
+  // replaced by a seeded random affine copy: rotation in +-rotation degrees,
+  // zoom in [1 - zoom, 1 + zoom], shift in +-shift pixels per axis.
+  bool augment = false;
+  double augment_rotation = 15.0;
+  double augment_zoom = 0.1;
+  double augment_shift = 2.0;
 };
 
 using DatasetFactory = std::function<Dataset(const DatasetOptions&)>;

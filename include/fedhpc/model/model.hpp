@@ -27,6 +27,11 @@ struct ModelOptions {
   Activation activation = Activation::LeakyRelu;
   double leaky_slope = 0.3;
   InitSpec conv_init;
+  // lenet5-transfer: the pretrained LeNet-5 file (`fedhpc pretrain`) whose
+  // frozen layers it runs; empty for the other models.
+  std::string pretrained;
+  // rnn: dropout rate between the stacked layers (0 = none).
+  double dropout = 0.0;
 };
 
 // A model is an architecture over a flat parameter buffer: the layer table
@@ -57,8 +62,14 @@ class Model {
   virtual std::vector<LayerGeometry> geometry() const { return {}; }
   virtual std::unique_ptr<BatchedModel> make_batched() const;
 
+  // Training noise (dropout): while a stream is set (the local trainer sets
+  // one per training step), a model with dropout draws its masks from it;
+  // with none (evaluation, diagnostics) forward() drops nothing.
+  void set_noise(Rng* rng) const { noise_ = rng; }
+
  protected:
   explicit Model(ModelOptions options) : options_(std::move(options)) {}
+  mutable Rng* noise_ = nullptr;
   at::Tensor activate(const at::Tensor& x) const;
   ModelOptions options_;
   ParamLayout layout_;
@@ -66,7 +77,8 @@ class Model {
 
 using ModelFactory = std::function<std::unique_ptr<Model>(const ModelOptions&)>;
 
-// "seed-cnn", "mlp" and "logreg" are registered on first use.
+// "seed-cnn", "mlp", "logreg", "rnn", "lenet5" and "lenet5-transfer" are
+// registered on first use.
 Registry<ModelFactory>& model_registry();
 std::unique_ptr<Model> make_model(const ModelOptions& options);
 

@@ -48,7 +48,7 @@ struct TopologyOptions {
   // averaged over its trainers (aggregation/layerwise_mean.hpp). Empty = off.
   // Only the centralized topology supports it.
   std::vector<std::int64_t> trained_from;
-  // --aggregator fedlama (centralized only): base interval tau' in local
+  // --aggregator fedlama (centralized, hierarchical): base interval tau' in local
   // iterations and the factor phi of the relaxed layers' interval.
   int lama_interval = 1;
   int lama_phi = 2;

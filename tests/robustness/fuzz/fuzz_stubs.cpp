@@ -32,7 +32,7 @@ Registry<Partitioner>& partitioner_registry() {
 
 namespace fedhpc::model {
 Registry<ModelFactory>& model_registry() {
-  static auto registry = names_only<ModelFactory>("model", {"seed-cnn", "mlp", "logreg", "rnn"});
+  static auto registry = names_only<ModelFactory>("model", {"seed-cnn", "mlp", "logreg", "rnn", "lenet5", "lenet5-transfer"});
   return registry;
 }
 }  // namespace fedhpc::model
