@@ -8,6 +8,7 @@
 
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/io/hdf5.hpp"
+#include "fedhpc/io/layer_table.hpp"
 
 namespace fedhpc::io {
 
@@ -19,21 +20,6 @@ h5::Dims dims(std::initializer_list<std::int64_t> d) {
   h5::Dims out;
   for (auto v : d) out.push_back(hsize_t(v));
   return out;
-}
-
-void write_layout(h5::Group& root, const ParamLayout& layout) {
-  std::vector<std::string> names, weight_names;
-  std::vector<std::int64_t> shapes;
-  for (const auto& l : layout.layers()) {
-    names.push_back(l.name);
-    if (l.is_weight) weight_names.push_back(l.name);
-    for (std::size_t d = 0; d < 4; ++d) shapes.push_back(d < l.shape.size() ? l.shape[d] : 0);
-  }
-  const auto L = std::int64_t(names.size());
-  root.create_string_dataset("layer_names", names);
-  root.create_string_dataset("weight_layers", weight_names);
-  root.create_dataset<std::int64_t>("layer_shapes", dims({L, 4})).write_all(shapes);
-  root.create_dataset<std::int64_t>("layer_offsets", dims({L + 1})).write_all(layout.offsets());
 }
 
 // Shapes are stored 0-padded to 4 dims; a real dimension is never 0.
@@ -84,7 +70,7 @@ void write_model_file(const std::string& path, const ModelFile& m, bool overwrit
   root.set_attribute("seed", std::to_string(m.seed));  // a uint64 does not fit int64
   root.set_attribute("num_params", m.layout.total());
   root.set_attribute("checksum", weights_checksum(m.weights));
-  write_layout(root, m.layout);
+  io::write_layer_table(root, m.layout);
   root.create_dataset<float>("weights", dims({std::int64_t(m.weights.size())})).write_all(m.weights);
   file.close();
 }

@@ -17,6 +17,7 @@
 #include "fedhpc/core/version.hpp"
 #include "fedhpc/data/partition.hpp"
 #include "fedhpc/io/dataset_axes.hpp"
+#include "fedhpc/io/layer_table.hpp"
 
 namespace fedhpc::io {
 
@@ -411,18 +412,7 @@ void RunWriter::write_topology_layout() {
 
 void RunWriter::write_model(const ParamLayout& layout) {
   auto model = file_->root().create_group("model");
-  std::vector<std::string> names, weight_names;
-  std::vector<std::int64_t> shapes;
-  for (const auto& l : layout.layers()) {
-    names.push_back(l.name);
-    if (l.is_weight) weight_names.push_back(l.name);
-    for (std::size_t d = 0; d < 4; ++d) shapes.push_back(d < l.shape.size() ? l.shape[d] : 0);
-  }
-  const auto L = static_cast<std::int64_t>(names.size());
-  model.create_string_dataset("layer_names", names);
-  model.create_string_dataset("weight_layers", weight_names);
-  model.create_dataset<std::int64_t>("layer_shapes", dims({L, 4})).write_all(shapes);
-  model.create_dataset<std::int64_t>("layer_offsets", dims({L + 1})).write_all(layout.offsets());
+  write_layer_table(model, layout);
   model.set_attribute("num_params", layout.total());
 }
 
