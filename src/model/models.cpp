@@ -1,7 +1,10 @@
+#include <torch/csrc/autograd/custom_function.h>
+
 #include <cmath>
 
 #include "fedhpc/core/error.hpp"
 #include "fedhpc/model/batched_model.hpp"
+#include "fedhpc/model/conv_pool.hpp"
 #include "fedhpc/model/model.hpp"
 #include "fedhpc/model/torchscript.hpp"
 
@@ -62,6 +65,55 @@ void initialize_layers(const ParamLayout& layout, const std::vector<bool>& activ
   }
 }
 
+// max_pool2d(conv2d(x, w, b), 2) through conv_pool.hpp's fused kernels:
+// the output is channels-last; only w and b get gradients (x must not need
+// one: the fused backward has no input gradient). `keep`: save what the
+// backward needs (not when no gradient will be taken, as in evaluation).
+struct ConvPool : torch::autograd::Function<ConvPool> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            const at::Tensor& b, bool keep) {
+    const ConvPoolShape s = shape_of(x, w);
+    auto xl = x.contiguous(at::MemoryFormat::ChannelsLast);  // with c == 1 already NHWC bytes
+    auto wk = w.detach().reshape({s.f, s.taps()}).t().contiguous();
+    auto bias = b.detach().contiguous();
+    auto out = at::empty({s.n, s.f, s.ph(), s.pw()}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+    at::Tensor arg = at::empty({keep ? s.n * s.ph() * s.pw() * s.f : 0}, x.options().dtype(at::kByte));
+    conv_pool_forward(s, xl.data_ptr<float>(), wk.data_ptr<float>(), bias.data_ptr<float>(), out.data_ptr<float>(),
+                      keep ? arg.data_ptr<std::uint8_t>() : nullptr);
+    if (keep) ctx->save_for_backward({xl, arg});
+    ctx->saved_data["c"] = s.c;
+    ctx->saved_data["f"] = s.f;
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& xl = saved[0];
+    ConvPoolShape s{xl.size(0), xl.size(2), xl.size(3), ctx->saved_data["c"].toInt(), ctx->saved_data["f"].toInt()};
+    auto g = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
+    const bool want_w = ctx->needs_input_grad(1), want_b = ctx->needs_input_grad(2);
+    auto dwk = at::empty({want_w ? s.taps() : 0, s.f}, xl.options());
+    auto db = at::empty({want_b ? s.f : 0}, xl.options());
+    conv_pool_backward(s, xl.data_ptr<float>(), g.data_ptr<float>(), saved[1].data_ptr<std::uint8_t>(),
+                       want_w ? dwk.data_ptr<float>() : nullptr, want_b ? db.data_ptr<float>() : nullptr);
+    at::Tensor dw;
+    if (want_w) dw = dwk.t().contiguous().view({s.f, s.c, 3, 3});
+    return {at::Tensor(), dw, want_b ? db : at::Tensor(), at::Tensor()};
+  }
+
+  static ConvPoolShape shape_of(const at::Tensor& x, const at::Tensor& w) {
+    return {x.size(0), x.size(2), x.size(3), x.size(1), w.size(0)};
+  }
+
+  // Float tensors, 3x3 filters, no input gradient wanted, at least one
+  // pooled pixel: else the caller takes ATen's conv2d and max_pool2d.
+  static bool applies(const at::Tensor& x, const at::Tensor& w) {
+    return !x.requires_grad() && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && x.dim() == 4 &&
+           w.size(2) == 3 && w.size(3) == 3 && w.size(0) <= kConvPoolMaxFilters && x.size(2) >= 4 && x.size(3) >= 4;
+  }
+};
+
 // The GSC paper's network: two unpadded 3x3 convs (32, 64 filters) with
 // 2x2 max-pooling, then one dense layer. 28x28x1 -> 34,826 parameters.
 class SeedCnn : public Model {
@@ -85,7 +137,7 @@ class SeedCnn : public Model {
   at::Tensor forward(const std::vector<at::Tensor>& p, const at::Tensor& x,
                      std::vector<at::Tensor>* taps) const override {
     if (taps) taps->push_back(x);
-    auto h = pool_activate(at::conv2d(channels_last(x), channels_last(p[0]), p[1]));
+    auto h = first_layer(p, x);
     if (taps) taps->push_back(h);
     h = pool_activate(at::conv2d(h, channels_last(p[2]), p[3]));
     h = h.flatten(1);  // a copy in logical [C, H, W] order: the dense weights keep their meaning
@@ -93,13 +145,25 @@ class SeedCnn : public Model {
     return at::linear(h, p[4], p[5]);
   }
 
+  // Training and evaluation take the fused convolution and pooling
+  // (ConvPool); the input-gradient diagnostics (GSC) take ATen's layers.
+  at::Tensor first_layer(const std::vector<at::Tensor>& p, const at::Tensor& x) const {
+    if (monotone() && ConvPool::applies(x, p[0])) {
+      // Without a gradient to come, the backward's inputs are not kept.
+      const bool keep = at::GradMode::is_enabled() && (p[0].requires_grad() || p[1].requires_grad());
+      return activate(ConvPool::apply(x, p[0], p[1], keep));
+    }
+    return pool_activate(at::conv2d(channels_last(x), channels_last(p[0]), p[1]));
+  }
+
+  bool monotone() const { return options_.activation != Activation::LeakyRelu || options_.leaky_slope >= 0.0; }
+
   // act(max_pool(z)): a non-decreasing activation commutes with max-pooling
   // (the same values, on 4x fewer elements; the gradient reaches a position
   // holding the window's maximum either way). A negative leaky slope is not
   // monotone and keeps the textbook order.
   at::Tensor pool_activate(const at::Tensor& z) const {
-    const bool monotone = options_.activation != Activation::LeakyRelu || options_.leaky_slope >= 0.0;
-    if (monotone) return activate(at::max_pool2d(z, {2, 2}));
+    if (monotone()) return activate(at::max_pool2d(z, {2, 2}));
     return at::max_pool2d(activate(z), {2, 2});
   }
 

@@ -134,3 +134,91 @@ TEST(SeedCnn, PoolingCommutesWithTheActivationsExactly) {
     }
   }
 }
+
+// Training and evaluation (no input gradient) take the fused first layer
+// (model/conv_pool.hpp): logits and every parameter gradient agree with the
+// textbook NCHW network in double; evaluation under NoGradGuard gives the
+// training forward's bits; a frozen first layer gets no gradient and the
+// others keep theirs. A negative leaky slope keeps ATen's layers.
+TEST(SeedCnn, FusedFirstLayerMatchesTextbookNchw) {
+  for (auto a : {model::Activation::Relu, model::Activation::LeakyRelu, model::Activation::Tanh}) {
+    for (int channels : {1, 3}) {
+      for (bool frozen : {false, true}) {
+        Cnn f(a, channels);
+        if (frozen) f.params[0].requires_grad_(false), f.params[1].requires_grad_(false);
+        auto logits = f.net->forward(f.params, f.x, nullptr);
+        at::log_softmax(logits, 1).sum().backward();
+        at::Tensor evaluated;
+        {
+          at::NoGradGuard no_grad;
+          evaluated = f.net->forward(f.params, f.x, nullptr);
+        }
+        std::vector<at::Tensor> ref;
+        for (const auto& p : f.params) ref.push_back(p.detach().to(at::kDouble).requires_grad_(true));
+        auto ref_logits = textbook(ref, f.x.to(at::kDouble), a, 0.3);
+        at::log_softmax(ref_logits, 1).sum().backward();
+        const std::string what = model::to_string(a) + " channels " + std::to_string(channels) + (frozen ? " frozen" : "");
+        EXPECT_TRUE(at::equal(logits.detach(), evaluated)) << what;
+        EXPECT_LE(max_abs(logits.to(at::kDouble) - ref_logits), 1e-5 * max_abs(ref_logits)) << what;
+        for (std::size_t i = 0; i < ref.size(); ++i) {
+          if (frozen && i < 2) {
+            EXPECT_FALSE(f.params[i].grad().defined()) << what;
+            continue;
+          }
+          ASSERT_TRUE(f.params[i].grad().defined()) << what;
+          EXPECT_LE(max_abs(f.params[i].grad().to(at::kDouble) - ref[i].grad()), 1e-4 * max_abs(ref[i].grad()) + 1e-7)
+              << what << " " << f.net->layout().layers()[i].name;
+        }
+      }
+    }
+  }
+}
+
+// The fused kernel against ATen's conv2d + max_pool2d bit for bit where
+// every sum is exact (small integers): ties (many equal window values: the
+// first one wins, and gets the gradient), both image parities, 1 and 3
+// channels, the weight and bias gradients from integer pooled gradients;
+// then a NaN input, which wins its windows as in ATen.
+TEST(SeedCnn, FusedFirstLayerKeepsMaxPoolSemanticsBitForBit) {
+  at::manual_seed(11);
+  for (int channels : {1, 3}) {
+    for (std::int64_t side : {11, 12}) {
+      model::ModelOptions o;
+      o.channels = channels;
+      o.height = side;
+      o.width = side + 1;
+      o.classes = 3;
+      o.activation = model::Activation::Relu;
+      auto net = model::make_model(o);
+      std::vector<at::Tensor> params;
+      for (const auto& l : net->layout().layers()) params.push_back(at::zeros(l.shape, at::kFloat));
+      params[0] = at::randint(-1, 2, {32, channels, 3, 3}, at::kLong).to(at::kFloat).requires_grad_(true);
+      params[1] = at::randint(-2, 3, {32}, at::kLong).to(at::kFloat).requires_grad_(true);
+      auto x = at::randint(-1, 2, {3, channels, side, side + 1}, at::kLong).to(at::kFloat);
+      const std::string what = "channels " + std::to_string(channels) + " side " + std::to_string(side);
+
+      auto w = params[0].detach().clone().requires_grad_(true), b = params[1].detach().clone().requires_grad_(true);
+      auto ref = at::relu(at::max_pool2d(at::conv2d(x, w, b), {2, 2}));
+      auto g = at::randint(-3, 4, ref.sizes(), at::kLong).to(at::kFloat);
+      (ref * g).sum().backward();
+
+      std::vector<at::Tensor> taps;  // tap 1: the pooled, activated first layer
+      net->forward(params, x, &taps);
+      ASSERT_GE(taps.size(), 2u);
+      ASSERT_EQ(taps[1].sizes(), ref.sizes()) << what;
+      EXPECT_TRUE(at::equal(taps[1], ref)) << what;
+      (taps[1] * g).sum().backward();
+      EXPECT_TRUE(at::equal(params[0].grad(), w.grad())) << what;
+      EXPECT_TRUE(at::equal(params[1].grad(), b.grad())) << what;
+
+      x.index_put_({1, 0, 4, 5}, std::nanf(""));
+      at::NoGradGuard no_grad;
+      taps.clear();
+      net->forward(params, x, &taps);
+      auto with_nan = at::relu(at::max_pool2d(at::conv2d(x, w, b), {2, 2}));
+      EXPECT_GT(at::isnan(with_nan).sum().item<std::int64_t>(), 0) << what;
+      EXPECT_TRUE(at::equal(at::isnan(taps[1]), at::isnan(with_nan))) << what;
+      EXPECT_TRUE(at::equal(at::nan_to_num(taps[1], 0.0), at::nan_to_num(with_nan, 0.0))) << what;
+    }
+  }
+}
