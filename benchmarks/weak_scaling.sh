@@ -11,13 +11,18 @@
 #
 #   benchmarks/weak_scaling.sh [build-dir]        (default build-release)
 #   env: MODELS="seed-cnn logreg" CLIENTS_PER_RANK=5 SAMPLES=300 TEST_PER_RANK=1000
-#        ROUNDS=4 REPEATS=3 RANKS="1 2" OUT=/tmp/fedhpc-weak
+#        ROUNDS=4 REPEATS=3 RANKS="1 2" BATCH=16 LOCAL_TEST_PERCENT=20 EXTRA="" OUT=/tmp/fedhpc-weak
+#   The issue-10 logreg workload (compare_peer.sh's: 5 SGD steps of batch 10
+#   per client, no local test split), 500 clients per rank:
+#        MODELS=logreg CLIENTS_PER_RANK=500 SAMPLES=50 BATCH=10 LOCAL_TEST_PERCENT=0 \
+#        EXTRA="--iteration-steps 5 --optimizer sgd --lr 0.05 --clip-norm 0"
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-release}
 fedhpc=$build/src/fedhpc
 : "${MODELS:=seed-cnn logreg}" "${CLIENTS_PER_RANK:=5}" "${SAMPLES:=300}" "${TEST_PER_RANK:=1000}"
-: "${ROUNDS:=4}" "${REPEATS:=3}" "${RANKS:=1 2}" "${OUT:=/tmp/fedhpc-weak-$$}"
+: "${ROUNDS:=4}" "${REPEATS:=3}" "${RANKS:=1 2}" "${BATCH:=16}" "${LOCAL_TEST_PERCENT:=20}" "${EXTRA:=}"
+: "${OUT:=/tmp/fedhpc-weak-$$}"
 # shellcheck source=/dev/null
 source "$here/cmake/mpi-env.sh"
 mkdir -p "$OUT"
@@ -25,13 +30,14 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 
 run_one() {  # model ranks repeat
   local model=$1 n=$2 rep=$3 clients=$(( CLIENTS_PER_RANK * $2 ))
-  # The local test split takes 20 % of each client's samples: ask for
-  # SAMPLES / 0.8 per client so SAMPLES remain for training.
-  local train=$(( clients * SAMPLES * 5 / 4 ))
+  # The local test split takes LOCAL_TEST_PERCENT of each client's samples:
+  # ask for SAMPLES / (1 - that) per client so SAMPLES remain for training.
+  local train=$(( clients * SAMPLES * 100 / (100 - LOCAL_TEST_PERCENT) ))
+  # shellcheck disable=SC2086  # EXTRA is a list of options
   mpirun -n "$n" --oversubscribe "$fedhpc" run --dataset fashion-mnist --model "$model" --clients "$clients" \
-    --partition iid --max-train-samples "$train" --max-test-samples $(( TEST_PER_RANK * n )) \
-    --rounds "$ROUNDS" --batch-size 16 --local-iterations 1 --save-weights none --quiet --overwrite \
-    --output "$OUT/$model-np$n-rep$rep.h5" >/dev/null
+    --partition iid --local-test-fraction "0.$(printf %02d "$LOCAL_TEST_PERCENT")" --max-train-samples "$train" --max-test-samples $(( TEST_PER_RANK * n )) \
+    --rounds "$ROUNDS" --batch-size "$BATCH" --local-iterations 1 --save-weights none --quiet --overwrite \
+    $EXTRA --output "$OUT/$model-np$n-rep$rep.h5" >/dev/null
 }
 
 for model in $MODELS; do
