@@ -170,6 +170,91 @@ FEDHPC_DISPATCH(std::int64_t, split_store,
 #undef split_add_loop
 #undef split_store_loop
 
+// The bounds block_bits() takes from a window-only block, on the two 64-bit
+// rows (lo unsigned, hi signed) so that it vectorises: the OR of the values
+// and the OR of their magnitudes, |x| = (x ^ s) - s with s the sign mask,
+// over 128 bits. out[0..1]: OR of lo, hi; out[2..3]: of |x|'s lo, hi.
+__attribute__((always_inline)) inline void window_or_loop(const std::int64_t* __restrict lo,
+                                                          const std::int64_t* __restrict hi, std::size_t n,
+                                                          std::uint64_t* out) {
+  std::uint64_t any_lo = 0, any_hi = 0, mag_lo = 0, mag_hi = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto l = static_cast<std::uint64_t>(lo[i]), h = static_cast<std::uint64_t>(hi[i]);
+    const auto sign = static_cast<std::uint64_t>(hi[i] >> 63);
+    const std::uint64_t one = sign & 1, xl = l ^ sign, xh = h ^ sign;
+    const std::uint64_t ml = xl + one;
+    const std::uint64_t mh = xh + static_cast<std::uint64_t>(ml < one);
+    any_lo |= l, any_hi |= h, mag_lo |= ml, mag_hi |= mh;
+  }
+  out[0] = any_lo, out[1] = any_hi, out[2] = mag_lo, out[3] = mag_hi;
+}
+
+// out[i] = the low 64 bits of (lo[i] + hi[i] 2^64) >> shift (arithmetic),
+// shift in [0, 127]: pack_single()'s words for a window-only block.
+__attribute__((always_inline)) inline void window_shift_loop(const std::int64_t* __restrict lo,
+                                                             const std::int64_t* __restrict hi, std::size_t n,
+                                                             int shift, std::int64_t* __restrict out) {
+  if (shift == 0) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = lo[i];
+  } else if (shift < 64) {
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = static_cast<std::int64_t>((static_cast<std::uint64_t>(lo[i]) >> shift) |
+                                         (static_cast<std::uint64_t>(hi[i]) << (64 - shift)));
+  } else {
+    for (std::size_t i = 0; i < n; ++i) out[i] = hi[i] >> (shift - 64);
+  }
+}
+
+// divide_blocks()'s rounding of one block: x = in[i] << shift (shift in
+// [0, 31], as 128 bits), then horner4(x) * scale / divisor as a float, on
+// 64-bit lanes so that it vectorises. The digits are horner4's: the top one
+// (x >> 96, signed) and three unsigned 32-bit ones; every operation is the
+// scalar version's, in its order (the multiplications by 2^32 are exact, so
+// a contracted multiply-add would round the same).
+__attribute__((always_inline)) inline void divide_run_loop(const std::int64_t* __restrict in, std::size_t n,
+                                                           int shift, double scale, double divisor,
+                                                           float* __restrict out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t v = in[i];
+    const std::int64_t hi = shift == 0 ? (v >> 63) : (v >> (64 - shift));
+    const std::uint64_t lo = static_cast<std::uint64_t>(v) << shift;
+    const double d3 = static_cast<double>(hi >> 32);
+    const double d2 = static_cast<double>(static_cast<std::int64_t>(static_cast<std::uint64_t>(hi) & kDigitMask));
+    const double d1 = static_cast<double>(static_cast<std::int64_t>(lo >> 32));
+    const double d0 = static_cast<double>(static_cast<std::int64_t>(lo & static_cast<std::uint64_t>(kDigitMask)));
+    double x = d3 * 4294967296.0 + d2;
+    x = x * 4294967296.0 + d1;
+    x = x * 4294967296.0 + d0;
+    out[i] = static_cast<float>(x * scale / divisor);
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(FEDHPC_EXACT_SUM_PLAIN)
+#define FEDHPC_DISPATCH_VOID(name, params, args)                                                       \
+  void name##_plain params { name##_loop args; }                                                      \
+  __attribute__((target("avx2"))) void name##_avx2 params { name##_loop args; }                       \
+  __attribute__((target("avx512f,avx512dq"))) void name##_avx512 params { name##_loop args; }         \
+  void name params {                                                                                  \
+    switch (kIsa) {                                                                                   \
+      case Isa::avx512: return name##_avx512 args;                                                    \
+      case Isa::avx2: return name##_avx2 args;                                                        \
+      default: return name##_plain args;                                                              \
+    }                                                                                                 \
+  }
+#else
+#define FEDHPC_DISPATCH_VOID(name, params, args) \
+  void name params { name##_loop args; }
+#endif
+
+FEDHPC_DISPATCH_VOID(window_or, (const std::int64_t* lo, const std::int64_t* hi, std::size_t n, std::uint64_t* out),
+                     (lo, hi, n, out))
+FEDHPC_DISPATCH_VOID(window_shift,
+                     (const std::int64_t* lo, const std::int64_t* hi, std::size_t n, int shift, std::int64_t* out),
+                     (lo, hi, n, shift, out))
+FEDHPC_DISPATCH_VOID(divide_run,
+                     (const std::int64_t* in, std::size_t n, int shift, double scale, double divisor, float* out),
+                     (in, n, shift, scale, divisor, out))
+
 
 // A block's header word in the one-message form: lowest bit, highest bit
 // (-1: empty) and a non-finite flag.
@@ -525,17 +610,11 @@ void ExactSum::block_bits(std::size_t b, int& low, int& top) const {
   } else if (base_ >= 0) {
     // A two's complement value has its magnitude's lowest set bit, and the
     // OR of the magnitudes has the largest one's bit length.
-    unsigned __int128 any = 0, magnitude = 0;
-    for (std::size_t i = begin; i < end; ++i) {
-      const __int128 x = window_at(i);
-      any |= static_cast<unsigned __int128>(x);
-      magnitude |= static_cast<unsigned __int128>(x < 0 ? -x : x);
-    }
-    if (any == 0) return;
-    const auto low64 = static_cast<std::uint64_t>(any);
-    low = 32 * base_ + (low64 != 0 ? __builtin_ctzll(low64) : 64 + __builtin_ctzll(static_cast<std::uint64_t>(any >> 64)));
-    const auto high64 = static_cast<std::uint64_t>(magnitude >> 64);
-    top = 32 * base_ + (high64 != 0 ? 64 + bit_length(high64) : bit_length(static_cast<std::uint64_t>(magnitude))) - 1;
+    std::uint64_t ors[4];
+    window_or(window_.data() + begin, window_.data() + length_ + begin, end - begin, ors);
+    if ((ors[0] | ors[1]) == 0) return;
+    low = 32 * base_ + (ors[0] != 0 ? __builtin_ctzll(ors[0]) : 64 + __builtin_ctzll(ors[1]));
+    top = 32 * base_ + (ors[3] != 0 ? 64 + bit_length(ors[3]) : bit_length(ors[2])) - 1;
   }
 }
 
@@ -561,9 +640,12 @@ void ExactSum::pack_single(std::size_t b, int low, std::int64_t* out) const {
   if (!slow_blocks_[b]) {
     // The window value shifted right by low - its bit 0: drops only zero bits
     // (low is the block's lowest set bit), and fits since the block does.
-    const int shift = low - 32 * base_;
-    for (std::size_t i = begin; i < end; ++i)
-      *out++ = base_ < 0 ? 0 : static_cast<std::int64_t>(window_at(i) >> std::clamp(shift, 0, 127));
+    if (base_ < 0) {
+      std::fill(out, out + (end - begin), 0);
+      return;
+    }
+    window_shift(window_.data() + begin, window_.data() + length_ + begin, end - begin,
+                 std::clamp(low - 32 * base_, 0, 127), out);
     return;
   }
   Big big;
@@ -739,12 +821,7 @@ bool ExactSum::divide_blocks(const std::int64_t* in, std::size_t length, int par
       wide = true;
       continue;
     }
-    const double scale = std::ldexp(1.0, 32 * (low / 32) + kMinExponent);
-    const int shift = low % 32;
-    for (std::size_t i = 0; i < count; ++i) {
-      const auto x = static_cast<__int128>(static_cast<unsigned __int128>(static_cast<__int128>(in[1 + i])) << shift);
-      out[begin + i] = static_cast<float>(horner4(x) * scale / divisor);
-    }
+    divide_run(in + 1, count, low % 32, std::ldexp(1.0, 32 * (low / 32) + kMinExponent), divisor, out + begin);
   }
   return wide;
 }

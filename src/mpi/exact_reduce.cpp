@@ -103,8 +103,13 @@ void ring_reduce_scatter(std::int64_t* packed, const std::vector<std::size_t>& s
     const auto send = std::size_t((rank - step - 1 + 2 * parties) % parties);
     const auto recv = std::size_t((rank - step - 2 + 2 * parties) % parties);
     const std::size_t send_count = starts[send + 1] - starts[send], recv_count = starts[recv + 1] - starts[recv];
-    check(MPI_Sendrecv(packed + starts[send] * ExactSum::kBlockWords, static_cast<int>(send_count), type, next, 0,
-                       incoming.data(), static_cast<int>(recv_count), type, prev, 0, comm.get(), MPI_STATUS_IGNORE),
+    // As plain int64 (the block type is contiguous, but Open MPI sends a
+    // derived type through its packing engine).
+    (void)type;
+    check(MPI_Sendrecv(packed + starts[send] * ExactSum::kBlockWords,
+                       static_cast<int>(send_count * ExactSum::kBlockWords), MPI_INT64_T, next, 0, incoming.data(),
+                       static_cast<int>(recv_count * ExactSum::kBlockWords), MPI_INT64_T, prev, 0, comm.get(),
+                       MPI_STATUS_IGNORE),
           "MPI_Sendrecv(exact sum slice)");
     ExactSum::merge_blocks(incoming.data(), packed + starts[recv] * ExactSum::kBlockWords, recv_count, parties);
   }
