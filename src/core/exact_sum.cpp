@@ -229,6 +229,25 @@ __attribute__((always_inline)) inline void divide_run_loop(const std::int64_t* _
   }
 }
 
+// divide_into()'s rounding of a window-only block: window_values() (horner4
+// of the 128-bit window value, times the window's scale), then / divisor as
+// a float; the same operations in the same order, on 64-bit lanes.
+__attribute__((always_inline)) inline void window_divide_loop(const std::int64_t* __restrict lo,
+                                                              const std::int64_t* __restrict hi, std::size_t n,
+                                                              double scale, double divisor, float* __restrict out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto l = static_cast<std::uint64_t>(lo[i]);
+    const double d3 = static_cast<double>(hi[i] >> 32);
+    const double d2 = static_cast<double>(static_cast<std::int64_t>(static_cast<std::uint64_t>(hi[i]) & kDigitMask));
+    const double d1 = static_cast<double>(static_cast<std::int64_t>(l >> 32));
+    const double d0 = static_cast<double>(static_cast<std::int64_t>(l & static_cast<std::uint64_t>(kDigitMask)));
+    double x = d3 * 4294967296.0 + d2;
+    x = x * 4294967296.0 + d1;
+    x = x * 4294967296.0 + d0;
+    out[i] = static_cast<float>(x * scale / divisor);
+  }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(FEDHPC_EXACT_SUM_PLAIN)
 #define FEDHPC_DISPATCH_VOID(name, params, args)                                                       \
   void name##_plain params { name##_loop args; }                                                      \
@@ -251,6 +270,10 @@ FEDHPC_DISPATCH_VOID(window_or, (const std::int64_t* lo, const std::int64_t* hi,
 FEDHPC_DISPATCH_VOID(window_shift,
                      (const std::int64_t* lo, const std::int64_t* hi, std::size_t n, int shift, std::int64_t* out),
                      (lo, hi, n, shift, out))
+FEDHPC_DISPATCH_VOID(window_divide,
+                     (const std::int64_t* lo, const std::int64_t* hi, std::size_t n, double scale, double divisor,
+                      float* out),
+                     (lo, hi, n, scale, divisor, out))
 FEDHPC_DISPATCH_VOID(divide_run,
                      (const std::int64_t* in, std::size_t n, int shift, double scale, double divisor, float* out),
                      (in, n, shift, scale, divisor, out))
@@ -581,9 +604,12 @@ void ExactSum::divide_into(float* out, double divisor) const {
   const bool fast = base_ >= 0 && nonfinite_ == 0;
   for (std::size_t b = 0; b < blocks(); ++b) {
     const std::size_t begin = b * kBlock, end = std::min(length_, begin + kBlock);
-    if (fast && !slow_blocks_[b]) window_values(begin, end, chunk);
-    else
-      for (std::size_t i = begin; i < end; ++i) chunk[i - begin] = value(i);
+    if (fast && !slow_blocks_[b]) {
+      window_divide(window_.data() + begin, window_.data() + length_ + begin, end - begin,
+                    std::ldexp(1.0, 32 * base_ + kMinExponent), divisor, out + begin);
+      continue;
+    }
+    for (std::size_t i = begin; i < end; ++i) chunk[i - begin] = value(i);
     for (std::size_t i = begin; i < end; ++i) out[i] = static_cast<float>(chunk[i - begin] / divisor);
   }
 }
