@@ -127,7 +127,7 @@ enum class Isa { plain, avx2, avx512 };
 Isa detect_isa() {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(FEDHPC_EXACT_SUM_PLAIN)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return Isa::avx512;
   if (__builtin_cpu_supports("avx2")) return Isa::avx2;
 #endif
   return Isa::plain;
@@ -144,7 +144,7 @@ const Isa kIsa = detect_isa();
 #define FEDHPC_DISPATCH(ret, name, params, args)                                        \
   ret name##_plain params { return name##_loop args; }                                  \
   __attribute__((target("avx2"))) ret name##_avx2 params { return name##_loop args; }   \
-  __attribute__((target("avx512f"))) ret name##_avx512 params { return name##_loop args; } \
+  __attribute__((target("avx512f,avx512dq"))) ret name##_avx512 params { return name##_loop args; } \
   ret name params {                                                                     \
     switch (kIsa) {                                                                     \
       case Isa::avx512: return name##_avx512 args;                                      \
@@ -205,6 +205,19 @@ __attribute__((always_inline)) inline void window_shift_loop(const std::int64_t*
   }
 }
 
+// horner4() of the 128-bit value lo + hi 2^64 (lo unsigned), on 64-bit
+// lanes so that its callers' loops vectorise: the same digits (the top one
+// x >> 96, signed, then three unsigned 32-bit ones) and the same steps.
+__attribute__((always_inline)) inline double horner_lanes(std::int64_t hi, std::uint64_t lo) {
+  const double d3 = static_cast<double>(hi >> 32);
+  const double d2 = static_cast<double>(static_cast<std::int64_t>(static_cast<std::uint64_t>(hi) & kDigitMask));
+  const double d1 = static_cast<double>(static_cast<std::int64_t>(lo >> 32));
+  const double d0 = static_cast<double>(static_cast<std::int64_t>(lo & static_cast<std::uint64_t>(kDigitMask)));
+  double x = d3 * 4294967296.0 + d2;
+  x = x * 4294967296.0 + d1;
+  return x * 4294967296.0 + d0;
+}
+
 // divide_blocks()'s rounding of one block: x = in[i] << shift (shift in
 // [0, 31], as 128 bits), then horner4(x) * scale / divisor as a float, on
 // 64-bit lanes so that it vectorises. The digits are horner4's: the top one
@@ -218,14 +231,7 @@ __attribute__((always_inline)) inline void divide_run_loop(const std::int64_t* _
     const std::int64_t v = in[i];
     const std::int64_t hi = shift == 0 ? (v >> 63) : (v >> (64 - shift));
     const std::uint64_t lo = static_cast<std::uint64_t>(v) << shift;
-    const double d3 = static_cast<double>(hi >> 32);
-    const double d2 = static_cast<double>(static_cast<std::int64_t>(static_cast<std::uint64_t>(hi) & kDigitMask));
-    const double d1 = static_cast<double>(static_cast<std::int64_t>(lo >> 32));
-    const double d0 = static_cast<double>(static_cast<std::int64_t>(lo & static_cast<std::uint64_t>(kDigitMask)));
-    double x = d3 * 4294967296.0 + d2;
-    x = x * 4294967296.0 + d1;
-    x = x * 4294967296.0 + d0;
-    out[i] = static_cast<float>(x * scale / divisor);
+    out[i] = static_cast<float>(horner_lanes(hi, lo) * scale / divisor);
   }
 }
 
@@ -236,45 +242,20 @@ __attribute__((always_inline)) inline void window_divide_loop(const std::int64_t
                                                               const std::int64_t* __restrict hi, std::size_t n,
                                                               double scale, double divisor, float* __restrict out) {
   for (std::size_t i = 0; i < n; ++i) {
-    const auto l = static_cast<std::uint64_t>(lo[i]);
-    const double d3 = static_cast<double>(hi[i] >> 32);
-    const double d2 = static_cast<double>(static_cast<std::int64_t>(static_cast<std::uint64_t>(hi[i]) & kDigitMask));
-    const double d1 = static_cast<double>(static_cast<std::int64_t>(l >> 32));
-    const double d0 = static_cast<double>(static_cast<std::int64_t>(l & static_cast<std::uint64_t>(kDigitMask)));
-    double x = d3 * 4294967296.0 + d2;
-    x = x * 4294967296.0 + d1;
-    x = x * 4294967296.0 + d0;
-    out[i] = static_cast<float>(x * scale / divisor);
+    out[i] = static_cast<float>(horner_lanes(hi[i], static_cast<std::uint64_t>(lo[i])) * scale / divisor);
   }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(FEDHPC_EXACT_SUM_PLAIN)
-#define FEDHPC_DISPATCH_VOID(name, params, args)                                                       \
-  void name##_plain params { name##_loop args; }                                                      \
-  __attribute__((target("avx2"))) void name##_avx2 params { name##_loop args; }                       \
-  __attribute__((target("avx512f,avx512dq"))) void name##_avx512 params { name##_loop args; }         \
-  void name params {                                                                                  \
-    switch (kIsa) {                                                                                   \
-      case Isa::avx512: return name##_avx512 args;                                                    \
-      case Isa::avx2: return name##_avx2 args;                                                        \
-      default: return name##_plain args;                                                              \
-    }                                                                                                 \
-  }
-#else
-#define FEDHPC_DISPATCH_VOID(name, params, args) \
-  void name params { name##_loop args; }
-#endif
-
-FEDHPC_DISPATCH_VOID(window_or, (const std::int64_t* lo, const std::int64_t* hi, std::size_t n, std::uint64_t* out),
+FEDHPC_DISPATCH(void, window_or, (const std::int64_t* lo, const std::int64_t* hi, std::size_t n, std::uint64_t* out),
                      (lo, hi, n, out))
-FEDHPC_DISPATCH_VOID(window_shift,
+FEDHPC_DISPATCH(void, window_shift,
                      (const std::int64_t* lo, const std::int64_t* hi, std::size_t n, int shift, std::int64_t* out),
                      (lo, hi, n, shift, out))
-FEDHPC_DISPATCH_VOID(window_divide,
+FEDHPC_DISPATCH(void, window_divide,
                      (const std::int64_t* lo, const std::int64_t* hi, std::size_t n, double scale, double divisor,
                       float* out),
                      (lo, hi, n, scale, divisor, out))
-FEDHPC_DISPATCH_VOID(divide_run,
+FEDHPC_DISPATCH(void, divide_run,
                      (const std::int64_t* in, std::size_t n, int shift, double scale, double divisor, float* out),
                      (in, n, shift, scale, divisor, out))
 

@@ -106,48 +106,40 @@ __attribute__((always_inline)) inline void backward_loop(const ConvPoolShape& s,
   }
 }
 
-template <int kF>
-void forward_any(const ConvPoolShape& s, const float* x, const float* wk, const float* b, float* out,
-                 std::uint8_t* arg) {
-  forward_loop<kF>(s, x, wk, b, out, arg);
-}
-template <int kF>
-void backward_any(const ConvPoolShape& s, const float* x, const float* g, const std::uint8_t* arg, float* dw,
-                  float* db) {
-  backward_loop<kF>(s, x, g, arg, dw, db);
-}
-
+// One version of each kernel per instruction set (`attr` its target).
+#define FEDHPC_CONV_POOL_VERSION(attr, suffix)                                                              \
+  template <int kF>                                                                                       \
+  attr void forward_##suffix(const ConvPoolShape& s, const float* x, const float* wk, const float* b,     \
+                             float* out, std::uint8_t* arg) {                                             \
+    forward_loop<kF>(s, x, wk, b, out, arg);                                                              \
+  }                                                                                                       \
+  template <int kF>                                                                                       \
+  attr void backward_##suffix(const ConvPoolShape& s, const float* x, const float* g,                     \
+                              const std::uint8_t* arg, float* dw, float* db) {                            \
+    backward_loop<kF>(s, x, g, arg, dw, db);                                                              \
+  }
 #if defined(__x86_64__) && defined(__GNUC__)
-template <int kF>
-__attribute__((target("avx2"))) void forward_avx2(const ConvPoolShape& s, const float* x, const float* wk,
-                                                  const float* b, float* out, std::uint8_t* arg) {
-  forward_loop<kF>(s, x, wk, b, out, arg);
-}
-template <int kF>
-__attribute__((target("avx512f,avx512bw"))) void forward_avx512(const ConvPoolShape& s, const float* x,
-                                                                const float* wk, const float* b, float* out,
-                                                                std::uint8_t* arg) {
-  forward_loop<kF>(s, x, wk, b, out, arg);
-}
-template <int kF>
-__attribute__((target("avx2"))) void backward_avx2(const ConvPoolShape& s, const float* x, const float* g,
-                                                   const std::uint8_t* arg, float* dw, float* db) {
-  backward_loop<kF>(s, x, g, arg, dw, db);
-}
-template <int kF>
-__attribute__((target("avx512f,avx512bw"))) void backward_avx512(const ConvPoolShape& s, const float* x,
-                                                                 const float* g, const std::uint8_t* arg,
-                                                                 float* dw, float* db) {
-  backward_loop<kF>(s, x, g, arg, dw, db);
-}
+#define FEDHPC_TARGET(isa) __attribute__((target(isa)))
+#else
+#define FEDHPC_TARGET(isa)
+#endif
+FEDHPC_CONV_POOL_VERSION(, any)
+FEDHPC_CONV_POOL_VERSION(FEDHPC_TARGET("avx2"), avx2)
+FEDHPC_CONV_POOL_VERSION(FEDHPC_TARGET("avx512f,avx512bw"), avx512)
+#undef FEDHPC_TARGET
 
+// 2: AVX-512 (F and BW), 1: AVX2, 0: the baseline (and other architectures).
 int isa() {
+#if defined(__x86_64__) && defined(__GNUC__)
   static const int level = [] {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return 2;
     return __builtin_cpu_supports("avx2") ? 1 : 0;
   }();
   return level;
+#else
+  return 0;
+#endif
 }
 
 template <int kF>
@@ -168,18 +160,7 @@ void backward_dispatch(const ConvPoolShape& s, const float* x, const float* g, c
     default: return backward_any<kF>(s, x, g, arg, dw, db);
   }
 }
-#else
-template <int kF>
-void forward_dispatch(const ConvPoolShape& s, const float* x, const float* wk, const float* b, float* out,
-                      std::uint8_t* arg) {
-  forward_any<kF>(s, x, wk, b, out, arg);
-}
-template <int kF>
-void backward_dispatch(const ConvPoolShape& s, const float* x, const float* g, const std::uint8_t* arg, float* dw,
-                       float* db) {
-  backward_any<kF>(s, x, g, arg, dw, db);
-}
-#endif
+#undef FEDHPC_CONV_POOL_VERSION
 
 }  // namespace
 
