@@ -205,9 +205,10 @@ __attribute__((always_inline)) inline void window_shift_loop(const std::int64_t*
   }
 }
 
-// horner4() of the 128-bit value lo + hi 2^64 (lo unsigned), on 64-bit
-// lanes so that its callers' loops vectorise: the same digits (the top one
-// x >> 96, signed, then three unsigned 32-bit ones) and the same steps.
+// value()'s Horner steps over the four normalised 32-bit digits of the
+// 128-bit value x = lo + hi 2^64 (lo unsigned): the top digit x >> 96,
+// signed, then three unsigned ones. x as a double, rounded the way value()
+// rounds it; on 64-bit lanes, so that its callers' loops vectorise.
 __attribute__((always_inline)) inline double horner_lanes(std::int64_t hi, std::uint64_t lo) {
   const double d3 = static_cast<double>(hi >> 32);
   const double d2 = static_cast<double>(static_cast<std::int64_t>(static_cast<std::uint64_t>(hi) & kDigitMask));
@@ -219,11 +220,8 @@ __attribute__((always_inline)) inline double horner_lanes(std::int64_t hi, std::
 }
 
 // divide_blocks()'s rounding of one block: x = in[i] << shift (shift in
-// [0, 31], as 128 bits), then horner4(x) * scale / divisor as a float, on
-// 64-bit lanes so that it vectorises. The digits are horner4's: the top one
-// (x >> 96, signed) and three unsigned 32-bit ones; every operation is the
-// scalar version's, in its order (the multiplications by 2^32 are exact, so
-// a contracted multiply-add would round the same).
+// [0, 31], as 128 bits), then horner_lanes(x) * scale / divisor as a
+// float, so that it vectorises.
 __attribute__((always_inline)) inline void divide_run_loop(const std::int64_t* __restrict in, std::size_t n,
                                                            int shift, double scale, double divisor,
                                                            float* __restrict out) {
@@ -235,9 +233,9 @@ __attribute__((always_inline)) inline void divide_run_loop(const std::int64_t* _
   }
 }
 
-// divide_into()'s rounding of a window-only block: window_values() (horner4
+// divide_into()'s rounding of a window-only block: window_values() (Horner
 // of the 128-bit window value, times the window's scale), then / divisor as
-// a float; the same operations in the same order, on 64-bit lanes.
+// a float; the same operations in the same order, vectorised.
 __attribute__((always_inline)) inline void window_divide_loop(const std::int64_t* __restrict lo,
                                                               const std::int64_t* __restrict hi, std::size_t n,
                                                               double scale, double divisor, float* __restrict out) {
@@ -541,20 +539,6 @@ double ExactSum::value(std::size_t i) const {
   return std::ldexp(v, kMinExponent);
 }
 
-namespace {
-
-// value()'s Horner steps over the four normalised 32-bit digits of x (the
-// top one signed): x as a double, rounded the way value() rounds it.
-double horner4(__int128 x) {
-  const auto u = static_cast<unsigned __int128>(x);
-  double v = static_cast<double>(static_cast<std::int64_t>(x >> 96));
-  v = v * 4294967296.0 + static_cast<double>(static_cast<std::uint32_t>(u >> 64));
-  v = v * 4294967296.0 + static_cast<double>(static_cast<std::uint32_t>(u >> 32));
-  return v * 4294967296.0 + static_cast<double>(static_cast<std::uint32_t>(u));
-}
-
-}  // namespace
-
 // value() for the coordinates [begin, end) of a block held in the window
 // alone, in a few integer and floating-point operations each instead of
 // value()'s twelve-word load and normalisation. The same bits: the window's
@@ -565,7 +549,8 @@ double horner4(__int128 x) {
 // all). base_ + 3 < kWords always (window_base_for).
 void ExactSum::window_values(std::size_t begin, std::size_t end, double* out) const {
   const double scale = std::ldexp(1.0, 32 * base_ + kMinExponent);
-  for (std::size_t i = begin; i < end; ++i) out[i - begin] = horner4(window_at(i)) * scale;
+  for (std::size_t i = begin; i < end; ++i)
+    out[i - begin] = horner_lanes(window_[length_ + i], static_cast<std::uint64_t>(window_[i])) * scale;
 }
 
 void ExactSum::values(double* out) const {
@@ -806,7 +791,7 @@ bool ExactSum::unpack_blocks(const std::int64_t* in, int parties, std::int16_t* 
 }
 
 // A reduced one-word block is x_i * 2^low exactly, so its rounded value is
-// horner4 of x_i << (low % 32) scaled by the word of low: the same bits as
+// horner_lanes of x_i << (low % 32) scaled by the word of low: the same bits as
 // value() after unpacking (see window_values), without building the digits.
 bool ExactSum::divide_blocks(const std::int64_t* in, std::size_t length, int parties, double divisor, float* out,
                              std::int16_t* summary, bool* nonfinite) {

@@ -81,8 +81,6 @@ struct ConvPool : torch::autograd::Function<ConvPool> {
     conv_pool_forward(s, xl.data_ptr<float>(), wk.data_ptr<float>(), bias.data_ptr<float>(), out.data_ptr<float>(),
                       keep ? arg.data_ptr<std::uint8_t>() : nullptr);
     if (keep) ctx->save_for_backward({xl, arg});
-    ctx->saved_data["c"] = s.c;
-    ctx->saved_data["f"] = s.f;
     return out;
   }
 
@@ -90,8 +88,8 @@ struct ConvPool : torch::autograd::Function<ConvPool> {
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor& xl = saved[0];
-    ConvPoolShape s{xl.size(0), xl.size(2), xl.size(3), ctx->saved_data["c"].toInt(), ctx->saved_data["f"].toInt()};
     auto g = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
+    const ConvPoolShape s{xl.size(0), xl.size(2), xl.size(3), xl.size(1), g.size(1)};
     const bool want_w = ctx->needs_input_grad(1), want_b = ctx->needs_input_grad(2);
     auto dwk = at::empty({want_w ? s.taps() : 0, s.f}, xl.options());
     auto db = at::empty({want_b ? s.f : 0}, xl.options());

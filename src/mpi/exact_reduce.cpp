@@ -93,7 +93,7 @@ std::vector<std::size_t> slice_starts(std::size_t total, int parts) {
 // MPI_Reduce_scatter with a user operator was 5x slower here.) merge_blocks
 // is exactly associative and commutative, so the ring order does not matter.
 void ring_reduce_scatter(std::int64_t* packed, const std::vector<std::size_t>& starts, int parties,
-                         const Comm& comm, MPI_Datatype type) {
+                         const Comm& comm) {
   const int rank = comm.rank(), next = (rank + 1) % parties, prev = (rank + parties - 1) % parties;
   std::size_t largest = 0;
   for (int r = 0; r < parties; ++r) largest = std::max(largest, starts[std::size_t(r) + 1] - starts[std::size_t(r)]);
@@ -103,9 +103,8 @@ void ring_reduce_scatter(std::int64_t* packed, const std::vector<std::size_t>& s
     const auto send = std::size_t((rank - step - 1 + 2 * parties) % parties);
     const auto recv = std::size_t((rank - step - 2 + 2 * parties) % parties);
     const std::size_t send_count = starts[send + 1] - starts[send], recv_count = starts[recv + 1] - starts[recv];
-    // As plain int64 (the block type is contiguous, but Open MPI sends a
-    // derived type through its packing engine).
-    (void)type;
+    // As plain int64: Open MPI sends BlockReduction's (contiguous) derived
+    // type through its packing engine.
     check(MPI_Sendrecv(packed + starts[send] * ExactSum::kBlockWords,
                        static_cast<int>(send_count * ExactSum::kBlockWords), MPI_INT64_T, next, 0, incoming.data(),
                        static_cast<int>(recv_count * ExactSum::kBlockWords), MPI_INT64_T, prev, 0, comm.get(),
@@ -152,13 +151,12 @@ void allreduce_divide(ExactSum& sum, double divisor, float* out, const Comm& com
     allreduce(sum, comm);
     return sum.divide_into(out, divisor);
   }
-  static const BlockReduction reduction;
   const std::vector<std::size_t> starts = slice_starts(blocks, parties);
   const auto rank = std::size_t(comm.rank());
   thread_local std::vector<std::int64_t> packed;
   packed.resize(std::max(packed.size(), blocks * ExactSum::kBlockWords));
   sum.pack_blocks(packed.data());
-  ring_reduce_scatter(packed.data(), starts, parties, comm, reduction.type);
+  ring_reduce_scatter(packed.data(), starts, parties, comm);
   // This rank's slice, rounded straight from its reduced blocks (the bits
   // divide_into() gives for the whole sum: they depend only on the exact
   // total). Blocks too wide for one word go through an accumulator of the
