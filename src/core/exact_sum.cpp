@@ -721,17 +721,23 @@ void ExactSum::unpack(const std::int16_t* summary, int parties, const std::int64
   }
 }
 
-void ExactSum::pack_blocks(std::int64_t* out) const {
-  for (std::size_t b = 0; b < blocks(); ++b, out += kBlockWords) {
+void ExactSum::pack_blocks(std::int64_t* out) const { pack_blocks(0, blocks(), out); }
+
+void ExactSum::pack_blocks(std::size_t first, std::size_t n, std::int64_t* out) const {
+  for (std::size_t b = first; b < first + n; ++b, out += kBlockWords) {
     const std::size_t begin = b * kBlock, count = std::min(length_, begin + kBlock) - begin;
     bool nonfinite = false;
     if (nonfinite_ != 0)
       for (std::size_t i = begin; i < begin + count; ++i) nonfinite |= flags_[i] != 0;
     int low, top;
     block_bits(b, low, top);
-    std::fill(out + 1, out + kBlockWords, 0);
     out[0] = header(top < 0 ? 0 : low, top, nonfinite);
-    if (top >= 0 && fits(low, top, 1)) pack_single(b, low, out + 1);
+    std::size_t written = 0;
+    if (top >= 0 && fits(low, top, 1)) {
+      pack_single(b, low, out + 1);
+      written = count;
+    }
+    std::fill(out + 1 + written, out + kBlockWords, 0);
   }
 }
 

@@ -88,37 +88,70 @@ std::vector<std::size_t> slice_starts(std::size_t total, int parts) {
   return starts;
 }
 
-// Ring reduce-scatter of the one-message form: after parties - 1 steps,
-// rank r's slice r of `packed` holds the merge over all ranks. (Open MPI's
+// Blocks per piece of the ring (about 130 KB packed): each piece is packed,
+// sent, merged and, at the last step, rounded while it is still in cache
+// (packing the whole vector first and then running the ring read and wrote
+// every word from memory several times more).
+constexpr std::size_t kPieceBlocks = 256;
+
+// Ring reduce-scatter of the one-message form, packed piece by piece as it
+// goes: after parties - 1 steps rank r holds the merge over all ranks of its
+// slice r, and last_piece(first, n, words) has been called for each piece of
+// it (blocks [first, first + n), reduced, at words). (Open MPI's
 // MPI_Reduce_scatter with a user operator was 5x slower here.) merge_blocks
 // is exactly associative and commutative, so the ring order does not matter.
-void ring_reduce_scatter(std::int64_t* packed, const std::vector<std::size_t>& starts, int parties,
-                         const Comm& comm) {
+// Every slice is packed once: the slice sent at step 0, and at each step the
+// slice received. Only the slices merged at middle steps (3 or more ranks)
+// are kept whole, for the next step to send.
+template <class LastPiece>
+void ring_reduce_scatter(const ExactSum& sum, const std::vector<std::size_t>& starts, int parties, const Comm& comm,
+                         LastPiece&& last_piece) {
+  constexpr std::size_t W = ExactSum::kBlockWords;
   const int rank = comm.rank(), next = (rank + 1) % parties, prev = (rank + parties - 1) % parties;
   std::size_t largest = 0;
   for (int r = 0; r < parties; ++r) largest = std::max(largest, starts[std::size_t(r) + 1] - starts[std::size_t(r)]);
-  thread_local std::vector<std::int64_t> incoming;
-  incoming.resize(std::max(incoming.size(), largest * ExactSum::kBlockWords));
+  // Every rank runs as many pieces as the largest slice has, so that the
+  // Sendrecv pairs match when slices differ by a block.
+  const std::size_t pieces = (largest + kPieceBlocks - 1) / kPieceBlocks;
+  thread_local std::vector<std::int64_t> outgoing, incoming, own, sending, merged;
+  for (auto* piece : {&outgoing, &incoming, &own}) piece->resize(kPieceBlocks * W);
+  if (parties > 2) sending.resize(largest * W), merged.resize(largest * W);
   for (int step = 0; step < parties - 1; ++step) {
     const auto send = std::size_t((rank - step - 1 + 2 * parties) % parties);
     const auto recv = std::size_t((rank - step - 2 + 2 * parties) % parties);
-    const std::size_t send_count = starts[send + 1] - starts[send], recv_count = starts[recv + 1] - starts[recv];
-    // As plain int64: Open MPI sends BlockReduction's (contiguous) derived
-    // type through its packing engine.
-    check(MPI_Sendrecv(packed + starts[send] * ExactSum::kBlockWords,
-                       static_cast<int>(send_count * ExactSum::kBlockWords), MPI_INT64_T, next, 0, incoming.data(),
-                       static_cast<int>(recv_count * ExactSum::kBlockWords), MPI_INT64_T, prev, 0, comm.get(),
-                       MPI_STATUS_IGNORE),
-          "MPI_Sendrecv(exact sum slice)");
-    ExactSum::merge_blocks(incoming.data(), packed + starts[recv] * ExactSum::kBlockWords, recv_count, parties);
+    const bool last = step == parties - 2;
+    for (std::size_t k = 0; k < pieces; ++k) {
+      const std::size_t send_first = std::min(starts[send] + k * kPieceBlocks, starts[send + 1]);
+      const std::size_t send_count = std::min(kPieceBlocks, starts[send + 1] - send_first);
+      const std::size_t recv_first = std::min(starts[recv] + k * kPieceBlocks, starts[recv + 1]);
+      const std::size_t recv_count = std::min(kPieceBlocks, starts[recv + 1] - recv_first);
+      const std::int64_t* from = sending.data() + (send_first - starts[send]) * W;
+      if (step == 0) {
+        sum.pack_blocks(send_first, send_count, outgoing.data());
+        from = outgoing.data();
+      }
+      std::int64_t* into = last ? own.data() : merged.data() + (recv_first - starts[recv]) * W;
+      sum.pack_blocks(recv_first, recv_count, into);
+      // As plain int64: Open MPI sends a (contiguous) derived type through
+      // its packing engine.
+      check(MPI_Sendrecv(from, static_cast<int>(send_count * W), MPI_INT64_T, next, 0, incoming.data(),
+                         static_cast<int>(recv_count * W), MPI_INT64_T, prev, 0, comm.get(), MPI_STATUS_IGNORE),
+            "MPI_Sendrecv(exact sum slice)");
+      ExactSum::merge_blocks(incoming.data(), into, recv_count, parties);
+      if (last) last_piece(recv_first, recv_count, static_cast<const std::int64_t*>(own.data()));
+    }
+    std::swap(sending, merged);
   }
 }
 
-// The blocks too wide for one word (as unpack_blocks found them in each
-// rank's slice) travel as digit rows, like allreduce()'s second message, and
-// each rank unpacks the rows of its own slice.
-void reduce_wide_blocks(ExactSum& sum, ExactSum& part, std::vector<std::int16_t>& summary,
-                        const std::vector<std::size_t>& starts, const Comm& comm) {
+// The blocks too wide for one word (as divide_blocks found them in each
+// rank's slice; `summary` marks this rank's) travel as digit rows, like
+// allreduce()'s second message. Each rank unpacks the rows of its own wide
+// blocks into an accumulator of just those blocks, in order (an accumulator of
+// the whole slice cost more to allocate than the rest of the reduction), and
+// rounds them into out.
+void round_wide_blocks(const ExactSum& sum, const std::vector<std::int16_t>& summary,
+                       const std::vector<std::size_t>& starts, double divisor, float* out, const Comm& comm) {
   const int parties = comm.size();
   const auto rank = std::size_t(comm.rank());
   std::vector<int> counts(static_cast<std::size_t>(parties)), offsets(static_cast<std::size_t>(parties));
@@ -132,8 +165,21 @@ void reduce_wide_blocks(ExactSum& sum, ExactSum& part, std::vector<std::int16_t>
                        comm.get()),
         "MPI_Allgatherv(exact sum layout)");
   const auto rows = reduced_rows(sum, all.data(), comm);
-  const std::size_t before = ExactSum::packed_size(all.data(), starts[rank] * ExactSum::kBlock, parties);
-  part.unpack(summary.data(), parties, rows.data() + before);
+  std::vector<std::size_t> wide;  // blocks of the whole vector
+  std::vector<std::int16_t> layout;
+  for (std::size_t b = 0; 2 * b < summary.size(); ++b) {
+    if (summary[2 * b + 1] < 0) continue;
+    wide.push_back(starts[rank] + b);
+    layout.insert(layout.end(), {summary[2 * b], summary[2 * b + 1]});
+  }
+  if (wide.empty()) return;
+  // Only the vector's last block can be short, and it is the last one here.
+  const auto block_size = [&](std::size_t b) { return std::min(sum.size(), (b + 1) * ExactSum::kBlock) - b * ExactSum::kBlock; };
+  ExactSum part((wide.size() - 1) * ExactSum::kBlock + block_size(wide.back()));
+  part.unpack(layout.data(), parties, rows.data() + ExactSum::packed_size(all.data(), starts[rank] * ExactSum::kBlock, parties));
+  for (std::size_t j = 0; j < wide.size(); ++j)
+    for (std::size_t i = 0; i < block_size(wide[j]); ++i)
+      out[wide[j] * ExactSum::kBlock + i] = static_cast<float>(part.value(j * ExactSum::kBlock + i) / divisor);
 }
 
 }  // namespace
@@ -153,35 +199,26 @@ void allreduce_divide(ExactSum& sum, double divisor, float* out, const Comm& com
   }
   const std::vector<std::size_t> starts = slice_starts(blocks, parties);
   const auto rank = std::size_t(comm.rank());
-  thread_local std::vector<std::int64_t> packed;
-  packed.resize(std::max(packed.size(), blocks * ExactSum::kBlockWords));
-  sum.pack_blocks(packed.data());
-  ring_reduce_scatter(packed.data(), starts, parties, comm);
-  // This rank's slice, rounded straight from its reduced blocks (the bits
-  // divide_into() gives for the whole sum: they depend only on the exact
-  // total). Blocks too wide for one word go through an accumulator of the
-  // slice alone: its blocks start at multiples of kBlock, like the slice's.
-  const std::size_t begin = starts[rank] * ExactSum::kBlock;
-  const std::size_t end = std::min(length, starts[rank + 1] * ExactSum::kBlock);
+  // This rank's slice is rounded piece by piece straight from its reduced
+  // blocks (the bits divide_into() gives for the whole sum: they depend only
+  // on the exact total). Blocks too wide for one word go through an
+  // accumulator of the slice alone: its blocks start at multiples of kBlock,
+  // like the slice's.
   std::vector<std::int16_t> summary(2 * (starts[rank + 1] - starts[rank]));
-  bool nonfinite = false;
-  int route[2] = {ExactSum::divide_blocks(packed.data() + starts[rank] * ExactSum::kBlockWords, end - begin, parties,
-                                          divisor, out + begin, summary.data(), &nonfinite),
-                  nonfinite};
+  int route[2] = {0, 0};  // some block too wide; some non-finite term
+  ring_reduce_scatter(sum, starts, parties, comm, [&](std::size_t first, std::size_t n, const std::int64_t* words) {
+    const std::size_t from = first * ExactSum::kBlock, to = std::min(length, (first + n) * ExactSum::kBlock);
+    bool nonfinite = false;
+    route[0] |= ExactSum::divide_blocks(words, to - from, parties, divisor, out + from,
+                                        summary.data() + 2 * (first - starts[rank]), &nonfinite);
+    route[1] |= nonfinite;
+  });
   check(MPI_Allreduce(MPI_IN_PLACE, route, 2, MPI_INT, MPI_MAX, comm.get()), "MPI_Allreduce(exact sum route)");
   if (route[1]) {  // rare (diverged training): NaN/inf terms take the general route
     allreduce(sum, comm);
     return sum.divide_into(out, divisor);
   }
-  if (route[0]) {
-    ExactSum part(end - begin);
-    reduce_wide_blocks(sum, part, summary, starts, comm);
-    for (std::size_t b = 0; b < part.blocks(); ++b) {
-      if (summary[2 * b + 1] < 0) continue;
-      for (std::size_t i = b * ExactSum::kBlock; i < std::min(part.size(), (b + 1) * ExactSum::kBlock); ++i)
-        out[begin + i] = static_cast<float>(part.value(i) / divisor);
-    }
-  }
+  if (route[0]) round_wide_blocks(sum, summary, starts, divisor, out, comm);
   std::vector<int> floats(static_cast<std::size_t>(parties)), offsets(static_cast<std::size_t>(parties));
   for (std::size_t r = 0; r < std::size_t(parties); ++r) {
     const std::size_t from = starts[r] * ExactSum::kBlock, to = std::min(length, starts[r + 1] * ExactSum::kBlock);

@@ -372,13 +372,18 @@ TEST(ExactSumPaths, AllReduceOfModelLikeSumsIsOneMessageAndExact) {
 // per rank, all-gather of floats. The same floats as the reference's
 // total divided, at any rank count, for sizes below, at and above the
 // number of ranks' blocks, with and without the fallbacks (non-finite terms,
-// blocks too wide for one word).
+// blocks too wide for one word). 70037 coordinates (1095 blocks, the last
+// one short) make slices of several of the ring's pieces (256 blocks), of
+// unequal sizes at 3 and 4 ranks.
 TEST(ExactSumPaths, AllReduceDivideMatchesTheReferenceAtAnyRankCount) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  for (const std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(64), std::size_t(130), std::size_t(5000)}) {
-    for (const int variant : {0, 1, 2}) {  // 0: model-like, 1: a non-finite term, 2: wide blocks
+  for (const std::size_t n :
+       {std::size_t(0), std::size_t(1), std::size_t(64), std::size_t(130), std::size_t(5000), std::size_t(70037)}) {
+    // 0: model-like, 1: a non-finite term, 2: wide blocks everywhere, 3:
+    // model-like with a few wide blocks (one of them the short last block)
+    for (const int variant : {0, 1, 2, 3}) {
       const int terms = 7;
       std::vector<std::vector<float>> v;
       for (int t = 0; t < terms; ++t) {
@@ -393,6 +398,12 @@ TEST(ExactSumPaths, AllReduceDivideMatchesTheReferenceAtAnyRankCount) {
         r.add_scaled(v[std::size_t(t)].data(), w);
         if (t % size == rank) mine.add_scaled(v[std::size_t(t)].data(), w);
       }
+      if (variant == 3)
+        for (const std::size_t i : {n / 3, n / 2 + 1, n - 1}) {
+          if (i >= n) continue;
+          r.add(i, 1e-25);
+          if (int(i % std::size_t(size)) == rank) mine.add(i, 1e-25);
+        }
       std::vector<float> out(n, -1.0f);
       mpi::allreduce_divide(mine, 911.0, out.data(), mpi::Comm::world());
       for (std::size_t i = 0; i < n; ++i) {

@@ -88,6 +88,8 @@ class ExactSum {
   // returns as a summary (the rest empty) for pack()/unpack().
   static constexpr std::size_t kBlockWords = kBlock + 1;
   void pack_blocks(std::int64_t* out) const;
+  // Blocks [first, first + n) only, written to out (n * kBlockWords words).
+  void pack_blocks(std::size_t first, std::size_t n, std::int64_t* out) const;
   static void merge_blocks(const std::int64_t* in, std::int64_t* inout, std::size_t count, int parties);
   // Returns whether any block needs the summary route; *nonfinite: whether
   // any party has non-finite terms.
