@@ -1,5 +1,7 @@
 #include "fedhpc/core/exact_sum.hpp"
 
+#include "fedhpc/core/cpu_features.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -125,10 +127,10 @@ __attribute__((always_inline)) inline std::int64_t split_loop(const float* __res
 enum class Isa { plain, avx2, avx512 };
 
 Isa detect_isa() {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(FEDHPC_EXACT_SUM_PLAIN)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return Isa::avx512;
-  if (__builtin_cpu_supports("avx2")) return Isa::avx2;
+#if !defined(FEDHPC_EXACT_SUM_PLAIN)
+  const CpuFeatures& cpu = cpu_features();
+  if (cpu.avx512f && cpu.avx512dq) return Isa::avx512;
+  if (cpu.avx2) return Isa::avx2;
 #endif
   return Isa::plain;
 }

@@ -1,5 +1,7 @@
 #include "fedhpc/model/conv_pool.hpp"
 
+#include "fedhpc/core/cpu_features.hpp"
+
 #include <vector>
 
 // The seed CNN's first layer has one or three input channels: oneDNN's
@@ -130,16 +132,12 @@ FEDHPC_CONV_POOL_VERSION(FEDHPC_TARGET("avx512f,avx512bw"), avx512)
 
 // 2: AVX-512 (F and BW), 1: AVX2, 0: the baseline (and other architectures).
 int isa() {
-#if defined(__x86_64__) && defined(__GNUC__)
   static const int level = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return 2;
-    return __builtin_cpu_supports("avx2") ? 1 : 0;
+    const CpuFeatures& cpu = cpu_features();
+    if (cpu.avx512f && cpu.avx512bw) return 2;
+    return cpu.avx2 ? 1 : 0;
   }();
   return level;
-#else
-  return 0;
-#endif
 }
 
 template <int kF>
