@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "fedhpc/core/interrupt.hpp"
 #include "fedhpc/core/rng.hpp"
@@ -25,6 +26,7 @@ struct Slot {
   const std::int64_t* idx = nullptr;
   std::int64_t b = 0;      // minibatch size
   std::int64_t steps = 0;  // steps per iteration
+  std::int64_t cap = -1;   // steps in the whole round (a straggler under --late-policy partial); -1: none
   std::int64_t last = 0;   // size of the last minibatch of a pass
   std::vector<std::int64_t> order;
   std::int64_t pos = 0, pass = -1;
@@ -55,6 +57,8 @@ struct BatchedTrainer::Impl {
   std::vector<float> x, loss;
   std::vector<std::int64_t> y;
   std::vector<MonitorSample> no_samples;
+  std::vector<char> stepping;  // per slot: whether it takes the current step
+  const std::vector<std::int64_t>* step_limits = nullptr;  // LocalTrainer's, per client; null or empty: none
 
   Impl(const model::Model& m, const data::Dataset& d, const data::Partition& part, const TrainOptions& o,
        std::int64_t k)
@@ -93,7 +97,15 @@ struct BatchedTrainer::Impl {
     s.steps = options.iteration_steps > 0 ? options.iteration_steps : per_pass;
     s.last = s.n - (per_pass - 1) * s.b;
     s.iteration_loss.assign(std::size_t(options.local_iterations), 0.0);
+    if (step_limits && !step_limits->empty()) s.cap = (*step_limits)[std::size_t(client)];
     return s;
+  }
+
+  // The steps slot sl takes in an iteration: a capped client stops part-way,
+  // on the prefix of the same walk, as LocalTrainer's for_each_batch does.
+  static std::int64_t steps_in(const Slot& sl, int iteration) {
+    if (sl.cap < 0) return sl.steps;
+    return std::clamp<std::int64_t>(sl.cap - std::int64_t(iteration) * sl.steps, 0, sl.steps);
   }
 
   // LocalTrainer's for_each_batch, one step at a time.
@@ -129,12 +141,13 @@ struct BatchedTrainer::Impl {
                        b, x.data(), y.data(), loss.data() + begin);
   }
 
-  // FedProx's term, then clipping, per tensor of every active client: the
-  // per-client train_step's order.
-  void shape_gradients(std::int64_t active, bool prox) {
+  // FedProx's term, then clipping, per tensor of the clients of rows
+  // [begin, end): the per-client train_step's order.
+  void shape_gradients(std::int64_t begin, std::int64_t end, bool prox) {
     if (!prox && options.clip_norm <= 0.0) return;
-    auto g = grads.narrow(0, 0, active);
-    auto w = params.narrow(0, 0, active);
+    const std::int64_t active = end - begin;
+    auto g = grads.narrow(0, begin, active);
+    auto w = params.narrow(0, begin, active);
     std::vector<float> scale(static_cast<std::size_t>(active));
     for (const auto& layer : model.layout().layers()) {
       auto gl = g.narrow(1, layer.offset, layer.size);
@@ -176,12 +189,17 @@ struct BatchedTrainer::Impl {
     w.addcdiv_(m1, denom, -options.lr / bc1);
   }
 
-  // Runs of consecutive slots in [0, active) on which `same` holds pairwise.
+  // Runs of consecutive stepping slots on which `same` holds pairwise.
   template <class Same, class Fn>
-  void for_each_run(std::int64_t active, Same&& same, Fn&& fn) {
-    for (std::int64_t begin = 0; begin < active;) {
+  void for_each_run(const std::vector<char>& stepping, Same&& same, Fn&& fn) {
+    const auto n = std::int64_t(stepping.size());
+    for (std::int64_t begin = 0; begin < n;) {
+      if (!stepping[std::size_t(begin)]) {
+        ++begin;
+        continue;
+      }
       std::int64_t end = begin + 1;
-      while (end < active && same(slots[std::size_t(begin)], slots[std::size_t(end)])) ++end;
+      while (end < n && stepping[std::size_t(end)] && same(slots[std::size_t(begin)], slots[std::size_t(end)])) ++end;
       fn(begin, end);
       begin = end;
     }
@@ -189,20 +207,25 @@ struct BatchedTrainer::Impl {
 
   void step(int round, int iteration, std::int64_t s, bool prox) {
     throw_if_interrupted();
-    // Slots are sorted by steps, so the clients that still step are a prefix.
-    std::int64_t active = 0;
-    while (active < std::int64_t(slots.size()) && slots[std::size_t(active)].steps > s) ++active;
-    for (std::int64_t j = 0; j < active; ++j) next_batch(slots[std::size_t(j)], round, iteration);
-    for_each_run(active, [](const Slot& a, const Slot& b) { return a.batch_size == b.batch_size; },
+    // Slots are sorted by steps, so without caps the clients that still step
+    // are a prefix (one run); a capped client leaves a gap.
+    stepping.resize(slots.size());
+    for (std::size_t j = 0; j < slots.size(); ++j) {
+      stepping[j] = s < steps_in(slots[j], iteration);
+      if (stepping[j]) next_batch(slots[j], round, iteration);
+    }
+    for_each_run(stepping, [](const Slot& a, const Slot& b) { return a.batch_size == b.batch_size; },
                  [&](std::int64_t begin, std::int64_t end) { loss_and_grad(begin, end); });
-    for (std::int64_t j = 0; j < active; ++j) {
-      Slot& sl = slots[std::size_t(j)];
-      sl.loss_sum += double(loss[std::size_t(j)]) * double(sl.batch_size);
+    for (std::size_t j = 0; j < slots.size(); ++j) {
+      if (!stepping[j]) continue;
+      Slot& sl = slots[j];
+      sl.loss_sum += double(loss[j]) * double(sl.batch_size);
       sl.seen += sl.batch_size;
     }
-    shape_gradients(active, prox);
+    for_each_run(stepping, [](const Slot&, const Slot&) { return true; },
+                 [&](std::int64_t begin, std::int64_t end) { shape_gradients(begin, end, prox); });
     // Adam's bias correction needs the step count: equal within equal `steps`.
-    for_each_run(active, [](const Slot& a, const Slot& b) { return a.steps == b.steps; },
+    for_each_run(stepping, [](const Slot& a, const Slot& b) { return a.steps == b.steps; },
                  [&](std::int64_t begin, std::int64_t end) {
                    optimizer_step(begin, end, std::int64_t(iteration) * slots[std::size_t(begin)].steps + s + 1);
                  });
@@ -232,7 +255,10 @@ struct BatchedTrainer::Impl {
         sl.seen = 0;
       }
       for (std::int64_t s = 0; s < slots.front().steps; ++s) step(round, it, s, prox);
-      for (auto& sl : slots) sl.iteration_loss[std::size_t(it)] = sl.loss_sum / double(sl.seen);
+      // An iteration a capped client never reached has no loss.
+      for (auto& sl : slots)
+        sl.iteration_loss[std::size_t(it)] =
+            sl.seen > 0 ? sl.loss_sum / double(sl.seen) : std::numeric_limits<double>::quiet_NaN();
     }
   }
 
@@ -245,7 +271,8 @@ struct BatchedTrainer::Impl {
       const Slot& sl = slots[std::size_t(r)];
       const float* w = params.data_ptr<float>() + r * stride;
       bool finite = std::all_of(w, w + p, [](float v) { return std::isfinite(v); });
-      for (double l : sl.iteration_loss) finite = finite && std::isfinite(l);
+      for (int it = 0; it < options.local_iterations; ++it)
+        finite = finite && (steps_in(sl, it) == 0 || std::isfinite(sl.iteration_loss[std::size_t(it)]));
       ClientUpdate update;
       update.client = sl.client;
       update.train_samples = sl.n;
@@ -266,6 +293,8 @@ BatchedTrainer::BatchedTrainer(const model::Model& model, const data::Dataset& d
 BatchedTrainer::~BatchedTrainer() = default;
 
 std::int64_t BatchedTrainer::clients_per_batch() const { return impl_->k_max; }
+
+void BatchedTrainer::set_step_limits(const std::vector<std::int64_t>* limits) { impl_->step_limits = limits; }
 
 void BatchedTrainer::train_block(const float* start, const std::vector<std::int64_t>& clients, int round,
                                  const float* anchor, const UpdateSink& sink) {

@@ -534,7 +534,7 @@ void LocalTrainer::set_step_limits(std::vector<std::int64_t> limits) {
   if (!limits.empty() && std::int64_t(limits.size()) != s.partition.num_clients())
     throw std::invalid_argument("LocalTrainer::set_step_limits: one entry per client or none");
   s.step_limits = std::move(limits);
-  if (!s.step_limits.empty()) s.batched.reset();  // the stacked path has no per-client cap
+  if (s.batched) s.batched->set_step_limits(&s.step_limits);
 }
 
 void LocalTrainer::set_anchor(const float* anchor) { impl_->anchor = anchor; }

@@ -75,9 +75,11 @@ struct Trained {
 
 // Three rounds of train_block over all clients; each round starts from the
 // plain mean of the previous round's models (in double, client order).
-Trained train(const Setup& s, client::TrainOptions o, std::int64_t client_batch) {
+Trained train(const Setup& s, client::TrainOptions o, std::int64_t client_batch,
+              const std::vector<std::int64_t>& step_limits = {}) {
   o.client_batch = client_batch;
   client::LocalTrainer trainer(*s.net, s.data, s.partition, o);
+  trainer.set_step_limits(step_limits);
   std::vector<std::int64_t> clients(kClients);
   for (std::int64_t c = 0; c < kClients; ++c) clients[std::size_t(c)] = c;
   const std::size_t p = s.initial.size();
@@ -188,6 +190,51 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{"mlp", "dirichlet", "adam", 1.0, 0.1, 16, 0, true},
                     Case{"mlp", "dirichlet", "adam", 0.0, 0.0, 0, 0, false},
                     Case{"mlp", "dirichlet", "sgd", 1.0, 0.0, 9, 11, false}));
+
+// Stragglers under --late-policy partial (LocalTrainer::set_step_limits): a
+// capped client stops part-way in the stack too, with the per-client results
+// (within 1e-6; NaN losses for the iterations it never reached, which do not
+// make it non-finite), and its bits do not depend on K. The trainer stays
+// batched. Caps fall before, inside and after the first iteration's steps
+// (Dirichlet splits: unequal steps per iteration).
+TEST(ClientBatchCaps, CappedClientsLeaveTheBatchLikePerClient) {
+  if (mpi::Comm::world().size() > 1) GTEST_SKIP() << "runs at 1 rank";
+  const std::vector<std::int64_t> caps = {-1, 0, 1, 2, 3, 5, 8, -1, 13, 4, 1};
+  for (const char* model : {"logreg", "mlp"}) {
+    const auto s = make_setup(model, "dirichlet");
+    client::TrainOptions o;
+    o.optimizer = "adam";
+    o.lr = 0.003;
+    o.clip_norm = 1.0;
+    o.batch_size = 10;
+    o.local_iterations = 2;
+    o.seed = 5;
+    const std::size_t p = s.initial.size();
+    const auto one = train(s, o, 1, caps);
+    ASSERT_EQ(one.k, 1);
+    EXPECT_FALSE(same_bits(one.weights, train(s, o, 1).weights)) << model << ": the caps changed nothing";
+    for (std::size_t i = 0; i < one.losses.size(); i += kClients * 2)  // client 1 (cap 0), every round
+      EXPECT_TRUE(std::isnan(one.losses[i + 2]) && std::isnan(one.losses[i + 3])) << model;
+    std::vector<float> prev;
+    for (std::int64_t k : {3, 0, 16}) {
+      const auto batched = train(s, o, k, caps);
+      const std::string what = std::string(model) + " capped, K " + std::to_string(k);
+      EXPECT_GT(batched.k, 1) << what;
+      expect_close(batched.weights, one.weights, p, what);
+      ASSERT_EQ(batched.losses.size(), one.losses.size());
+      for (std::size_t i = 0; i < one.losses.size(); ++i) {
+        if (std::isnan(one.losses[i])) {
+          EXPECT_TRUE(std::isnan(batched.losses[i])) << what << " loss " << i;
+          continue;
+        }
+        EXPECT_NEAR(batched.losses[i], one.losses[i], 1e-6 * std::fabs(one.losses[i])) << what << " loss " << i;
+      }
+      EXPECT_EQ(batched.finite, one.finite) << what;
+      if (!prev.empty()) EXPECT_TRUE(same_bits(batched.weights, prev)) << what;
+      prev = batched.weights;
+    }
+  }
+}
 
 TEST(ClientBatchChoice, FallsBackWhereItMust) {
   const auto s = make_setup("logreg", "iid");

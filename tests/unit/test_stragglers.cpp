@@ -322,6 +322,32 @@ TEST_F(StragglerRun, ALognormalProfileGivesTheSameBitsOnEveryRankCount) {
                         read<double>(alone.output, "timing/simulated_seconds")));
 }
 
+// The client-batched path (--client-batch 0: automatic) takes the step caps
+// too: the same late and dropped clients, the per-client weights within 1e-6
+// relative, and the same bits on every rank count.
+TEST_F(StragglerRun, PartialTrainsClientBatched) {
+  auto batched = crafted("partial-batched", "partial");
+  batched.client_batch = 0;
+  run_simulation(batched, mpi::Comm::world());
+  auto one = crafted("partial-one", "partial");
+  run_simulation(one, mpi::Comm::world());
+  if (rank_ != 0) return;
+  EXPECT_EQ(read<std::uint8_t>(batched.output, "clients/late"), read<std::uint8_t>(one.output, "clients/late"));
+  EXPECT_EQ(read<std::uint8_t>(batched.output, "clients/dropped"), read<std::uint8_t>(one.output, "clients/dropped"));
+  const auto a = weights(batched), b = weights(one);
+  ASSERT_EQ(a.size(), b.size());
+  double diff = 0.0, scale = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::fabs(double(a[i]) - double(b[i])));
+    scale = std::max(scale, std::fabs(double(b[i])));
+  }
+  EXPECT_LE(diff, 1e-6 * scale);
+  auto alone = batched;
+  alone.output = dir_ + "/partial-batched-self.h5";
+  run_simulation(alone, mpi::Comm::self());
+  EXPECT_TRUE(same_bits(a, weights(alone)));
+}
+
 TEST_F(StragglerRun, TheStoredConfigRepeatsACalibratedRun) {
   // No --reference-samples-per-second: rank 0 measures it, and the stored
   // configuration keeps the figure, so running that configuration again

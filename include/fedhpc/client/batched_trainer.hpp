@@ -11,8 +11,9 @@ namespace fedhpc::client {
 // block train at once, their parameters and optimizer state stacked as rows,
 // each with its own minibatch order, clipping, proximal term and optimizer
 // state. Clients are walked in lockstep: in step s every client that still
-// has a step s takes it; a client that has finished its steps keeps its
-// parameters and state (it simply leaves the batch). Per client the
+// has a step s takes it; a client that has finished its steps (or reached its
+// step cap, set_step_limits) keeps its parameters and state (it simply
+// leaves the batch). Per client the
 // arithmetic is the per-client path's (model::BatchedModel, and the same
 // ATen element-wise kernels on each row), so a client's result does not
 // depend on K or on the other clients of its batch: runs stay bit-identical
@@ -27,6 +28,10 @@ class BatchedTrainer {
   BatchedTrainer& operator=(const BatchedTrainer&) = delete;
 
   std::int64_t clients_per_batch() const;
+  // Per-client step caps for the round (LocalTrainer::set_step_limits; the
+  // vector is read at every train_block, null or empty: none). A capped
+  // client takes the first steps of its walk and leaves the batch.
+  void set_step_limits(const std::vector<std::int64_t>* limits);
   // As LocalTrainer::train_block; anchor = the FedProx anchor (nullptr: none).
   void train_block(const float* start, const std::vector<std::int64_t>& clients, int round, const float* anchor,
                    const UpdateSink& sink);

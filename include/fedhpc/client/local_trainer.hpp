@@ -191,8 +191,8 @@ class LocalTrainer {
   // limits[c] optimizer steps in a round (counted over its local iterations;
   // < 0 = no cap; empty = nobody is capped). Its first k steps are those of
   // the uncapped walk; iterations it never reaches report a NaN loss and do
-  // not make it non-finite. With any cap set, every client trains one at a
-  // time (the client-batched path has no per-client cap).
+  // not make it non-finite. The client-batched path takes the caps too: a
+  // capped client leaves the batch at its cap.
   void set_step_limits(std::vector<std::int64_t> limits);
 
   // Wall seconds spent so far in local training (train_block without its
