@@ -125,11 +125,9 @@ void ring_reduce_scatter(const ExactSum& sum, const std::vector<std::size_t>& st
       const std::size_t send_count = std::min(kPieceBlocks, starts[send + 1] - send_first);
       const std::size_t recv_first = std::min(starts[recv] + k * kPieceBlocks, starts[recv + 1]);
       const std::size_t recv_count = std::min(kPieceBlocks, starts[recv + 1] - recv_first);
-      const std::int64_t* from = sending.data() + (send_first - starts[send]) * W;
-      if (step == 0) {
-        sum.pack_blocks(send_first, send_count, outgoing.data());
-        from = outgoing.data();
-      }
+      const std::int64_t* from = outgoing.data();
+      if (step == 0) sum.pack_blocks(send_first, send_count, outgoing.data());
+      else from = sending.data() + (send_first - starts[send]) * W;
       std::int64_t* into = last ? own.data() : merged.data() + (recv_first - starts[recv]) * W;
       sum.pack_blocks(recv_first, recv_count, into);
       // As plain int64: Open MPI sends a (contiguous) derived type through
