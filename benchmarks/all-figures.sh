@@ -17,6 +17,11 @@ logreg_weak=(MODELS=logreg CLIENTS_PER_RANK=500 SAMPLES=50 BATCH=10 LOCAL_TEST_P
   "EXTRA=--iteration-steps 5 --optimizer sgd --lr 0.05 --clip-norm 0" ROUNDS=12 REPEATS=5 OUT=/tmp/fedhpc-weak-logreg)
 echo "\$ ${logreg_weak[*]} benchmarks/weak_scaling.sh"
 env "${logreg_weak[@]}" bash benchmarks/weak_scaling.sh 2>&1 | tail -n 4
+# The gather that bounds it, alone and with both ranks at once.
+for n in 1 2; do
+  echo "\$ mpirun -n $n build-release/benchmarks/bench_gather"
+  mpirun -n "$n" build-release/benchmarks/bench_gather 2>&1 | tail -n 1
+done
 for n in 1 2; do
   echo "\$ mpirun -n $n build-release/benchmarks/bench_exact_reduce --sizes 1e6 --repeats 21"
   mpirun -n "$n" build-release/benchmarks/bench_exact_reduce --sizes 1e6 --repeats 21 2>&1 | tail -n 1
