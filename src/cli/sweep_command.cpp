@@ -26,17 +26,25 @@ const char* kSweepUsage =
     "one `fedhpc run` after another on the same ranks, or writes a Slurm array script that runs\n"
     "point SLURM_ARRAY_TASK_ID (--slurm). NAME is a long option of `fedhpc run` (not output or\n"
     "config). Each point writes OUTPUT with -NAMEvalue tags before the extension, e.g.\n"
-    "runs/study-seed0-dirichlet-alpha0.1.h5. Every point is checked before the first runs.\n";
+    "runs/study-seed0-dirichlet-alpha0.1.h5. Every point is checked before the first runs.\n"
+    "A value that holds a comma writes it as \\, (e.g. --vary 'save-weights=clients:1\\,5,global').\n";
 
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (;;) {
-    const auto at = text.find(sep, start);
-    out.push_back(text.substr(start, at - start));
-    if (at == std::string::npos) return out;
-    start = at + 1;
+// The values of "V1,V2,...": a comma written \, belongs to the value
+// (options such as --save-weights clients:1,5 take commas), and \\ is one
+// backslash.
+std::vector<std::string> split_values(const std::string& text) {
+  std::vector<std::string> out(1);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\' && i + 1 < text.size() && (text[i + 1] == ',' || text[i + 1] == '\\')) {
+      out.back() += text[++i];
+    } else if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
   }
+  return out;
 }
 
 // "--name" or "--name=value" of args[i]: the option's name, or "".
@@ -49,7 +57,7 @@ SweepAxis parse_axis(const std::string& text) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0)
     throw InputError("--vary: " + quote_input(text) + " is not NAME=V1,V2,...; e.g. --vary seed=0,1,2");
-  SweepAxis axis{text.substr(0, eq), split(text.substr(eq + 1), ',')};
+  SweepAxis axis{text.substr(0, eq), split_values(text.substr(eq + 1))};
   if (axis.name == "output" || axis.name == "config" || axis.name == "overwrite")
     throw InputError("--vary: " + quote_input(axis.name) +
                      " cannot vary (every point writes its own output); allowed: any other run option");

@@ -105,6 +105,21 @@ TEST(Sweep, OutputTemplatesNameThePoints) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/lr0.01.h5"));
 }
 
+// A value with a comma (--save-weights clients:1,2) is written \, in --vary;
+// \\ is a backslash. --dry-run lists the points' options.
+TEST(Sweep, EscapedCommasStayInTheirValue) {
+  auto r = sweep(" --vary 'save-weights=clients:1\\,2,global' --dry-run" + kSmall + " --output " + temp_dir() +
+                 "/escaped.h5");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("0: --save-weights clients:1,2 "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1: --save-weights global "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("2: "), std::string::npos) << r.output;
+  // Unescaped, the same text is three points, and "2" is not a --save-weights value.
+  r = sweep(" --vary save-weights=clients:1,2,global --dry-run" + kSmall + " --output " + temp_dir() + "/unescaped.h5");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("sweep point 1"), std::string::npos) << r.output;
+}
+
 TEST(Sweep, BadVaryIsOneLineAndExitTwo) {
   const std::string out = " --output " + temp_dir() + "/bad.h5";
   for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{
