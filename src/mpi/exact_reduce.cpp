@@ -172,9 +172,12 @@ void round_wide_blocks(const ExactSum& sum, const std::vector<std::int16_t>& sum
   }
   if (wide.empty()) return;
   // Only the vector's last block can be short, and it is the last one here.
-  const auto block_size = [&](std::size_t b) { return std::min(sum.size(), (b + 1) * ExactSum::kBlock) - b * ExactSum::kBlock; };
+  const auto block_size = [&](std::size_t b) {
+    return std::min(sum.size(), (b + 1) * ExactSum::kBlock) - b * ExactSum::kBlock;
+  };
   ExactSum part((wide.size() - 1) * ExactSum::kBlock + block_size(wide.back()));
-  part.unpack(layout.data(), parties, rows.data() + ExactSum::packed_size(all.data(), starts[rank] * ExactSum::kBlock, parties));
+  const std::size_t before = ExactSum::packed_size(all.data(), starts[rank] * ExactSum::kBlock, parties);
+  part.unpack(layout.data(), parties, rows.data() + before);
   for (std::size_t j = 0; j < wide.size(); ++j)
     for (std::size_t i = 0; i < block_size(wide[j]); ++i)
       out[wide[j] * ExactSum::kBlock + i] = static_cast<float>(part.value(j * ExactSum::kBlock + i) / divisor);
@@ -199,9 +202,8 @@ void allreduce_divide(ExactSum& sum, double divisor, float* out, const Comm& com
   const auto rank = std::size_t(comm.rank());
   // This rank's slice is rounded piece by piece straight from its reduced
   // blocks (the bits divide_into() gives for the whole sum: they depend only
-  // on the exact total). Blocks too wide for one word go through an
-  // accumulator of the slice alone: its blocks start at multiples of kBlock,
-  // like the slice's.
+  // on the exact total). Blocks too wide for one word are marked in
+  // `summary` and rounded afterwards by round_wide_blocks.
   std::vector<std::int16_t> summary(2 * (starts[rank + 1] - starts[rank]));
   int route[2] = {0, 0};  // some block too wide; some non-finite term
   ring_reduce_scatter(sum, starts, parties, comm, [&](std::size_t first, std::size_t n, const std::int64_t* words) {
