@@ -11,7 +11,9 @@
 // float all-reduce, (d) an int64 MPI_SUM of the exact reduction's message
 // size, (e) mpi::allreduce_divide of a copy of the sum (the FedAvg route:
 // reduce-scatter of the exact form, rounding, all-gather of the floats),
-// then (a) and (b) for the old class. Timing:
+// then (a) and (b) for the old class; (f) the floor of any reduction that
+// carries one int64 per coordinate, and (g) the same with floats (see
+// ring_to_floats). Timing:
 // MPI_Barrier, MPI_Wtime, slowest rank (MPI_MAX); medians of the repeats.
 #include <mpi.h>
 
@@ -144,6 +146,42 @@ Timing timed(F&& f) {
   return {t[0], t[1]};
 }
 
+// (f)/(g): the least work a reduction that carries one T per coordinate
+// does, with none of ExactSum's: a ring reduce-scatter of the P values
+// (MPI_Sendrecv in pieces of 128 KB, plain adds), each rank's slice
+// converted to float, and an all-gather of the floats. With T = int64 it is
+// the floor of every exact or binned reproducible sum of 64-bit words; with
+// T = float it tells the ring's cost from Open MPI's own MPI_Allreduce.
+template <class T>
+void ring_to_floats(const std::vector<T>& in, std::vector<T>& merged, std::vector<float>& out, MPI_Datatype type,
+                    int rank, int ranks) {
+  const std::size_t P = in.size(), piece = (std::size_t(128) << 10) / sizeof(T);
+  const auto start = [&](int r) { return P * std::size_t(r) / std::size_t(ranks); };
+  static std::vector<T> incoming;
+  incoming.resize(piece);
+  merged.resize(P);
+  std::size_t largest = 0;
+  for (int r = 0; r < ranks; ++r) largest = std::max(largest, start(r + 1) - start(r));
+  const int next = (rank + 1) % ranks, prev = (rank + ranks - 1) % ranks;
+  for (int step = 0; step + 1 < ranks; ++step) {
+    const int send = (rank - step - 1 + 2 * ranks) % ranks, recv = (rank - step - 2 + 2 * ranks) % ranks;
+    const T* from = step == 0 ? in.data() : merged.data();
+    for (std::size_t at = 0; at < largest; at += piece) {
+      const std::size_t s0 = std::min(start(send) + at, start(send + 1)), r0 = std::min(start(recv) + at, start(recv + 1));
+      const std::size_t sn = std::min(piece, start(send + 1) - s0), rn = std::min(piece, start(recv + 1) - r0);
+      MPI_Sendrecv(from + s0, int(sn), type, next, 0, incoming.data(), int(rn), type, prev, 0, MPI_COMM_WORLD,
+                   MPI_STATUS_IGNORE);
+      for (std::size_t i = 0; i < rn; ++i) merged[r0 + i] = in[r0 + i] + incoming[i];
+    }
+  }
+  const T* own = ranks == 1 ? in.data() : merged.data();
+  for (std::size_t i = start(rank); i < start(rank + 1); ++i) out[i] = static_cast<float>(own[i]);
+  std::vector<int> counts(static_cast<std::size_t>(ranks)), offsets(static_cast<std::size_t>(ranks));
+  for (int r = 0; r < ranks; ++r) offsets[std::size_t(r)] = int(start(r)), counts[std::size_t(r)] = int(start(r + 1) - start(r));
+  MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out.data(), counts.data(), offsets.data(), MPI_FLOAT,
+                 MPI_COMM_WORLD);
+}
+
 struct Options {
   std::vector<std::size_t> sizes{10000, 100000, 1000000, 10000000};
   int repeats = 11;
@@ -187,6 +225,10 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
   // cost of moving and adding its bytes with MPI's own integer sum.
   std::vector<std::int64_t> words(sum.blocks() * fedhpc::ExactSum::kBlockWords, 1);
   std::vector<double> c_add, c_next, c_reduce, c_plain, c_old_add, c_old_next, t_sliced, c_sliced, t_divide;
+  std::vector<double> t_ring64, t_ring32;
+  std::vector<std::int64_t> ints(P), merged_ints;
+  for (std::size_t i = 0; i < P; ++i) ints[i] = std::int64_t(double(client[i]) * 0x1p40);
+  std::vector<float> merged_floats, ring_out(P);
   std::vector<float> mean(P), expected(P);
   fedhpc::ExactSum copy(P);
   const double divisor = 3.0 * ranks + 0.5;
@@ -207,6 +249,8 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
     const Timing w = timed([&] {
       MPI_Allreduce(MPI_IN_PLACE, words.data(), int(words.size()), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
     });
+    const Timing f64 = timed([&] { ring_to_floats(ints, merged_ints, ring_out, MPI_INT64_T, rank, ranks); });
+    const Timing f32 = timed([&] { ring_to_floats(client, merged_floats, ring_out, MPI_FLOAT, rank, ranks); });
     Timing d, d2, e;
     if (old_too) {
       old[0].clear();
@@ -217,6 +261,7 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
     if (r < 0) continue;
     t_add.push_back(a.wall), t_next.push_back(a2.wall), t_reduce.push_back(b.wall), t_plain.push_back(c.wall);
     t_words.push_back(w.wall), t_sliced.push_back(f.wall), c_sliced.push_back(f.cpu);
+    t_ring64.push_back(f64.wall), t_ring32.push_back(f32.wall);
     t_old_add.push_back(d.wall), t_old_next.push_back(d2.wall), t_old_reduce.push_back(e.wall);
     c_add.push_back(a.cpu), c_next.push_back(a2.cpu), c_reduce.push_back(b.cpu), c_plain.push_back(c.cpu);
     c_old_add.push_back(d.cpu), c_old_next.push_back(d2.cpu);
@@ -247,6 +292,8 @@ void run(std::size_t P, const Options& o, int rank, int ranks) {
                 identical.c_str());
   std::printf(" divide_ms=%.3f (reduce+divide)/plain=%.2f sliced_ms=%.3f sliced/plain=%.2f sliced_bits_identical=%s",
               median(t_divide) * 1e3, (reduce + median(t_divide)) / flat, median(t_sliced) * 1e3, median(t_sliced) / flat, sliced_differ == 0 ? "yes" : "NO");
+  std::printf(" int64_ring_ms=%.3f int64_ring/plain=%.2f float_ring/plain=%.2f sliced/int64_ring=%.2f",
+              median(t_ring64) * 1e3, median(t_ring64) / flat, median(t_ring32) / flat, median(t_sliced) / median(t_ring64));
   std::printf(" | cpu: add_ns_per_elem=%.3f next_add_ns_per_elem=%.3f reduce/plain=%.2f sliced/plain=%.2f", ns(c_add),
               ns(c_next), median(c_reduce) / median(c_plain), median(c_sliced) / median(c_plain));
   if (old_too) std::printf(" old_add_ns_per_elem=%.3f old_next_add_ns_per_elem=%.3f", ns(c_old_add), ns(c_old_next));
