@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <sstream>
 #include <tuple>
 #include <utility>
@@ -48,7 +49,17 @@ std::vector<T> get(const h5::Group& root, const std::string& name) {
   return root.dataset(name).read_all<T>();
 }
 
-void write_file(const std::string& path, const Checkpoint& c) {
+// This rank's client rows into the open file's /topology/client_rows.
+void write_rows(h5::Group& root, const Checkpoint& c) {
+  const auto width = std::uint64_t(c.topology.client_width);
+  const auto count = std::uint64_t(c.topology.client_rows.size() / width);
+  if (count > 0)
+    root.dataset("topology/client_rows")
+        .write_slab<float>({std::uint64_t(c.rows_begin), 0}, {count, width}, c.topology.client_rows.data());
+}
+
+// Rank 0: the file, with everything but the other ranks' client rows.
+void write_head(const std::string& path, const Checkpoint& c) {
   auto file = h5::File::create(path, MPI_COMM_NULL, true);
   auto root = file.root();
   root.set_attribute("format", std::string(kFormat));
@@ -59,33 +70,79 @@ void write_file(const std::string& path, const Checkpoint& c) {
   put(root, "server_optimizer", c.server_optimizer);
   put(root, "topology/shared_ints", c.topology.shared_ints);
   put(root, "topology/shared_floats", c.topology.shared_floats);
-  const auto width = c.topology.client_width;
-  if (width > 0) {
-    const auto rows = std::uint64_t(c.topology.client_rows.size() / std::size_t(width));
-    root.create_dataset<float>("topology/client_rows", {rows, std::uint64_t(width)})
-        .write_all(c.topology.client_rows);
+  if (c.topology.client_width > 0) {
+    root.create_dataset<float>("topology/client_rows",
+                               {std::uint64_t(c.num_clients), std::uint64_t(c.topology.client_width)});
+    write_rows(root, c);
   }
   file.close();
 }
+
+// The other ranks: their rows into the file rank 0 created.
+void add_rows(const std::string& path, const Checkpoint& c) {
+  auto file = h5::File::open(path, MPI_COMM_NULL, true);
+  auto root = file.root();
+  write_rows(root, c);
+  file.close();
+}
+
+// Runs fn unless an earlier step failed; keeps its exception, as RunError
+// with the OS reason for HDF5 errors.
+template <class F>
+void attempt(std::exception_ptr& failure, const std::string& path, F&& fn) {
+  if (failure) return;
+  try {
+    fn();
+  } catch (const h5::Error& e) {
+    failure = std::make_exception_ptr(RunError("cannot write the checkpoint " + path + ": " + h5::os_reason(e.what())));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+}
+
+constexpr int kTurnTag = 7103;
 
 }  // namespace
 
 std::string checkpoint_path(const std::string& output) { return output + ".ckpt"; }
 
-void write_checkpoint(const std::string& output, const Checkpoint& c) {
+void write_checkpoint(const std::string& output, const Checkpoint& c, const mpi::Comm& comm) {
   const auto path = checkpoint_path(output);
   const auto temporary = path + "~";
-  try {
-    write_file(temporary, c);
-  } catch (const h5::Error& e) {
-    ::unlink(temporary.c_str());
-    throw RunError("cannot write the checkpoint " + temporary + ": " + h5::os_reason(e.what()));
+  const int rank = comm.rank(), size = comm.size();
+  // Every rank has the same width: zero, or rows for every rank to add.
+  const bool turns = c.topology.client_width > 0 && size > 1;
+  std::exception_ptr failure;
+  // The turn passes rank to rank, carrying whether every write so far
+  // succeeded; the last rank hands it back to rank 0. No rank throws while
+  // the turn is with it, so none is left waiting.
+  int ok = 1;
+  if (turns && rank > 0) mpi::recv_bytes(comm, rank - 1, kTurnTag, &ok, sizeof ok);
+  if (ok && rank == 0) attempt(failure, temporary, [&] { write_head(temporary, c); });
+  if (ok && turns && rank > 0 && !c.topology.client_rows.empty())
+    attempt(failure, temporary, [&] { add_rows(temporary, c); });
+  // test-only: a rank dies after adding its rows, before the file is whole
+  if (turns && rank > 0) kill_point(c.round, "checkpoint-rows", rank);
+  ok = ok && !failure;
+  if (turns) {
+    mpi::send_bytes(comm, (rank + 1) % size, kTurnTag, &ok, sizeof ok);
+    if (rank == 0) mpi::recv_bytes(comm, size - 1, kTurnTag, &ok, sizeof ok);
   }
-  sync_path(temporary, O_RDONLY);
-  kill_point(c.round, "checkpoint", 0);  // test-only: the new one written, the old one still in place
-  if (::rename(temporary.c_str(), path.c_str()) != 0)
-    throw RunError("cannot rename " + temporary + " to " + path + ": " + std::strerror(errno));
-  sync_path(directory_of(path), O_RDONLY | O_DIRECTORY);
+  if (rank == 0) {
+    if (ok) {
+      attempt(failure, temporary, [&] {
+        sync_path(temporary, O_RDONLY);
+        kill_point(c.round, "checkpoint", 0);  // test-only: the new one written, the old one still in place
+        if (::rename(temporary.c_str(), path.c_str()) != 0)
+          throw RunError("cannot rename " + temporary + " to " + path + ": " + std::strerror(errno));
+        sync_path(directory_of(path), O_RDONLY | O_DIRECTORY);
+      });
+    }
+    if (!ok || failure) ::unlink(temporary.c_str());  // the previous checkpoint stays
+  }
+  mpi::collective_try(comm, [&] {
+    if (failure) std::rethrow_exception(failure);
+  });
 }
 
 Checkpoint read_checkpoint(const std::string& output, topology::ClientBlock block) {
@@ -97,6 +154,7 @@ Checkpoint read_checkpoint(const std::string& output, topology::ClientBlock bloc
     if (root.get_attribute_string("format") != kFormat)
       throw RunError(path + " is not a fedhpc checkpoint of this version");
     Checkpoint c;
+    c.rows_begin = block.begin;
     c.round = int(root.get_attribute_int64("round"));
     c.config = root.get_attribute_string("config");
     c.num_clients = root.get_attribute_int64("num_clients");

@@ -26,9 +26,8 @@ struct CheckpointParts {
   const std::vector<topology::ClientBlock>& blocks;      // every rank's clients
 };
 
-// Collective, between rounds. The state after round `round`; complete on
-// rank 0 (which receives every rank's client rows), without client rows on
-// the other ranks.
+// Between rounds. The state after round `round`, with this rank's
+// clients' rows (io::write_checkpoint puts every rank's into one file).
 io::Checkpoint capture(const CheckpointParts& parts, const mpi::Comm& comm, int round);
 
 // Puts a checkpoint read with this rank's block back (every rank).

@@ -1,13 +1,14 @@
 #pragma once
 // The checkpoint of a run: everything needed to continue it bit for bit
 // after its round `round` (README, "Checkpoint and resume"). It lives beside
-// the run's file as OUTPUT.ckpt, a small serial HDF5 file that is written
-// under a temporary name, fsync'd and renamed over the previous one, so a
-// kill at any instant leaves either the previous or the new checkpoint.
+// the run's file as OUTPUT.ckpt, a serial HDF5 file that is written under a
+// temporary name, fsync'd and renamed over the previous one, so a kill at
+// any instant leaves either the previous or the new checkpoint.
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "fedhpc/mpi/comm.hpp"
 #include "fedhpc/topology/topology.hpp"
 #include "fedhpc/topology/topology_state.hpp"
 
@@ -19,16 +20,22 @@ struct Checkpoint {
   std::int64_t num_clients = 0;
   std::vector<float> global;              // the global model after `round`
   std::vector<double> server_optimizer;   // ServerOptimizer::state()
-  topology::TopologyState topology;       // client_rows: all N rows on write
+  // client_rows: this rank's clients' rows only, the first of them client
+  // rows_begin (no rank ever holds all N).
+  topology::TopologyState topology;
+  std::int64_t rows_begin = 0;
 };
 
 // OUTPUT.ckpt
 std::string checkpoint_path(const std::string& output);
 
 // Writes `c` to checkpoint_path(output) atomically (temporary file, fsync,
-// rename, fsync of the folder). Call on one rank. Throws RunError with the
-// OS reason.
-void write_checkpoint(const std::string& output, const Checkpoint& c);
+// rename, fsync of the folder). Collective: rank 0 writes everything but
+// the other ranks' client rows, then each rank in turn adds its own rows,
+// so memory per rank stays that of its own clients. If any rank fails,
+// every rank throws RunError (the lowest failing rank's, with the OS
+// reason) and the previous checkpoint stays.
+void write_checkpoint(const std::string& output, const Checkpoint& c, const mpi::Comm& comm);
 
 // Reads the checkpoint beside `output`; topology.client_rows holds only the
 // rows of `block`. Throws RunError when it is missing or unreadable.
