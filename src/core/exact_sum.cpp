@@ -624,7 +624,7 @@ void ExactSum::summary(std::int16_t* out) const {
 std::size_t ExactSum::packed_size(const std::int16_t* summary, std::size_t length, int parties) {
   std::size_t total = 0;
   for (std::size_t b = 0; b * kBlock < length; ++b)
-    total += layout_of(summary, b, parties).per_coordinate() * (std::min(length, (b + 1) * kBlock) - b * kBlock);
+    total += layout_of(summary, b, parties).per_coordinate() * block_length(b, length);
   return total;
 }
 
@@ -711,7 +711,7 @@ void ExactSum::unpack(const std::int16_t* summary, int parties, const std::int64
   for (std::size_t b = 0; b < blocks(); ++b) {
     const BlockLayout l = layout_of(summary, b, parties);
     if (l.top < 0) continue;
-    const std::size_t count = std::min(length_, (b + 1) * kBlock) - b * kBlock;
+    const std::size_t count = block_length(b, length_);
     if (l.single) {
       unpack_single(b, l.low, in);
       in += count;
@@ -727,7 +727,7 @@ void ExactSum::pack_blocks(std::int64_t* out) const { pack_blocks(0, blocks(), o
 
 void ExactSum::pack_blocks(std::size_t first, std::size_t n, std::int64_t* out) const {
   for (std::size_t b = first; b < first + n; ++b, out += kBlockWords) {
-    const std::size_t begin = b * kBlock, count = std::min(length_, begin + kBlock) - begin;
+    const std::size_t begin = b * kBlock, count = block_length(b, length_);
     bool nonfinite = false;
     if (nonfinite_ != 0)
       for (std::size_t i = begin; i < begin + count; ++i) nonfinite |= flags_[i] != 0;
@@ -806,7 +806,7 @@ bool ExactSum::divide_blocks(const std::int64_t* in, std::size_t length, int par
   bool wide = false;
   *nonfinite = false;
   for (std::size_t b = 0; b * kBlock < length; ++b, in += kBlockWords) {
-    const std::size_t begin = b * kBlock, count = std::min(length, begin + kBlock) - begin;
+    const std::size_t begin = b * kBlock, count = block_length(b, length);
     const int low = header_low(in[0]), top = header_top(in[0]);
     *nonfinite |= header_nonfinite(in[0]);
     summary[2 * b] = -32768;

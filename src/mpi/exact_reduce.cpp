@@ -172,9 +172,7 @@ void round_wide_blocks(const ExactSum& sum, const std::vector<std::int16_t>& sum
   }
   if (wide.empty()) return;
   // Only the vector's last block can be short, and it is the last one here.
-  const auto block_size = [&](std::size_t b) {
-    return std::min(sum.size(), (b + 1) * ExactSum::kBlock) - b * ExactSum::kBlock;
-  };
+  const auto block_size = [&](std::size_t b) { return ExactSum::block_length(b, sum.size()); };
   ExactSum part((wide.size() - 1) * ExactSum::kBlock + block_size(wide.back()));
   const std::size_t before = ExactSum::packed_size(all.data(), starts[rank] * ExactSum::kBlock, parties);
   part.unpack(layout.data(), parties, rows.data() + before);

@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -73,6 +74,10 @@ class ExactSum {
   // the accumulator by a packed sum (which must hold the sum of at most
   // `parties` packed forms of the same layout).
   std::size_t blocks() const { return (length_ + kBlock - 1) / kBlock; }
+  // Coordinates of block b of a vector of `length` (kBlock but for the last).
+  static std::size_t block_length(std::size_t b, std::size_t length) {
+    return std::min(length, (b + 1) * kBlock) - b * kBlock;
+  }
   void summary(std::int16_t* out) const;
   static std::size_t packed_size(const std::int16_t* summary, std::size_t length, int parties);
   void pack(const std::int16_t* summary, int parties, std::int64_t* out) const;
