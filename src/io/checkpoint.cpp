@@ -5,7 +5,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <exception>
+#include <optional>
 #include <sstream>
 #include <tuple>
 #include <utility>
@@ -49,17 +51,16 @@ std::vector<T> get(const h5::Group& root, const std::string& name) {
   return root.dataset(name).read_all<T>();
 }
 
-// This rank's client rows into the open file's /topology/client_rows.
-void write_rows(h5::Group& root, const Checkpoint& c) {
-  const auto width = std::uint64_t(c.topology.client_width);
-  const auto count = std::uint64_t(c.topology.client_rows.size() / width);
-  if (count > 0)
-    root.dataset("topology/client_rows")
-        .write_slab<float>({std::uint64_t(c.rows_begin), 0}, {count, width}, c.topology.client_rows.data());
+// Rows [first, first + rows) of /topology/client_rows.
+void write_rows(const h5::File& file, std::int64_t first, std::int64_t rows, std::int64_t width, const float* data) {
+  if (rows > 0)
+    file.root()
+        .dataset("topology/client_rows")
+        .write_slab<float>({std::uint64_t(first), 0}, {std::uint64_t(rows), std::uint64_t(width)}, data);
 }
 
-// Rank 0: the file, with everything but the other ranks' client rows.
-void write_head(const std::string& path, const Checkpoint& c) {
+// The file with everything but the other ranks' client rows.
+h5::File create_head(const std::string& path, const Checkpoint& c) {
   auto file = h5::File::create(path, MPI_COMM_NULL, true);
   auto root = file.root();
   root.set_attribute("format", std::string(kFormat));
@@ -70,20 +71,13 @@ void write_head(const std::string& path, const Checkpoint& c) {
   put(root, "server_optimizer", c.server_optimizer);
   put(root, "topology/shared_ints", c.topology.shared_ints);
   put(root, "topology/shared_floats", c.topology.shared_floats);
-  if (c.topology.client_width > 0) {
-    root.create_dataset<float>("topology/client_rows",
-                               {std::uint64_t(c.num_clients), std::uint64_t(c.topology.client_width)});
-    write_rows(root, c);
+  const auto width = c.topology.client_width;
+  if (width > 0) {
+    root.create_dataset<float>("topology/client_rows", {std::uint64_t(c.num_clients), std::uint64_t(width)});
+    write_rows(file, c.rows_begin, std::int64_t(c.topology.client_rows.size()) / width, width,
+               c.topology.client_rows.data());
   }
-  file.close();
-}
-
-// The other ranks: their rows into the file rank 0 created.
-void add_rows(const std::string& path, const Checkpoint& c) {
-  auto file = h5::File::open(path, MPI_COMM_NULL, true);
-  auto root = file.root();
-  write_rows(root, c);
-  file.close();
+  return file;
 }
 
 // Runs fn unless an earlier step failed; keeps its exception, as RunError
@@ -100,7 +94,50 @@ void attempt(std::exception_ptr& failure, const std::string& path, F&& fn) {
   }
 }
 
-constexpr int kTurnTag = 7103;
+constexpr int kRowsTag = 7103;
+
+// Rows per message: about 16 MB, at least one row.
+std::int64_t rows_per_piece(std::int64_t width) {
+  return std::max<std::int64_t>(1, (std::int64_t(16) << 20) / (width * std::int64_t(sizeof(float))));
+}
+
+// Rank 0: the file, then every other rank's rows as they arrive, piece by
+// piece (no rank ever holds all N rows). After a failure it still receives
+// everything, so that no sender is left waiting.
+void write_as_leader(const std::string& path, const Checkpoint& c, const mpi::Comm& comm,
+                     std::exception_ptr& failure) {
+  std::optional<h5::File> file;
+  attempt(failure, path, [&] { file.emplace(create_head(path, c)); });
+  const auto width = c.topology.client_width;
+  std::vector<float> piece;
+  for (int r = 1; width > 0 && r < comm.size(); ++r) {
+    std::int64_t head[2];  // first row, rows
+    mpi::recv_bytes(comm, r, kRowsTag, head, sizeof head);
+    for (std::int64_t done = 0; done < head[1];) {
+      const std::int64_t n = std::min(rows_per_piece(width), head[1] - done);
+      piece.resize(std::size_t(n * width));
+      mpi::recv_bytes(comm, r, kRowsTag, piece.data(), piece.size() * sizeof(float));
+      attempt(failure, path, [&] { write_rows(*file, head[0] + done, n, width, piece.data()); });
+      done += n;
+    }
+  }
+  attempt(failure, path, [&] { file->close(); });
+}
+
+// The other ranks: their rows to rank 0, in the pieces it expects.
+void send_rows(const Checkpoint& c, const mpi::Comm& comm) {
+  const auto width = c.topology.client_width;
+  if (width <= 0) return;
+  const std::int64_t head[2] = {c.rows_begin, std::int64_t(c.topology.client_rows.size()) / width};
+  mpi::send_bytes(comm, 0, kRowsTag, head, sizeof head);
+  kill_point(c.round, "checkpoint-rows", comm.rank());  // test-only: rank 0 has the file half written
+  for (std::int64_t done = 0; done < head[1];) {
+    const std::int64_t n = std::min(rows_per_piece(width), head[1] - done);
+    mpi::send_bytes(comm, 0, kRowsTag, c.topology.client_rows.data() + done * width,
+                    std::size_t(n * width) * sizeof(float));
+    done += n;
+  }
+}
 
 }  // namespace
 
@@ -109,36 +146,19 @@ std::string checkpoint_path(const std::string& output) { return output + ".ckpt"
 void write_checkpoint(const std::string& output, const Checkpoint& c, const mpi::Comm& comm) {
   const auto path = checkpoint_path(output);
   const auto temporary = path + "~";
-  const int rank = comm.rank(), size = comm.size();
-  // Every rank has the same width: zero, or rows for every rank to add.
-  const bool turns = c.topology.client_width > 0 && size > 1;
-  std::exception_ptr failure;
-  // The turn passes rank to rank, carrying whether every write so far
-  // succeeded; the last rank hands it back to rank 0. No rank throws while
-  // the turn is with it, so none is left waiting.
-  int ok = 1;
-  if (turns && rank > 0) mpi::recv_bytes(comm, rank - 1, kTurnTag, &ok, sizeof ok);
-  if (ok && rank == 0) attempt(failure, temporary, [&] { write_head(temporary, c); });
-  if (ok && turns && rank > 0 && !c.topology.client_rows.empty())
-    attempt(failure, temporary, [&] { add_rows(temporary, c); });
-  // test-only: a rank dies after adding its rows, before the file is whole
-  if (turns && rank > 0) kill_point(c.round, "checkpoint-rows", rank);
-  ok = ok && !failure;
-  if (turns) {
-    mpi::send_bytes(comm, (rank + 1) % size, kTurnTag, &ok, sizeof ok);
-    if (rank == 0) mpi::recv_bytes(comm, size - 1, kTurnTag, &ok, sizeof ok);
-  }
-  if (rank == 0) {
-    if (ok) {
-      attempt(failure, temporary, [&] {
-        sync_path(temporary, O_RDONLY);
-        kill_point(c.round, "checkpoint", 0);  // test-only: the new one written, the old one still in place
-        if (::rename(temporary.c_str(), path.c_str()) != 0)
-          throw RunError("cannot rename " + temporary + " to " + path + ": " + std::strerror(errno));
-        sync_path(directory_of(path), O_RDONLY | O_DIRECTORY);
-      });
-    }
-    if (!ok || failure) ::unlink(temporary.c_str());  // the previous checkpoint stays
+  std::exception_ptr failure;  // kept until every rank has done its part, so none is left waiting
+  if (comm.rank() != 0) {
+    send_rows(c, comm);
+  } else {
+    write_as_leader(temporary, c, comm, failure);
+    attempt(failure, temporary, [&] {
+      sync_path(temporary, O_RDONLY);
+      kill_point(c.round, "checkpoint", 0);  // test-only: the new one written, the old one still in place
+      if (::rename(temporary.c_str(), path.c_str()) != 0)
+        throw RunError("cannot rename " + temporary + " to " + path + ": " + std::strerror(errno));
+      sync_path(directory_of(path), O_RDONLY | O_DIRECTORY);
+    });
+    if (failure) ::unlink(temporary.c_str());  // the previous checkpoint stays
   }
   mpi::collective_try(comm, [&] {
     if (failure) std::rethrow_exception(failure);

@@ -172,10 +172,11 @@ class Resume(unittest.TestCase):
         self.check_identical(reference, out)
 
     def test_rows_written_by_every_rank(self):
-        """Gossip's checkpoint rows: each rank adds its own clients' rows to
-        the file in turn. A rank killed after adding its rows leaves the
-        previous checkpoint; the file two ranks wrote equals one rank's bit
-        for bit, and either continues on the other rank count."""
+        """Gossip's checkpoint rows: each rank sends its own clients' rows to
+        rank 0, which writes them as they come. A rank killed before sending
+        them leaves the previous checkpoint; the file two ranks wrote equals
+        one rank's bit for bit, and either continues on the other rank
+        count."""
         if RANKS != 2:
             self.skipTest("needs the 2-rank run")
         args = SMALL + TOPOLOGIES["gossip"]
@@ -185,7 +186,7 @@ class Resume(unittest.TestCase):
         one, two = os.path.join(self.dir, "rows-np1.h5"), os.path.join(self.dir, "rows-np2.h5")
         done = run(args + ["--output", one], kill_at="3:start", ranks=1)
         self.assertNotEqual(done.returncode, 0)
-        # Rank 1 dies with checkpoint 3 half assembled: checkpoint 2 stands.
+        # Rank 1 dies with checkpoint 3 half written: checkpoint 2 stands.
         done = run(args + ["--output", two], kill_at="3:checkpoint-rows:1")
         self.assertNotEqual(done.returncode, 0)
         with h5py.File(one + ".ckpt", "r") as a, h5py.File(two + ".ckpt", "r") as b:

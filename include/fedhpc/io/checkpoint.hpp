@@ -30,11 +30,11 @@ struct Checkpoint {
 std::string checkpoint_path(const std::string& output);
 
 // Writes `c` to checkpoint_path(output) atomically (temporary file, fsync,
-// rename, fsync of the folder). Collective: rank 0 writes everything but
-// the other ranks' client rows, then each rank in turn adds its own rows,
-// so memory per rank stays that of its own clients. If any rank fails,
-// every rank throws RunError (the lowest failing rank's, with the OS
-// reason) and the previous checkpoint stays.
+// rename, fsync of the folder). Collective: rank 0 writes the file; the
+// other ranks send it their clients' rows in pieces of about 16 MB, which it
+// writes as they arrive, so no rank holds more than its own clients' rows
+// and one piece. If the write fails, every rank throws RunError (with the
+// OS reason) and the previous checkpoint stays.
 void write_checkpoint(const std::string& output, const Checkpoint& c, const mpi::Comm& comm);
 
 // Reads the checkpoint beside `output`; topology.client_rows holds only the
