@@ -92,7 +92,7 @@ for n in ranks[1:]:
     print(f"{model} weak-scaling efficiency t{base}/t{n} = {t[base] / t[n]:.3f} (medians; "
           f"of the fastest repeats: {tmin[base] / tmin[n]:.3f})")
 if ceiling:
-    copies, top = ranks[-1], ranks[-1]
+    copies = ranks[-1]
     per_run = []
     for rep in range(1, repeats + 1):
         slowest = 0.0
@@ -103,6 +103,6 @@ if ceiling:
     tc = statistics.median(per_run)
     print(f"{model} {copies} independent np{base} jobs at once: round {tc:.3f} s (slowest job; repeats: "
           + ", ".join(f"{x:.3f}" for x in per_run) + f"); machine ceiling t{base}/t{base}x{copies} = {t[base] / tc:.3f}; "
-          f"fedhpc t{base}/t{top} relative to it = {tc / t[top]:.3f}")
+          f"fedhpc t{base}/t{copies} relative to it = {tc / t[copies]:.3f}")
 PY
 done

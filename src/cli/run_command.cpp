@@ -579,13 +579,14 @@ struct Progress {
   int checkpointed = -1;
 };
 
-// OUTPUT.ckpt of the state after `round` (collective: every rank writes its clients' rows).
+// OUTPUT.ckpt of the state after `round` (collective: rank 0 writes it, the
+// other ranks send it their clients' rows).
 void checkpoint(const Setup& s, Session& session, const mpi::Comm& comm, io::RunWriter& writer, int round,
                 Progress& progress) {
   writer.flush();  // the round's /timing/phases row, so the file holds all of `round`
   auto c = engine::capture({*session.engine, *session.topology, session.server_optimizer.get(), s.layout.blocks},
                            comm, round);
-  c.config = to_ini(s.options);
+  if (comm.rank() == 0) c.config = to_ini(s.options);  // only rank 0 writes it
   io::write_checkpoint(s.options.output, c, comm);
   progress.checkpointed = round;
 }

@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <exception>
 #include <optional>
 #include <sstream>
@@ -96,9 +96,13 @@ void attempt(std::exception_ptr& failure, const std::string& path, F&& fn) {
 
 constexpr int kRowsTag = 7103;
 
-// Rows per message: about 16 MB, at least one row.
-std::int64_t rows_per_piece(std::int64_t width) {
-  return std::max<std::int64_t>(1, (std::int64_t(16) << 20) / (width * std::int64_t(sizeof(float))));
+// fn(done, n) for the pieces of `rows` rows that travel as one message
+// each: about 16 MB, at least one row. Sender and receiver cut alike.
+template <class F>
+void for_each_piece(std::int64_t rows, std::int64_t width, F&& fn) {
+  const std::int64_t per_piece =
+      std::max<std::int64_t>(1, (std::int64_t(16) << 20) / (width * std::int64_t(sizeof(float))));
+  for (std::int64_t done = 0; done < rows; done += per_piece) fn(done, std::min(per_piece, rows - done));
 }
 
 // Rank 0: the file, then every other rank's rows as they arrive, piece by
@@ -113,13 +117,11 @@ void write_as_leader(const std::string& path, const Checkpoint& c, const mpi::Co
   for (int r = 1; width > 0 && r < comm.size(); ++r) {
     std::int64_t head[2];  // first row, rows
     mpi::recv_bytes(comm, r, kRowsTag, head, sizeof head);
-    for (std::int64_t done = 0; done < head[1];) {
-      const std::int64_t n = std::min(rows_per_piece(width), head[1] - done);
+    for_each_piece(head[1], width, [&](std::int64_t done, std::int64_t n) {
       piece.resize(std::size_t(n * width));
       mpi::recv_bytes(comm, r, kRowsTag, piece.data(), piece.size() * sizeof(float));
       attempt(failure, path, [&] { write_rows(*file, head[0] + done, n, width, piece.data()); });
-      done += n;
-    }
+    });
   }
   attempt(failure, path, [&] { file->close(); });
 }
@@ -131,12 +133,10 @@ void send_rows(const Checkpoint& c, const mpi::Comm& comm) {
   const std::int64_t head[2] = {c.rows_begin, std::int64_t(c.topology.client_rows.size()) / width};
   mpi::send_bytes(comm, 0, kRowsTag, head, sizeof head);
   kill_point(c.round, "checkpoint-rows", comm.rank());  // test-only: rank 0 has the file half written
-  for (std::int64_t done = 0; done < head[1];) {
-    const std::int64_t n = std::min(rows_per_piece(width), head[1] - done);
+  for_each_piece(head[1], width, [&](std::int64_t done, std::int64_t n) {
     mpi::send_bytes(comm, 0, kRowsTag, c.topology.client_rows.data() + done * width,
                     std::size_t(n * width) * sizeof(float));
-    done += n;
-  }
+  });
 }
 
 }  // namespace

@@ -26,8 +26,9 @@ line of the stored config (the two runs write different files); nothing
 else.
 Also: resuming a finished run, or with an option that changes the result,
 is an input error (exit 2, one line naming the option); and, at 2 ranks,
-gossip's per-client rows, which every rank adds to the checkpoint itself,
-survive a rank killed half-way and resume on the other rank count."""
+gossip's per-client rows, which the other ranks send to rank 0 for the
+checkpoint, survive a rank killed half-way and resume on the other rank
+count."""
 import os
 import shutil
 import subprocess
